@@ -1,1 +1,36 @@
-"""vulnsight.detectors."""
+"""Detectors, built by name from a `ScanConfig`."""
+
+from __future__ import annotations
+
+from vulnsight.config import ScanConfig
+from vulnsight.detectors.interface import Detector
+from vulnsight.llm.interface import Backend
+
+#: P(vulnerable) at which the untuned embedded model flags a function on its own.
+#: Chosen on development data so that the model alone adds few false positives
+#: (see benchmarks/RESULTS.md); a trained model directory carries its own.
+DEFAULT_LLM_THRESHOLD = 0.5
+
+
+def build_detectors(config: ScanConfig, backend: Backend | None = None) -> list[Detector]:
+    """The detectors a config asks for, rules first (they are cheap and never dropped)."""
+    detectors: list[Detector] = []
+    if "rules" in config.detectors:
+        from vulnsight.detectors.rules import RulesDetector
+
+        detectors.append(RulesDetector(jobs=config.jobs))
+    if "llm" in config.detectors:
+        from vulnsight.detectors.llm import LLMDetector, LLMOptions
+        from vulnsight.llm.models import load
+
+        model = backend if backend is not None else load(config.model)
+        threshold = effective_threshold(config)
+        detectors.append(
+            LLMDetector(model, LLMOptions(threshold=threshold, budget_tokens=config.budget_tokens))
+        )
+    return detectors
+
+
+def effective_threshold(config: ScanConfig) -> float:
+    """The model's flagging threshold: the user's, else the default."""
+    return config.llm_threshold if config.llm_threshold is not None else DEFAULT_LLM_THRESHOLD

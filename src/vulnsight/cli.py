@@ -1,0 +1,187 @@
+"""The command line: the only module that prints, exits or configures logging."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from vulnsight import __version__
+from vulnsight.config import DETECTORS, ScanConfig
+from vulnsight.errors import ConfigError, VulnsightError
+from vulnsight.output import FORMATS
+from vulnsight.pipeline import ProgressFn
+from vulnsight.types import Report
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _parse_detectors(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if "hybrid" in names:  # an alias users reach for
+        names = tuple(n for n in names if n != "hybrid") + tuple(
+            d for d in DETECTORS if d not in names
+        )
+    return names
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on stderr, one task per detector stage."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = int(bar.add_task(stage, total=total))
+        bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+    with bar:
+        yield update
+
+
+def _render(report: Report, fmt: str) -> str:
+    if fmt == "sarif":
+        from vulnsight.output.sarif import render as sarif_render
+        from vulnsight.rules.engine import sarif_rules
+
+        return sarif_render(report, sarif_rules())
+    return FORMATS.get(fmt)(report)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="vulnsight")
+def main() -> None:
+    """vulnsight: find vulnerabilities with a local model and static rules, offline."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here.")
+@click.option(
+    "--min-confidence",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Report only findings at or above this confidence (0-1).",
+)
+@click.option(
+    "--detectors",
+    default="rules,llm",
+    show_default=True,
+    help="Comma-separated: rules, llm (hybrid = both).",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="'default' (embedded Gemma 3 270M), a .gguf path, a trained model directory, "
+    "an OpenAI-compatible base URL (http://host:port/v1#model), or a hub id.",
+)
+@click.option("--llm-threshold", type=float, default=None, help="P(vulnerable) to flag.")
+@click.option(
+    "--budget",
+    "budget_tokens",
+    type=int,
+    default=8192,
+    show_default=True,
+    help="Token budget of each function's model context.",
+)
+@click.option(
+    "--max-file-size",
+    "max_bytes",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="Skip files larger than this many bytes.",
+)
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Parallel rule jobs.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+def scan(
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    min_confidence: float,
+    detectors: str,
+    model: str | None,
+    llm_threshold: float | None,
+    budget_tokens: int,
+    max_bytes: int,
+    jobs: int,
+    progress: bool | None,
+) -> None:
+    """Scan files and directories for vulnerabilities.
+
+    Exit status: 0 no finding at or above the threshold, 1 findings, 2 error.
+    """
+    from vulnsight.detectors import build_detectors, effective_threshold
+    from vulnsight.pipeline import scan as run_scan
+
+    try:
+        config = ScanConfig(
+            detectors=_parse_detectors(detectors),
+            model=model,
+            min_confidence=min_confidence,
+            llm_threshold=llm_threshold,
+            budget_tokens=budget_tokens,
+            max_file_bytes=max_bytes,
+            jobs=jobs,
+        )
+        dets = build_detectors(config)
+        show = sys.stderr.isatty() if progress is None else progress
+        with _progress(show) as tick:
+            report = run_scan(paths, config, dets, effective_threshold(config), tick)
+        for det in dets:
+            backend = getattr(det, "backend", None)
+            if backend is not None:
+                backend.close()
+        text = _render(report, fmt)
+    except ConfigError as exc:
+        click.echo(f"vulnsight: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except VulnsightError as exc:
+        click.echo(f"vulnsight: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if output:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"vulnsight: cannot write {output}: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        if fmt != "text":
+            click.echo(f"{len(report.findings)} finding(s); report written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_FINDINGS if report.findings else EXIT_CLEAN)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,44 @@
+"""Typed scan settings. Flags fill them today; config files (issue: review workflow)
+will be validated into the same type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vulnsight.discover import DEFAULT_EXCLUDES
+from vulnsight.errors import ConfigError
+
+DETECTORS: tuple[str, ...] = ("rules", "llm")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Everything a scan needs to know besides its paths."""
+
+    detectors: tuple[str, ...] = DETECTORS
+    model: str | None = None
+    min_confidence: float = 0.0
+    llm_threshold: float | None = None  # None: the model's calibrated default
+    budget_tokens: int = 8192
+    max_file_bytes: int = 1_000_000
+    jobs: int = 1
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.detectors if d not in DETECTORS]
+        if unknown:
+            raise ConfigError(
+                f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTORS)}"
+            )
+        if not self.detectors:
+            raise ConfigError("at least one detector is needed")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigError("min-confidence must be between 0 and 1")
+        if self.llm_threshold is not None and not 0.0 <= self.llm_threshold <= 1.0:
+            raise ConfigError("llm-threshold must be between 0 and 1")
+        if self.budget_tokens < 256:
+            raise ConfigError("the token budget must be at least 256")
+        if self.max_file_bytes < 1:
+            raise ConfigError("max-file-size must be positive")
+        if self.jobs < 1:
+            raise ConfigError("jobs must be at least 1")

@@ -1,0 +1,167 @@
+"""The model detector: one verdict per function from a local (or configured) model."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vulnsight.context import Context, build_context
+from vulnsight.detectors.interface import DetectorResult, Progress, ScanBatch
+from vulnsight.errors import ModelError
+from vulnsight.llm.interface import Backend
+from vulnsight.llm.prompt import Prompt, render
+from vulnsight.llm.schema import VERDICT_SCHEMA, Verdict, parse_verdict
+from vulnsight.types import Finding, Function, ScanError, Severity, fingerprint
+
+#: Functions per backend call: small enough for a smooth progress bar.
+CHUNK = 8
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """How the model detector asks and when it reports."""
+
+    threshold: float = 0.5  # P(vulnerable) at or above which a function is flagged
+    budget_tokens: int = 8192
+    max_callers: int = 3
+
+
+def _line_of(verdict: Verdict, fn: Function) -> int:
+    """The verdict's line when it falls inside the function, else the function's start."""
+    if fn.start_line <= verdict.line_number <= fn.end_line:
+        return verdict.line_number
+    return fn.start_line
+
+
+def _snippet(fn: Function, line: int) -> str:
+    lines = fn.code.splitlines()
+    idx = line - fn.start_line
+    return lines[idx].strip() if 0 <= idx < len(lines) else ""
+
+
+def to_finding(verdict: Verdict, fn: Function, model: str, confidence: float) -> Finding:
+    """Turn a positive verdict into a `Finding` on a file line."""
+    cwe = verdict.type if verdict.type.startswith("CWE-") else "CWE-20"
+    line = _line_of(verdict, fn)
+    snippet = _snippet(fn, line)
+    return Finding(
+        file=fn.file,
+        line_number=line,
+        cwe=cwe,
+        message=f"model flags {fn.name} ({cwe}) with confidence {confidence:.2f}",
+        detector="llm",
+        confidence=round(confidence, 4),
+        severity=Severity.HIGH if confidence >= 0.8 else Severity.MEDIUM,
+        function=fn.name,
+        model=model,
+        snippet=snippet,
+        detectors=("llm",),
+        fingerprint=fingerprint(cwe, fn.file, fn.name, snippet),
+    )
+
+
+class LLMDetector:
+    """Asks a `Backend` about every function of the batch.
+
+    With a backend that exposes next-token logits the decision is read from them and
+    only flagged functions pay for decoding CWE and line; otherwise whole verdicts are
+    generated under the verdict schema.
+    """
+
+    name = "llm"
+
+    def __init__(self, backend: Backend, options: LLMOptions | None = None) -> None:
+        self.backend = backend
+        self.options = options or LLMOptions()
+
+    def units(self, batch: ScanBatch) -> int:
+        """One unit per function."""
+        return len(batch.functions)
+
+    def _context(self, fn: Function, batch: ScanBatch) -> Context:
+        return build_context(
+            fn,
+            batch.graph,
+            budget_tokens=self.options.budget_tokens,
+            count_tokens=self.backend.count_tokens,
+            max_callers=self.options.max_callers,
+        )
+
+    def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
+        """Verdicts for every function; model failures become `ScanError`s."""
+        findings: list[Finding] = []
+        errors: list[ScanError] = []
+        scores: dict[str, float] = {}
+        timings: list[float] = []
+        functions = list(batch.functions)
+        for i in range(0, len(functions), CHUNK):
+            chunk = functions[i : i + CHUNK]
+            prompts = [render(self._context(fn, batch).text, fn.language) for fn in chunk]
+            try:
+                if self.backend.capabilities.supports_decision:
+                    self._decide(chunk, prompts, findings, scores, timings)
+                else:
+                    self._generate(chunk, prompts, findings, errors, scores, timings)
+            except ModelError as exc:
+                errors.extend(ScanError(fn.file, f"model: {exc}", self.name) for fn in chunk)
+            if progress:
+                progress(len(chunk))
+        stats: dict[str, float | int | str] = {"llm_functions": len(functions)}
+        if timings:
+            stats["llm_ms_median"] = round(statistics.median(timings), 1)
+            stats["llm_flagged"] = sum(1 for f in findings)
+        return DetectorResult(
+            findings=tuple(findings),
+            errors=tuple(errors),
+            scores=scores,
+            stats=stats,
+            timings_ms=tuple(timings),
+        )
+
+    def _decide(
+        self,
+        chunk: Sequence[Function],
+        prompts: Sequence[Prompt],
+        findings: list[Finding],
+        scores: dict[str, float],
+        timings: list[float],
+    ) -> None:
+        decisions = self.backend.decide(prompts)
+        flagged = [
+            (fn, prompt, d)
+            for fn, prompt, d in zip(chunk, prompts, decisions, strict=True)
+            if d.p_vulnerable >= self.options.threshold
+        ]
+        extra: dict[str, float] = {}
+        if flagged:
+            replies = self.backend.complete_flagged([p for _, p, _ in flagged])
+            for (fn, _, d), reply in zip(flagged, replies, strict=True):
+                verdict = parse_verdict(reply.text)
+                findings.append(to_finding(verdict, fn, self.backend.name, d.p_vulnerable))
+                extra[fn.qualified_id] = reply.seconds * 1000
+        for fn, d in zip(chunk, decisions, strict=True):
+            scores[fn.qualified_id] = d.p_vulnerable
+            timings.append(d.seconds * 1000 + extra.get(fn.qualified_id, 0.0))
+
+    def _generate(
+        self,
+        chunk: Sequence[Function],
+        prompts: Sequence[Prompt],
+        findings: list[Finding],
+        errors: list[ScanError],
+        scores: dict[str, float],
+        timings: list[float],
+    ) -> None:
+        replies = self.backend.generate(prompts, schema=VERDICT_SCHEMA)
+        for fn, reply in zip(chunk, replies, strict=True):
+            timings.append(reply.seconds * 1000)
+            try:
+                verdict = parse_verdict(reply.text)
+            except ModelError as exc:
+                errors.append(ScanError(fn.file, f"{fn.name}: {exc}", self.name))
+                continue
+            p = verdict.confidence if verdict.vulnerability else 1.0 - verdict.confidence
+            scores[fn.qualified_id] = p
+            if verdict.vulnerability and p >= self.options.threshold:
+                findings.append(to_finding(verdict, fn, self.backend.name, p))

@@ -1,0 +1,123 @@
+"""`scan(paths, config, ...) -> Report`: discovery, parsing, detectors, hybrid merge.
+
+Prints nothing and exits nothing; the CLI and the API wrap it.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vulnsight.config import ScanConfig
+from vulnsight.detectors.hybrid import merge
+from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
+from vulnsight.discover import discover
+from vulnsight.errors import ParseError
+from vulnsight.parse import extract, parse_errors
+from vulnsight.parse.callgraph import CallGraph
+from vulnsight.types import Finding, Function, Report, ScanError, SourceFile
+
+#: progress(stage, done, total): called as work finishes.
+ProgressFn = Callable[[str, int, int], None]
+
+
+def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanError]]:
+    """Functions of every file; syntax errors are noted and what parsed is kept."""
+    functions: list[Function] = []
+    errors: list[ScanError] = []
+    for src in files:
+        try:
+            functions.extend(extract(src))
+            bad = parse_errors(src)
+        except (ParseError, ValueError, RecursionError) as exc:
+            errors.append(ScanError(src.path, f"cannot parse: {exc}", "parser"))
+            continue
+        if bad:
+            errors.append(
+                ScanError(src.path, f"syntax errors ({bad} regions); scanned what parsed", "parser")
+            )
+    return functions, errors
+
+
+def _sort_key(f: Finding) -> tuple[str, int, str]:
+    return (f.file, f.line_number, f.rule_id or f.cwe)
+
+
+def run_detectors(
+    batch: ScanBatch,
+    detectors: Sequence[Detector],
+    threshold: float,
+    progress: ProgressFn | None = None,
+) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
+    """Run every detector over the batch and merge their findings."""
+    results: dict[str, DetectorResult] = {}
+    for det in detectors:
+        total = det.units(batch)
+        done = 0
+
+        def tick(n: int, name: str = det.name, total: int = total) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(name, done, total)
+
+        if progress:
+            progress(det.name, 0, total)
+        results[det.name] = det.detect_all(batch, tick)
+    rules = results.get("rules", DetectorResult())
+    llm = results.get("llm", DetectorResult())
+    findings = merge(rules.findings, llm.findings, llm.scores, batch.functions, threshold)
+    errors = [e for r in results.values() for e in r.errors]
+    stats: dict[str, float | int | str] = {}
+    for r in results.values():
+        stats.update(r.stats)
+    if llm.timings_ms:
+        ordered = sorted(llm.timings_ms)
+        stats["llm_ms_p95"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
+    return findings, errors, stats
+
+
+def scan(
+    paths: Sequence[str | Path],
+    config: ScanConfig,
+    detectors: Sequence[Detector],
+    threshold: float = 0.5,
+    progress: ProgressFn | None = None,
+) -> Report:
+    """Scan files and directories with the given detectors."""
+    started = time.perf_counter()
+    found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
+    functions, parse_errs = parse_files(found.files)
+    batch = ScanBatch(
+        root=found.root,
+        files=found.files,
+        functions=tuple(functions),
+        graph=CallGraph.build(functions),
+    )
+    findings, det_errors, det_stats = run_detectors(batch, detectors, threshold, progress)
+    below = [f for f in findings if f.confidence < config.min_confidence]
+    kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)
+    elapsed = time.perf_counter() - started
+    stats: dict[str, float | int | str] = {
+        "files_scanned": len(found.files),
+        "files_skipped": len(found.skipped),
+        "files_ignored": found.ignored,
+        "functions": len(functions),
+        "findings": len(kept),
+        "below_min_confidence": len(below),
+        "seconds": round(elapsed, 3),
+        "functions_per_second": round(len(functions) / elapsed, 2) if elapsed else 0.0,
+        "detectors": ",".join(d.name for d in detectors),
+    }
+    # ru_maxrss is in KiB on Linux: the process's peak, model included.
+    stats["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    stats.update(det_stats)
+    return Report(
+        findings=tuple(kept),
+        errors=tuple(found.errors) + tuple(parse_errs) + tuple(det_errors),
+        skipped=found.skipped,
+        stats=stats,
+        root=str(found.root),
+    )

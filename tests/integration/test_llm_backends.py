@@ -1,0 +1,98 @@
+"""The real embedded model through llama.cpp, and the OpenAI-compatible backend against
+llama-cpp-python's own server on loopback (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from vulnsight.llm.prompt import render
+from vulnsight.llm.schema import VERDICT_SCHEMA, parse_verdict
+
+pytestmark = pytest.mark.model
+
+CODE = "10| void copy(char *s) {\n11|     char buf[16];\n12|     strcpy(buf, s);\n13| }"
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    from vulnsight.llm.models import load
+
+    backend = load("default")
+    yield backend
+    backend.close()
+
+
+def test_decision_is_a_probability_and_prefix_cache_is_exact(embedded, no_network):
+    p1 = render(CODE, "c")
+    p2 = render("1| def f(x):\n2|     return x + 1", "python")
+    a = embedded.decide([p1])[0].p_vulnerable
+    embedded.decide([p2])
+    b = embedded.decide([p1])[0].p_vulnerable  # reused prefix, different body before
+    assert 0.0 < a < 1.0
+    assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_flagged_completion_is_a_schema_valid_verdict(embedded):
+    reply = embedded.complete_flagged([render(CODE, "c")])[0]
+    verdict = parse_verdict(reply.text)
+    assert verdict.vulnerability is True
+    assert verdict.type.startswith("CWE-")
+
+
+def test_count_tokens_uses_the_model_tokenizer(embedded):
+    assert embedded.count_tokens("strcpy(buf, s);") > 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    pytest.importorskip("llama_cpp.server")
+    from vulnsight.llm.models import embedded_model_path
+
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+b")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--chat_format", "gemma"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(base + "/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"server died: {log.read().decode()[-2000:]}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama.cpp server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_openai_compatible_backend_returns_schema_valid_verdicts(llama_server, no_network):
+    from vulnsight.llm.models import load
+
+    backend = load(llama_server + "#gemma")
+    replies = backend.generate([render(CODE, "c")], schema=VERDICT_SCHEMA)
+    data = json.loads(replies[0].text)
+    assert set(data) >= {"vulnerability", "type", "line_number", "confidence"}
+    assert isinstance(data["vulnerability"], bool)
+    assert replies[0].prompt_tokens > 50  # usage is read for cost accounting

@@ -1,0 +1,163 @@
+"""The model's view of one function: its numbered lines plus callees and callers.
+
+Everything here is pure. Comments are stripped first (scanned code may try to talk to
+the model), then the target's lines are numbered with their file line so the model can
+answer with a line of the file; callee signatures and immediate callers follow while
+the token budget allows. Callers and callees are context only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vulnsight.parse.callgraph import CallGraph, short_name
+from vulnsight.parse.comments import strip_comments
+from vulnsight.types import Function
+
+CALLER_WINDOW = 8  # lines kept on each side of a call site when a caller is trimmed
+
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the model sees for one function.
+
+    `line_map[i]` is the file line of line i (0-based) of `text`, or 0 for a line that
+    is not code of the target function. `target_first_line` is the file line of the
+    first target line shown. `truncated` is set when the target itself did not fit.
+    """
+
+    text: str
+    line_map: tuple[int, ...]
+    target_first_line: int
+    truncated: bool
+    tokens: int
+
+
+def approx_tokens(text: str) -> int:
+    """A cheap token estimate: about 3.5 characters per token."""
+    return math.ceil(len(text) / 3.5)
+
+
+def build_context(
+    fn: Function,
+    graph: CallGraph,
+    budget_tokens: int = 8192,
+    count_tokens: Callable[[str], int] = approx_tokens,
+    max_callers: int = 3,
+) -> Context:
+    """Build the model's view of `fn` within `budget_tokens` (measured by `count_tokens`).
+
+    Target lines come first as ``"{n}| {line}"``; if they alone exceed the budget the
+    first lines that fit are kept and `truncated` is set. Then callee signatures under
+    a ``// callees:`` header (``#`` for Python), then up to `max_callers` callers, each
+    under ``// caller: <name> (<file>)``, trimmed to the lines around the call when the
+    whole caller does not fit, and left out when even that does not fit.
+    """
+    mark = "#" if fn.language == "python" else "//"
+    target = _tidy(list(enumerate(_stripped(fn), start=fn.start_line)))
+    lines = [f"{number}| {text}".rstrip() for number, text in target]
+    line_map = [number for number, _ in target]
+    truncated = False
+    if count_tokens("\n".join(lines)) > budget_tokens:
+        truncated = True
+        marker = f"{mark} ... truncated"
+        keep = _longest_prefix(lines, marker, budget_tokens, count_tokens)
+        lines = [*lines[:keep], marker]
+        line_map = [*line_map[:keep], 0]
+        if count_tokens("\n".join(lines)) > budget_tokens:
+            lines, line_map = lines[:keep], line_map[:keep]
+
+    def fits(extra: list[str]) -> bool:
+        return count_tokens("\n".join([*lines, *extra])) <= budget_tokens
+
+    if not truncated:
+        signatures = _callee_signatures(fn, graph)
+        block = [f"{mark} callees:"]
+        for signature in signatures:
+            if fits([*block, signature]):
+                block.append(signature)
+        if len(block) > 1:
+            lines.extend(block)
+            line_map.extend([0] * len(block))
+        for caller in graph.callers(fn)[:max_callers]:
+            for candidate in _caller_blocks(caller, fn, mark):
+                if fits(candidate):
+                    lines.extend(candidate)
+                    line_map.extend([0] * len(candidate))
+                    break
+    text = "\n".join(lines)
+    first = target[0][0] if target else fn.start_line
+    return Context(text, tuple(line_map), first, truncated, count_tokens(text))
+
+
+def _stripped(fn: Function) -> list[str]:
+    return strip_comments(fn.code, fn.language, fn.file).split("\n")
+
+
+def _tidy(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop trailing whitespace, blank runs (kept as one blank line) and common indent."""
+    out: list[tuple[int, str]] = []
+    for number, text in numbered:
+        text = text.rstrip()
+        if not text and (not out or not out[-1][1]):
+            continue
+        out.append((number, text))
+    while out and not out[-1][1]:
+        out.pop()
+    indents = [text[: len(text) - len(text.lstrip())] for _, text in out if text]
+    cut = len(os.path.commonprefix(indents)) if indents else 0
+    return [(number, text[cut:]) for number, text in out]
+
+
+def _longest_prefix(
+    lines: list[str], marker: str, budget: int, count_tokens: Callable[[str], int]
+) -> int:
+    """The most leading lines that fit in `budget` together with `marker`."""
+    low, high = 0, len(lines)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens("\n".join([*lines[:middle], marker])) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _callee_signatures(fn: Function, graph: CallGraph) -> list[str]:
+    signatures: dict[str, None] = {}
+    for callee in graph.callees(fn):
+        if not callee.signature:
+            continue
+        clean = strip_comments(callee.signature, callee.language, callee.file)
+        signature = _WS.sub(" ", clean).strip()
+        if signature:
+            signatures[signature] = None
+    return list(signatures)
+
+
+def _caller_blocks(caller: Function, target: Function, mark: str) -> list[list[str]]:
+    """The caller in full, then trimmed to the lines around its call of `target`."""
+    header = f"{mark} caller: {caller.name} ({caller.file})"
+    body = [text for _, text in _tidy(list(enumerate(_stripped(caller))))]
+    blocks = [[header, *body]]
+    name = short_name(target)
+    if name is None:
+        return blocks
+    call = re.compile(rf"\b{re.escape(name)}\s*\(")
+    site = next((i for i, text in enumerate(body) if call.search(text)), None)
+    if site is not None:
+        low, high = max(0, site - CALLER_WINDOW), min(len(body), site + CALLER_WINDOW + 1)
+        window = body[low:high]
+        if low > 0:
+            window.insert(0, f"{mark} ...")
+        if high < len(body):
+            window.append(f"{mark} ...")
+        if len(window) < len(body):
+            blocks.append([header, *window])
+    return blocks

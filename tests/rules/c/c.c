@@ -1,0 +1,64 @@
+#include <stdio.h>
+void f(char *in, int n) {
+    char buf[16];
+    char *p;
+    // ruleid: vulnsight.c.gets
+    gets(buf);
+    // ruleid: vulnsight.c.unbounded-string-copy
+    strcpy(buf, in);
+    // ok: vulnsight.c.unbounded-string-copy
+    strcpy(buf, "abc");
+    // ruleid: vulnsight.c.unbounded-string-copy
+    sprintf(buf, "%s", in);
+    // ok: vulnsight.c.unbounded-string-copy
+    sprintf(buf, "%d", n);
+    // ruleid: vulnsight.c.scanf-unbounded-string
+    scanf("%s", buf);
+    // ok: vulnsight.c.scanf-unbounded-string
+    scanf("%15s", buf);
+    // ruleid: vulnsight.c.format-string-variable
+    printf(in);
+    // ok: vulnsight.c.format-string-variable
+    printf("%s", in);
+    // ruleid: vulnsight.c.format-string-variable
+    fprintf(stdout, in);
+    // ruleid: vulnsight.c.system-non-constant
+    system(in);
+    // ok: vulnsight.c.system-non-constant
+    system("ls");
+    // ruleid: vulnsight.c.bounded-copy-source-length
+    memcpy(buf, in, strlen(in));
+    // ok: vulnsight.c.bounded-copy-source-length
+    memcpy(buf, in, sizeof(buf));
+    // ruleid: vulnsight.c.malloc-null-deref
+    p = malloc(n);
+    p[0] = 'a';
+    // ruleid: vulnsight.c.double-free
+    free(p);
+    // ruleid: vulnsight.c.use-after-free
+    printf("%s", p);
+    free(p);
+    // ruleid: vulnsight.c.insecure-tempfile
+    tmpnam(buf);
+    // ruleid: vulnsight.c.insecure-random
+    n = rand();
+}
+void g(void) {
+    char data[100];
+    fgets(data, 100, stdin);
+    // ruleid: vulnsight.c.format-string-variable
+    printf(data);
+    // ruleid: vulnsight.c.command-injection, vulnsight.c.system-non-constant
+    system(data);
+    char *q = malloc(10);
+    if (q == NULL) return;
+    // ok: vulnsight.c.malloc-null-deref
+    q[0] = 1;
+}
+void h(char *data) {
+    data = (char *)malloc(100*sizeof(char));
+    if (data == NULL) {exit(-1);}
+    free(data);
+    data = NULL;
+    free(data);
+}

@@ -58,10 +58,18 @@ def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
 
 def _render(report: Report, fmt: str) -> str:
     if fmt == "sarif":
+        from vulnsight.output.sarif import RuleDescription
         from vulnsight.output.sarif import render as sarif_render
-        from vulnsight.rules.engine import sarif_rules
+        from vulnsight.rules.engine import rule_metadata
 
-        return sarif_render(report, sarif_rules())
+        rules = {
+            rid: RuleDescription(
+                id=rid, cwe=m.cwe, description=m.message, severity=m.severity.value,
+                confidence=m.confidence,
+            )
+            for rid, m in rule_metadata().items()
+        }
+        return sarif_render(report, rules)
     return FORMATS.get(fmt)(report)
 
 

@@ -1,45 +1,37 @@
-"""Report -> a readable table for terminals."""
+"""Report -> readable text for terminals: findings grouped by file, then problems."""
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
-from rich.table import Table
+from itertools import groupby
 
 from vulnsight.types import Report
 
 
-def render(report: Report, width: int = 120, color: bool = False) -> str:
-    """A table of findings, then errors and skipped files, then a one-line summary."""
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, no_color=not color)
-    if report.findings:
-        table = Table(title=f"{len(report.findings)} finding(s)", show_lines=False)
-        for col in ("location", "function", "CWE", "type", "conf", "by", "message"):
-            table.add_column(col, overflow="fold")
-        for f in report.findings:
-            table.add_row(
-                f"{f.file}:{f.line_number}",
-                f.function or "",
-                f.cwe,
-                f.type,
-                f"{f.confidence:.2f}",
-                "+".join(f.detectors or (f.detector,)),
-                f.message,
+def render(report: Report) -> str:
+    """Findings grouped by file (line, CWE, confidence, detectors, function, message),
+    then errors and skipped files, then a one-line summary."""
+    out: list[str] = []
+    for file, group in groupby(report.findings, key=lambda f: f.file):
+        out.append(file)
+        for f in group:
+            by = "+".join(f.detectors or (f.detector,))
+            where = f" in {f.function}" if f.function else ""
+            tag = " [suppressed]" if f.suppressed else ""
+            out.append(
+                f"  {f.line_number:>5}  {f.cwe:<9} {f.type}  conf {f.confidence:.2f}  "
+                f"({by}){where}{tag}"
             )
-        console.print(table)
-    else:
-        console.print("No findings.")
-    for e in report.errors:
-        console.print(f"error: {e.file}: {e.reason}", markup=False, highlight=False)
-    for s in report.skipped:
-        console.print(f"skipped: {s.file}: {s.reason}", markup=False, highlight=False)
+            out.append(f"         {f.message}")
+            if f.snippet:
+                out.append(f"         > {f.snippet}")
+        out.append("")
+    if not report.findings:
+        out.append("No findings.")
+    out.extend(f"error: {e.file}: {e.reason}" for e in report.errors)
+    out.extend(f"skipped: {s.file}: {s.reason}" for s in report.skipped)
     st = report.stats
-    console.print(
+    out.append(
         f"{st.get('files_scanned', 0)} files, {st.get('functions', 0)} functions, "
-        f"{len(report.findings)} findings in {st.get('seconds', 0)} s",
-        markup=False,
-        highlight=False,
+        f"{len(report.findings)} findings in {st.get('seconds', 0)} s"
     )
-    return buf.getvalue()
+    return "\n".join(out) + "\n"

@@ -60,7 +60,10 @@ def test_sarif_is_valid_and_carries_rules_cwes_fingerprints_and_suppressions(sar
 
 def test_text_lists_findings_errors_and_skips():
     out = FORMATS.get("text")(_report())
-    assert "src/a b.c:12" in out and "CWE-120" in out
+    lines = out.splitlines()
+    assert lines[0] == "src/a b.c"
+    assert lines[1].split()[:2] == ["12", "CWE-120"] and "(rules+llm) in copy" in lines[1]
+    assert "[suppressed]" in out
     assert "error: bad.py" in out and "skipped: x.bin: binary file" in out
 
 

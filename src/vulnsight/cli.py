@@ -64,7 +64,10 @@ def _render(report: Report, fmt: str) -> str:
 
         rules = {
             rid: RuleDescription(
-                id=rid, cwe=m.cwe, description=m.message, severity=m.severity.value,
+                id=rid,
+                cwe=m.cwe,
+                description=m.message,
+                severity=m.severity.value,
                 confidence=m.confidence,
             )
             for rid, m in rule_metadata().items()

@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 LANGUAGES: tuple[str, ...] = ("c", "cpp", "python", "javascript", "typescript", "solidity")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is if it is real."""
 
     LOW = "low"

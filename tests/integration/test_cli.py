@@ -32,9 +32,20 @@ EXPECTED = {
     ("contracts/Vault.sol", 49, "CWE-252"),
 }
 # Safe twins: no finding may land inside these functions.
-SAFE = {"set_name_safe", "log_message_safe", "find_user_safe", "ping_safe",
-        "productQuerySafe", "renderCommentSafe", "Vault.withdrawSafe", "Vault.setOwnerSafe",
-        "total", "formatPrice", "net::Packet::header_safe", "duplicate"}
+SAFE = {
+    "set_name_safe",
+    "log_message_safe",
+    "find_user_safe",
+    "ping_safe",
+    "productQuerySafe",
+    "renderCommentSafe",
+    "Vault.withdrawSafe",
+    "Vault.setOwnerSafe",
+    "total",
+    "formatPrice",
+    "net::Packet::header_safe",
+    "duplicate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +57,10 @@ def scanned(tmp_path_factory):
     results = {}
     for fmt in ("json", "sarif"):
         res = runner.invoke(main, ["scan", str(project), "--format", fmt, "-o", str(out / fmt)])
-        results[fmt] = (res.exit_code, (out / fmt).read_text() if (out / fmt).exists() else res.output)
+        results[fmt] = (
+            res.exit_code,
+            (out / fmt).read_text() if (out / fmt).exists() else res.output,
+        )
     return results
 
 
@@ -69,7 +83,9 @@ def test_sarif_report_is_valid(scanned, sarif_schema):
     doc = json.loads(text)
     jsonschema.validate(doc, sarif_schema)
     results = doc["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} <= {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    assert {r["ruleId"] for r in results} <= {
+        r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]
+    }
 
 
 def test_clean_tree_exits_zero_and_bad_usage_exits_two(tmp_path):

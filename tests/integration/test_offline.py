@@ -20,11 +20,16 @@ from ..conftest import EXAMPLE
 
 pytestmark = [pytest.mark.model, pytest.mark.semgrep]
 
-_INET = re.compile(r"connect\(\d+, \{sa_family=AF_INET6?, [^}]*?(?:inet_addr\(\"([^\"]+)\"\)|inet_pton\(AF_INET6, \"([^\"]+)\")")
+_INET = re.compile(
+    r"connect\(\d+, \{sa_family=AF_INET6?, [^}]*?"
+    r"(?:inet_addr\(\"([^\"]+)\"\)|inet_pton\(AF_INET6, \"([^\"]+)\")"
+)
 
 
 def test_default_scan_makes_no_python_socket_connection(no_network, tmp_path):
-    res = CliRunner().invoke(main, ["scan", str(EXAMPLE), "--format", "json", "-o", str(tmp_path / "r.json")])
+    res = CliRunner().invoke(
+        main, ["scan", str(EXAMPLE), "--format", "json", "-o", str(tmp_path / "r.json")]
+    )
     assert res.exit_code == 1, res.output
     assert no_network == []
 
@@ -35,9 +40,27 @@ def test_default_scan_and_its_subprocesses_connect_nowhere(tmp_path):
         pytest.skip("strace is not installed")
     log = tmp_path / "trace.log"
     proc = subprocess.run(
-        [strace, "-f", "-qq", "-e", "trace=connect", "-o", str(log), sys.executable, "-m",
-         "vulnsight.cli", "scan", str(EXAMPLE), "--format", "json", "-o", str(tmp_path / "r.json")],
-        capture_output=True, text=True, timeout=600,
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            str(log),
+            sys.executable,
+            "-m",
+            "vulnsight.cli",
+            "scan",
+            str(EXAMPLE),
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if "ptrace" in proc.stderr and "Operation not permitted" in proc.stderr:
         pytest.skip("ptrace is not permitted here")

@@ -3,21 +3,51 @@ from vulnsight.types import Finding, Function
 
 
 def fn(name, start, end, kind="function"):
-    return Function(file="a.c", language="c", name=name, start_line=start, end_line=end,
-                    code="\n" * (end - start), signature=name, kind=kind)
+    return Function(
+        file="a.c",
+        language="c",
+        name=name,
+        start_line=start,
+        end_line=end,
+        code="\n" * (end - start),
+        signature=name,
+        kind=kind,
+    )
 
 
-FUNCS = [fn("<toplevel>", 1, 40, "toplevel"), fn("outer", 5, 20), fn("inner", 8, 12), fn("g", 25, 30)]
+FUNCS = [
+    fn("<toplevel>", 1, 40, "toplevel"),
+    fn("outer", 5, 20),
+    fn("inner", 8, 12),
+    fn("g", 25, 30),
+]
 
 
 def rule_hit(line, conf=0.8):
-    return Finding(file="a.c", line_number=line, cwe="CWE-120", message="strcpy", detector="rules",
-                   confidence=conf, rule_id="vulnsight.c.strcpy", detectors=("rules",))
+    return Finding(
+        file="a.c",
+        line_number=line,
+        cwe="CWE-120",
+        message="strcpy",
+        detector="rules",
+        confidence=conf,
+        rule_id="vulnsight.c.strcpy",
+        detectors=("rules",),
+    )
 
 
 def model_hit(line, function, conf=0.9):
-    return Finding(file="a.c", line_number=line, cwe="CWE-787", message="model", detector="llm",
-                   confidence=conf, function=function, model="m", detectors=("llm",))
+    return Finding(
+        file="a.c",
+        line_number=line,
+        cwe="CWE-787",
+        message="model",
+        detector="llm",
+        confidence=conf,
+        function=function,
+        model="m",
+        detectors=("llm",),
+    )
 
 
 def test_enclosing_prefers_innermost_then_toplevel():

@@ -59,7 +59,12 @@ def test_model_findings_land_on_file_lines_and_comments_never_reach_the_model(tm
 def test_a_verdict_line_outside_the_function_falls_back_to_its_first_line(tmp_path):
     (tmp_path / "a.py").write_text("def f(x):\n    return eval(x)\n")
     backend = FakeBackend(
-        responder=lambda p: {"vulnerability": True, "type": "CWE-95", "line_number": 999, "confidence": 0.8}
+        responder=lambda p: {
+            "vulnerability": True,
+            "type": "CWE-95",
+            "line_number": 999,
+            "confidence": 0.8,
+        }
     )
     report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend)])
     assert [(f.line_number, f.cwe) for f in report.findings] == [(1, "CWE-95")]
@@ -68,9 +73,16 @@ def test_a_verdict_line_outside_the_function_falls_back_to_its_first_line(tmp_pa
 def test_min_confidence_filters_and_counts_what_it_hid(tmp_path):
     (tmp_path / "a.py").write_text("def f(x):\n    return eval(x)\n")
     backend = FakeBackend(
-        responder=lambda p: {"vulnerability": True, "type": "CWE-95", "line_number": 2, "confidence": 0.6}
+        responder=lambda p: {
+            "vulnerability": True,
+            "type": "CWE-95",
+            "line_number": 2,
+            "confidence": 0.6,
+        }
     )
-    report = scan([tmp_path], ScanConfig(detectors=("llm",), min_confidence=0.7), [LLMDetector(backend)])
+    report = scan(
+        [tmp_path], ScanConfig(detectors=("llm",), min_confidence=0.7), [LLMDetector(backend)]
+    )
     assert report.findings == ()
     assert report.stats["below_min_confidence"] == 1
 
@@ -78,7 +90,12 @@ def test_min_confidence_filters_and_counts_what_it_hid(tmp_path):
 def test_generate_path_for_backends_without_logits(tmp_path):
     (tmp_path / "a.py").write_text("def f(x):\n    return eval(x)\n")
     backend = FakeBackend(
-        responder=lambda p: {"vulnerability": True, "type": "CWE-95", "line_number": 2, "confidence": 0.7},
+        responder=lambda p: {
+            "vulnerability": True,
+            "type": "CWE-95",
+            "line_number": 2,
+            "confidence": 0.7,
+        },
         supports_decision=False,
     )
     report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend)])
@@ -90,8 +107,11 @@ def test_broken_files_do_not_stop_the_scan(tmp_path):
     (tmp_path / "broken.py").write_text("def g(:\n    return (\n\ndef h(y):\n    return y\n")
     (tmp_path / "blob.c").write_bytes(b"\x00\x01\x02")
     backend = FakeBackend(
-        responder=lambda p: {"vulnerability": True, "type": "CWE-95", "line_number": 2, "confidence": 0.8}
-        if "eval" in p.body else {"vulnerability": False, "type": "none", "line_number": 0, "confidence": 0.9}
+        responder=lambda p: (
+            {"vulnerability": True, "type": "CWE-95", "line_number": 2, "confidence": 0.8}
+            if "eval" in p.body
+            else {"vulnerability": False, "type": "none", "line_number": 0, "confidence": 0.9}
+        )
     )
     report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend)])
     assert [(f.file, f.line_number) for f in report.findings] == [("good.py", 2)]

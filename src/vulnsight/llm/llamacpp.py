@@ -111,7 +111,7 @@ class LlamaCppBackend:
         llm = self._llm
         if prefix != self._prefix_text:
             self._prefix_tokens = self._tok(prefix, bos=True)
-            llm.reset()
+            llm.reset()  # type: ignore[no-untyped-call]
             llm.eval(self._prefix_tokens)
             self._prefix_text = prefix
         total = len(self._prefix_tokens) + len(body_tokens)
@@ -202,7 +202,7 @@ class LlamaCppBackend:
     ) -> list[Completion]:
         """Whole verdicts by sampling under a JSON-schema grammar (the slow, general
         path; the scanner prefers `decide` + `complete_flagged`)."""
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema)) if schema else None
         out: list[Completion] = []

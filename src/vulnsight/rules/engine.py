@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -131,7 +132,8 @@ def semgrep_command(
     targets: Sequence[Path], rules: Sequence[Path], timeout: int, jobs: int
 ) -> list[str]:
     """The Semgrep command line for one scan."""
-    exe = shutil.which("semgrep")
+    beside = Path(sys.executable).parent / "semgrep"  # a venv used without activation
+    exe = str(beside) if beside.is_file() else shutil.which("semgrep")
     if exe is None:
         raise RulesError("semgrep is not installed (pip install semgrep); static rules cannot run")
     cmd = [
@@ -170,7 +172,36 @@ def run_semgrep(
     if not targets:
         return [], []
     rule_files = list(rules) if rules is not None else pack_files()
-    cmd = semgrep_command([t.resolve() for t in targets], rule_files, timeout, jobs)
+    known = rule_metadata(rule_files).keys()
+    findings: list[Finding] = []
+    errors: list[ScanError] = []
+    for chunk in _chunks([t.resolve() for t in targets]):
+        output = _run_once(semgrep_command(chunk, rule_files, timeout, jobs), timeout)
+        more, errs = parse_output(output, root.resolve(), known)
+        findings.extend(more)
+        errors.extend(errs)
+    return findings, errors
+
+
+#: Characters of target paths per Semgrep run, well under the kernel's argument limit.
+_ARG_BUDGET = 100_000
+
+
+def _chunks(targets: Sequence[Path]) -> list[list[Path]]:
+    """Split targets so one command line never grows past `_ARG_BUDGET`."""
+    chunks: list[list[Path]] = [[]]
+    size = 0
+    for t in targets:
+        n = len(str(t)) + 1
+        if chunks[-1] and size + n > _ARG_BUDGET:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(t)
+        size += n
+    return chunks
+
+
+def _run_once(cmd: list[str], timeout: int) -> dict[str, Any]:
     try:
         proc = subprocess.run(
             cmd,
@@ -190,7 +221,7 @@ def run_semgrep(
     except json.JSONDecodeError as exc:
         tail = (proc.stderr or proc.stdout or "").strip()[-2000:]
         raise RulesError(f"semgrep failed (exit {proc.returncode}): {tail}") from exc
-    return parse_output(output, root.resolve(), rule_metadata(rule_files).keys())
+    return output
 
 
 def _relative(path: str, root: Path) -> str:

@@ -13,12 +13,18 @@ def test_schema_is_valid_json_schema_and_quoted_compactly():
 
 
 def test_parse_verdict_accepts_a_valid_reply():
-    v = parse_verdict('{"vulnerability": true, "type": "CWE-787", "line_number": 42, "confidence": 0.93}')
+    v = parse_verdict(
+        '{"vulnerability": true, "type": "CWE-787", "line_number": 42, "confidence": 0.93}'
+    )
     assert v == Verdict(vulnerability=True, type="CWE-787", line_number=42, confidence=0.93)
 
 
 def test_parse_verdict_tolerates_fences_and_prose():
-    v = parse_verdict('Sure!\n```json\n{"vulnerability": false, "type": "none", "line_number": 0, "confidence": 0.2}\n```')
+    v = parse_verdict(
+        "Sure!\n```json\n"
+        '{"vulnerability": false, "type": "none", "line_number": 0, "confidence": 0.2}'
+        "\n```"
+    )
     assert v.vulnerability is False and v.type == "none"
 
 

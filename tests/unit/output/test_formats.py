@@ -10,15 +10,34 @@ from vulnsight.types import Finding, Report, ScanError, Severity, Skipped, finge
 
 def _report():
     rule = Finding(
-        file="src/a b.c", line_number=12, end_line=12, cwe="CWE-120", message="strcpy into a fixed buffer",
-        detector="rules", confidence=0.8, severity=Severity.HIGH, function="copy",
-        rule_id="vulnsight.c.strcpy", snippet="strcpy(buf, s);", detectors=("rules", "llm"),
+        file="src/a b.c",
+        line_number=12,
+        end_line=12,
+        cwe="CWE-120",
+        message="strcpy into a fixed buffer",
+        detector="rules",
+        confidence=0.8,
+        severity=Severity.HIGH,
+        function="copy",
+        rule_id="vulnsight.c.strcpy",
+        snippet="strcpy(buf, s);",
+        detectors=("rules", "llm"),
         fingerprint=fingerprint("vulnsight.c.strcpy", "src/a b.c", "copy", "strcpy(buf, s);"),
     )
     model = Finding(
-        file="app.py", line_number=3, cwe="CWE-89", message="model flags find", detector="llm",
-        confidence=0.7, function="find", model="gemma", snippet="cur.execute(q)", detectors=("llm",),
-        fingerprint="abc", suppressed=True, suppression_reason="accepted risk",
+        file="app.py",
+        line_number=3,
+        cwe="CWE-89",
+        message="model flags find",
+        detector="llm",
+        confidence=0.7,
+        function="find",
+        model="gemma",
+        snippet="cur.execute(q)",
+        detectors=("llm",),
+        fingerprint="abc",
+        suppressed=True,
+        suppression_reason="accepted risk",
     )
     return Report(
         findings=(rule, model),
@@ -41,7 +60,11 @@ def test_json_has_the_documented_shape():
 
 
 def test_sarif_is_valid_and_carries_rules_cwes_fingerprints_and_suppressions(sarif_schema):
-    rules = {"vulnsight.c.strcpy": RuleDescription("vulnsight.c.strcpy", "CWE-120", "Unbounded copy.", "high", 0.9)}
+    rules = {
+        "vulnsight.c.strcpy": RuleDescription(
+            "vulnsight.c.strcpy", "CWE-120", "Unbounded copy.", "high", 0.9
+        )
+    }
     doc = json.loads(sarif_render(_report(), rules))
     jsonschema.validate(doc, sarif_schema)
     run = doc["runs"][0]

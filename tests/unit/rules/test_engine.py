@@ -122,10 +122,19 @@ def test_no_targets_runs_nothing(tmp_path: Path) -> None:
 
 def test_missing_semgrep_raises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(engine.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(engine.sys, "executable", str(tmp_path / "python"))
     target = tmp_path / "a.py"
     target.write_text("x = 1\n")
     with pytest.raises(RulesError, match="not installed"):
         run_semgrep([target], tmp_path)
+
+
+def test_targets_are_split_under_the_argument_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_ARG_BUDGET", 50)
+    paths = [Path(f"/tmp/dir/file{i:02d}.py") for i in range(10)]  # 20 chars each
+    chunks = engine._chunks(paths)
+    assert [len(c) for c in chunks] == [2, 2, 2, 2, 2]
+    assert [p for c in chunks for p in c] == paths
 
 
 def test_offline_environment() -> None:

@@ -76,7 +76,28 @@ def _render(report: Report, fmt: str) -> str:
     return FORMATS.get(fmt)(report)
 
 
-@click.group()
+#: Subcommands that live in their own modules, as "module:attr", loaded only when used
+#: so `vulnsight scan` never imports training or evaluation code.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    """A click group whose extra commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="vulnsight")
 def main() -> None:
     """vulnsight: find vulnerabilities with a local model and static rules, offline."""

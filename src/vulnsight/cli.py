@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from vulnsight import __version__
-from vulnsight.config import DETECTORS, ScanConfig
+from vulnsight.config import DETECTORS
 from vulnsight.errors import ConfigError, VulnsightError
 from vulnsight.output import FORMATS
 from vulnsight.pipeline import ProgressFn
@@ -78,7 +78,9 @@ def _render(report: Report, fmt: str) -> str:
 
 #: Subcommands that live in their own modules, as "module:attr", loaded only when used
 #: so `vulnsight scan` never imports training or evaluation code.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "train": "vulnsight.train.commands:train_command",
+}
 
 
 class LazyGroup(click.Group):
@@ -156,6 +158,24 @@ def main() -> None:
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
+@click.option(
+    "--diff",
+    "diff_ref",
+    metavar="REF",
+    help="Scan only functions changed against git REF; report findings in changed code.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    help="Report only findings not in this baseline (vulnsight baseline create).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="vulnsight.toml or pyproject.toml (default: the nearest one).",
+)
+@click.option("--no-cache", is_flag=True, help="Ask the model again; do not read the cache.")
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -168,32 +188,38 @@ def scan(
     max_bytes: int,
     jobs: int,
     progress: bool | None,
+    diff_ref: str | None,
+    baseline: Path | None,
+    config_file: Path | None,
+    no_cache: bool,
 ) -> None:
     """Scan files and directories for vulnerabilities.
 
-    Exit status: 0 no finding at or above the threshold, 1 findings, 2 error.
+    Settings come from flags, then `[tool.vulnsight]` (pyproject.toml or vulnsight.toml),
+    then defaults. Exit status: 0 no unsuppressed finding at or above the threshold,
+    1 findings, 2 error.
     """
-    from vulnsight.detectors import build_detectors, effective_threshold
-    from vulnsight.pipeline import scan as run_scan
+    from vulnsight.review.config_file import discover_config
+    from vulnsight.review.workflow import ReviewOptions, review_scan
 
+    flags = {
+        "detectors": _parse_detectors(detectors),
+        "model": model,
+        "min_confidence": min_confidence,
+        "llm_threshold": llm_threshold,
+        "budget_tokens": budget_tokens,
+        "max_file_bytes": max_bytes,
+        "jobs": jobs,
+    }
     try:
-        config = ScanConfig(
-            detectors=_parse_detectors(detectors),
-            model=model,
-            min_confidence=min_confidence,
-            llm_threshold=llm_threshold,
-            budget_tokens=budget_tokens,
-            max_file_bytes=max_bytes,
-            jobs=jobs,
-        )
-        dets = build_detectors(config)
+        project = discover_config(config_file, paths[0])
+        config = project.scan_config({k: v for k, v in flags.items() if _given(k)})
         show = sys.stderr.isatty() if progress is None else progress
+        options = ReviewOptions(diff_ref=diff_ref, baseline=baseline, use_cache=not no_cache)
         with _progress(show) as tick:
-            report = run_scan(paths, config, dets, effective_threshold(config), tick)
-        for det in dets:
-            backend = getattr(det, "backend", None)
-            if backend is not None:
-                backend.close()
+            report = review_scan(paths, project, config, options, progress=tick)
+        if fmt == "text":
+            report = visible(report)
         text = _render(report, fmt)
     except ConfigError as exc:
         click.echo(f"vulnsight: {exc}", err=True)
@@ -212,7 +238,26 @@ def scan(
             click.echo(f"{len(report.findings)} finding(s); report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
-    sys.exit(EXIT_FINDINGS if report.findings else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
+
+
+#: ScanConfig fields and the scan parameters that set them, where the names differ.
+_PARAMS = {"max_file_bytes": "max_bytes"}
+
+
+def _given(field: str) -> bool:
+    """Whether a scan flag was set on the command line (so it beats the config file)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(_PARAMS.get(field, field))
+    return source not in (None, ParameterSource.DEFAULT)
+
+
+def visible(report: Report) -> Report:
+    """The report without suppressed findings (for text output; SARIF and JSON keep them)."""
+    from dataclasses import replace
+
+    return replace(report, findings=tuple(f for f in report.findings if not f.suppressed))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,10 @@ class ScanConfig:
     max_file_bytes: int = 1_000_000
     jobs: int = 1
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+    # Path globs relative to the scan root (configuration files set them): a file is
+    # scanned when it matches an `include` (or none is given) and no `exclude`.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.detectors if d not in DETECTORS]

@@ -5,6 +5,7 @@ Prints nothing and exits nothing; the CLI and the API wrap it.
 
 from __future__ import annotations
 
+import fnmatch
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,26 @@ from vulnsight.types import Finding, Function, Report, ScanError, SourceFile
 
 #: progress(stage, done, total): called as work finishes.
 ProgressFn = Callable[[str, int, int], None]
+#: only(root, function): whether detectors look at a function (e.g. `--diff`); every
+#: function still serves as context (callers) and for locating findings.
+SelectFn = Callable[[Path, Function], bool]
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """Whether a root-relative posix path matches a glob; `**/` may match nothing and a
+    directory pattern matches everything under it."""
+    pattern = pattern.strip()
+    pattern = pattern[2:] if pattern.startswith("./") else pattern
+    candidates = {pattern, pattern.rstrip("/") + "/**"}
+    if pattern.startswith("**/"):
+        candidates.add(pattern[3:])
+    return any(fnmatch.fnmatchcase(path, p) for p in candidates)
+
+
+def _wanted(path: str, config: ScanConfig) -> bool:
+    if config.include and not any(glob_match(path, p) for p in config.include):
+        return False
+    return not any(glob_match(path, p) for p in config.exclude)
 
 
 def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanError]]:
@@ -50,8 +71,12 @@ def run_detectors(
     detectors: Sequence[Detector],
     threshold: float,
     progress: ProgressFn | None = None,
+    all_functions: Sequence[Function] | None = None,
 ) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
-    """Run every detector over the batch and merge their findings."""
+    """Run every detector over the batch and merge their findings.
+
+    `all_functions` (default: the batch's) locate findings in their enclosing function.
+    """
     results: dict[str, DetectorResult] = {}
     for det in detectors:
         total = det.units(batch)
@@ -68,7 +93,8 @@ def run_detectors(
         results[det.name] = det.detect_all(batch, tick)
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
-    findings = merge(rules.findings, llm.findings, llm.scores, batch.functions, threshold)
+    located = batch.functions if all_functions is None else all_functions
+    findings = merge(rules.findings, llm.findings, llm.scores, located, threshold)
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():
@@ -85,26 +111,40 @@ def scan(
     detectors: Sequence[Detector],
     threshold: float = 0.5,
     progress: ProgressFn | None = None,
+    only: SelectFn | None = None,
 ) -> Report:
-    """Scan files and directories with the given detectors."""
+    """Scan files and directories with the given detectors.
+
+    With `only`, detectors run on the selected functions and the files that hold them;
+    the rest of the tree is parsed for context.
+    """
     started = time.perf_counter()
     found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
-    functions, parse_errs = parse_files(found.files)
+    files = tuple(f for f in found.files if _wanted(f.path, config))
+    excluded = len(found.files) - len(files)
+    functions, parse_errs = parse_files(files)
+    selected = functions if only is None else [f for f in functions if only(found.root, f)]
+    if only is not None:
+        holding = {f.file for f in selected}
+        files = tuple(f for f in files if f.path in holding)
     batch = ScanBatch(
         root=found.root,
-        files=found.files,
-        functions=tuple(functions),
+        files=files,
+        functions=tuple(selected),
         graph=CallGraph.build(functions),
     )
-    findings, det_errors, det_stats = run_detectors(batch, detectors, threshold, progress)
+    findings, det_errors, det_stats = run_detectors(
+        batch, detectors, threshold, progress, functions
+    )
     below = [f for f in findings if f.confidence < config.min_confidence]
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)
     elapsed = time.perf_counter() - started
     stats: dict[str, float | int | str] = {
-        "files_scanned": len(found.files),
+        "files_scanned": len(files),
         "files_skipped": len(found.skipped),
         "files_ignored": found.ignored,
-        "functions": len(functions),
+        "files_excluded": excluded,
+        "functions": len(selected),
         "findings": len(kept),
         "below_min_confidence": len(below),
         "seconds": round(elapsed, 3),

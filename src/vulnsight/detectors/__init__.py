@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vulnsight.config import ScanConfig
 from vulnsight.detectors.interface import Detector
 from vulnsight.llm.interface import Backend
+
+if TYPE_CHECKING:
+    from vulnsight.review.interface import VerdictStore
 
 #: P(vulnerable) at which the untuned embedded model flags a function on its own.
 #: Chosen on development data so that the model alone adds few false positives
@@ -12,8 +17,13 @@ from vulnsight.llm.interface import Backend
 DEFAULT_LLM_THRESHOLD = 0.5
 
 
-def build_detectors(config: ScanConfig, backend: Backend | None = None) -> list[Detector]:
-    """The detectors a config asks for, rules first (they are cheap and never dropped)."""
+def build_detectors(
+    config: ScanConfig, backend: Backend | None = None, cache: VerdictStore | None = None
+) -> list[Detector]:
+    """The detectors a config asks for, rules first (they are cheap and never dropped).
+
+    `cache` keeps model verdicts between scans (the review workflow's incremental cache).
+    """
     detectors: list[Detector] = []
     if "rules" in config.detectors:
         from vulnsight.detectors.rules import RulesDetector
@@ -26,7 +36,11 @@ def build_detectors(config: ScanConfig, backend: Backend | None = None) -> list[
         model = backend if backend is not None else load(config.model)
         threshold = effective_threshold(config)
         detectors.append(
-            LLMDetector(model, LLMOptions(threshold=threshold, budget_tokens=config.budget_tokens))
+            LLMDetector(
+                model,
+                LLMOptions(threshold=threshold, budget_tokens=config.budget_tokens),
+                cache=cache,
+            )
         )
     return detectors
 

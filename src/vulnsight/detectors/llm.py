@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vulnsight.context import Context, build_context
 from vulnsight.detectors.interface import DetectorResult, Progress, ScanBatch
@@ -13,6 +14,9 @@ from vulnsight.llm.interface import Backend
 from vulnsight.llm.prompt import Prompt, render
 from vulnsight.llm.schema import VERDICT_SCHEMA, Verdict, parse_verdict
 from vulnsight.types import Finding, Function, ScanError, Severity, fingerprint
+
+if TYPE_CHECKING:
+    from vulnsight.review.interface import VerdictStore
 
 #: Functions per backend call: small enough for a smooth progress bar.
 CHUNK = 8
@@ -71,9 +75,15 @@ class LLMDetector:
 
     name = "llm"
 
-    def __init__(self, backend: Backend, options: LLMOptions | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        options: LLMOptions | None = None,
+        cache: VerdictStore | None = None,
+    ) -> None:
         self.backend = backend
         self.options = options or LLMOptions()
+        self.cache = cache
 
     def units(self, batch: ScanBatch) -> int:
         """One unit per function."""
@@ -95,8 +105,16 @@ class LLMDetector:
         scores: dict[str, float] = {}
         timings: list[float] = []
         functions = list(batch.functions)
+        hits = 0
         for i in range(0, len(functions), CHUNK):
-            chunk = functions[i : i + CHUNK]
+            todo = functions[i : i + CHUNK]
+            chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
+            hits += len(todo) - len(chunk)
+            first_new = len(findings)
+            if not chunk:
+                if progress:
+                    progress(len(todo))
+                continue
             prompts = [render(self._context(fn, batch).text, fn.language) for fn in chunk]
             try:
                 if self.backend.capabilities.supports_decision:
@@ -105,9 +123,14 @@ class LLMDetector:
                     self._generate(chunk, prompts, findings, errors, scores, timings)
             except ModelError as exc:
                 errors.extend(ScanError(fn.file, f"model: {exc}", self.name) for fn in chunk)
+            else:
+                self._to_cache(chunk, findings[first_new:], scores)
             if progress:
-                progress(len(chunk))
+                progress(len(todo))
         stats: dict[str, float | int | str] = {"llm_functions": len(functions)}
+        if self.cache is not None:
+            stats["cache_hits"] = hits
+            stats["cache_misses"] = len(functions) - hits
         if timings:
             stats["llm_ms_median"] = round(statistics.median(timings), 1)
             stats["llm_flagged"] = sum(1 for f in findings)
@@ -118,6 +141,60 @@ class LLMDetector:
             stats=stats,
             timings_ms=tuple(timings),
         )
+
+    # Incremental cache (review workflow): consulted before the backend, written after
+    # each chunk so an interrupted scan resumes where it stopped.
+    def _from_cache(
+        self, chunk: Sequence[Function], findings: list[Finding], scores: dict[str, float]
+    ) -> list[Function]:
+        """Report cached verdicts of `chunk`; return the functions the model must see."""
+        from vulnsight.llm.schema import Verdict
+
+        assert self.cache is not None
+        cached = self.cache.get_many(self.backend.name, chunk)
+        missing: list[Function] = []
+        for fn in chunk:
+            hit = cached.get(fn.qualified_id)
+            if hit is None or not hit.answers(self.options.threshold):
+                missing.append(fn)
+                continue
+            scores[fn.qualified_id] = hit.p_vulnerable
+            if hit.p_vulnerable >= self.options.threshold and hit.cwe is not None:
+                line = fn.start_line + (hit.line_offset or 0)
+                verdict = Verdict(
+                    vulnerability=True, type=hit.cwe, line_number=line, confidence=1.0
+                )
+                findings.append(to_finding(verdict, fn, self.backend.name, hit.p_vulnerable))
+        return missing
+
+    def _to_cache(
+        self, chunk: Sequence[Function], new: Sequence[Finding], scores: dict[str, float]
+    ) -> None:
+        from vulnsight.review.interface import CachedVerdict
+
+        if self.cache is None:
+            return
+        entries: dict[Function, CachedVerdict] = {}
+        for fn in chunk:
+            p = scores.get(fn.qualified_id)
+            if p is None:
+                continue
+            hit = next(
+                (
+                    f
+                    for f in new
+                    if f.file == fn.file
+                    and f.function == fn.name
+                    and fn.start_line <= f.line_number <= fn.end_line
+                ),
+                None,
+            )
+            entries[fn] = CachedVerdict(
+                p_vulnerable=p,
+                cwe=hit.cwe if hit else None,
+                line_offset=hit.line_number - fn.start_line if hit else None,
+            )
+        self.cache.put_many(self.backend.name, entries)
 
     def _decide(
         self,

@@ -49,6 +49,17 @@ def reply_prefix() -> str:
     return '{"' + FIELD_ORDER[0] + '":'
 
 
+def reply_text(verdict: Verdict) -> str:
+    """A verdict as the model is trained to write it (and as the fast path forces it):
+    `json.dumps` spacing, fields in `FIELD_ORDER`."""
+    return json.dumps({name: getattr(verdict, name) for name in FIELD_ORDER})
+
+
+def continuation(verdict: Verdict) -> str:
+    """What follows the forced reply prefix: the training target of one verdict."""
+    return reply_text(verdict)[len(reply_prefix()) :]
+
+
 def parse_verdict(reply: str) -> Verdict:
     """Parse a model reply into a `Verdict`: the one place model output is trusted.
 

@@ -1,0 +1,261 @@
+"""vulnsight's own detectors (rules, llm, hybrid, any `--model` spec) through the real
+pipeline: discovery, tree-sitter extraction, the detectors and the hybrid merge, exactly
+as `vulnsight scan` runs them, with the model's per-function scores and timings kept."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from vulnsight.bench.adapters.interface import (
+    AdapterError,
+    AdapterOptions,
+    Batch,
+    Finding,
+    Prediction,
+    from_findings,
+)
+from vulnsight.bench.records import SEMGREP_FITTED_SOURCE, Record
+from vulnsight.llm.interface import Backend, Completion, Decision
+from vulnsight.llm.prompt import Prompt
+from vulnsight.types import LANGUAGES
+from vulnsight.types import Finding as ScanFinding
+
+
+class CountingBackend:
+    """Wraps a backend and records the tokens of every call, in call order."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.capabilities = inner.capabilities
+        self.tokens_in = 0
+        self.tokens_out = 0
+
+    def generate(
+        self, prompts: Sequence[Prompt], schema: dict[str, Any] | None = None
+    ) -> list[Completion]:
+        """Delegate and count."""
+        out = self.inner.generate(prompts, schema)
+        self.tokens_in += sum(c.prompt_tokens for c in out)
+        self.tokens_out += sum(c.completion_tokens for c in out)
+        return out
+
+    def decide(self, prompts: Sequence[Prompt]) -> list[Decision]:
+        """Delegate and count."""
+        out = self.inner.decide(prompts)
+        self.tokens_in += sum(d.prompt_tokens for d in out)
+        return out
+
+    def complete_flagged(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        """Delegate and count."""
+        out = self.inner.complete_flagged(prompts)
+        self.tokens_out += sum(c.completion_tokens for c in out)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Delegate."""
+        return self.inner.count_tokens(text)
+
+    def close(self) -> None:
+        """Delegate."""
+        self.inner.close()
+
+
+def _to_local(f: ScanFinding) -> Finding:
+    return Finding(
+        line=f.line_number,
+        cwe=f.cwe or None,
+        confidence=f.confidence,
+        rule=f.rule_id or f.model or f.detector,
+    )
+
+
+class VulnsightAdapter:
+    """One of vulnsight's detector configurations.
+
+    A record is flagged when any finding falls in its file; its score is the highest
+    of the findings' confidences and (with a model) the model's P(vulnerable) of the
+    functions in it, so unflagged records still rank for the threshold sweep.
+    """
+
+    kind = "vulnsight"
+    languages = frozenset(LANGUAGES)
+    compute = "cpu"
+
+    def __init__(
+        self,
+        mode: str,
+        options: AdapterOptions | None = None,
+        model: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        if mode not in ("rules", "llm", "hybrid"):
+            raise ValueError(f"unknown vulnsight mode {mode!r}")
+        opts = options or AdapterOptions()
+        self.mode = mode
+        self.model = model if model is not None else opts.model
+        self.threshold = opts.threshold
+        self.jobs = opts.jobs
+        self.name = name or (mode if model is None else f"{mode}[{model}]")
+        uses_rules = mode in ("rules", "hybrid")
+        self.excluded_sources = frozenset({SEMGREP_FITTED_SOURCE}) if uses_rules else frozenset()
+        self.chunk_size = 0 if mode == "rules" else 40
+        self.backend_name = ""
+
+    def _uses_model(self) -> bool:
+        return self.mode in ("llm", "hybrid")
+
+    def available(self) -> str | None:
+        """Semgrep for the rules; a resolvable model spec for the model."""
+        from vulnsight.errors import VulnsightError
+
+        if self.mode in ("rules", "hybrid"):
+            from vulnsight.rules.engine import semgrep_command
+
+            try:
+                semgrep_command([], [], 1, 1)
+            except VulnsightError as exc:
+                return str(exc)
+        if self._uses_model():
+            from vulnsight.llm.models import resolve
+
+            try:
+                spec = resolve(self.model)
+            except VulnsightError as exc:
+                return str(exc)
+            if spec.backend == "llamacpp":
+                try:
+                    import llama_cpp  # noqa: F401
+                except ImportError:
+                    return "llama-cpp-python is not installed"
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Mode, model spec and threshold."""
+        from vulnsight import __version__
+        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
+
+        return {
+            "vulnsight": __version__,
+            "mode": self.mode,
+            "model": (self.model or "default") if self._uses_model() else None,
+            "backend": self.backend_name or None,
+            "llm_threshold": self.threshold
+            if self.threshold is not None
+            else DEFAULT_LLM_THRESHOLD,
+        }
+
+    def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
+        """Run the pipeline's stages over the batch directory."""
+        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
+        from vulnsight.detectors.hybrid import merge
+        from vulnsight.detectors.interface import DetectorResult, ScanBatch
+        from vulnsight.detectors.llm import LLMDetector, LLMOptions
+        from vulnsight.detectors.rules import RulesDetector
+        from vulnsight.discover import discover
+        from vulnsight.errors import VulnsightError
+        from vulnsight.llm.models import load
+        from vulnsight.parse.callgraph import CallGraph
+        from vulnsight.pipeline import parse_files
+
+        threshold = self.threshold if self.threshold is not None else DEFAULT_LLM_THRESHOLD
+        started = time.perf_counter()
+        found = discover([batch.root])
+        functions, _ = parse_files(found.files)
+        scan_batch = ScanBatch(
+            found.root, found.files, tuple(functions), CallGraph.build(functions)
+        )
+        setup_ms = (time.perf_counter() - started) * 1000
+        rules = DetectorResult()
+        llm = DetectorResult()
+        rules_ms = 0.0
+        backend: CountingBackend | None = None
+        try:
+            if self.mode in ("rules", "hybrid"):
+                t0 = time.perf_counter()
+                rules = RulesDetector(jobs=self.jobs).detect_all(scan_batch)
+                rules_ms = (time.perf_counter() - t0) * 1000
+                fatal = [e for e in rules.errors if e.file == "."]
+                if fatal:
+                    raise AdapterError(fatal[0].reason)
+            if self._uses_model():
+                backend = CountingBackend(load(self.model))
+                self.backend_name = backend.name
+                det = LLMDetector(backend, LLMOptions(threshold=threshold))
+                llm = det.detect_all(scan_batch)
+        except VulnsightError as exc:
+            raise AdapterError(str(exc)) from exc
+        finally:
+            if backend is not None:
+                backend.close()
+        if self.mode == "rules":
+            findings = list(rules.findings)
+        elif self.mode == "llm":
+            findings = list(llm.findings)
+        else:
+            findings = merge(rules.findings, llm.findings, llm.scores, functions, threshold)
+
+        by_file: dict[str, list[Finding]] = defaultdict(list)
+        for f in findings:
+            by_file[f.file].append(_to_local(f))
+        p_by_file: dict[str, float] = {}
+        ms_by_file: dict[str, float] = defaultdict(float)
+        aligned = len(llm.timings_ms) == len(functions)
+        for i, fn in enumerate(functions):
+            p = llm.scores.get(fn.qualified_id)
+            if p is not None:
+                p_by_file[fn.file] = max(p, p_by_file.get(fn.file, 0.0))
+            if aligned:
+                ms_by_file[fn.file] += llm.timings_ms[i]
+        errors_by_file = {e.file: e.reason for e in llm.errors}
+        n = max(1, len(records))
+        shared_ms = (setup_ms + rules_ms) / n
+        out = []
+        for r in records:
+            path = batch.paths[r.id]
+            pred = from_findings(r.id, by_file.get(path, []))
+            score = max(pred.score, p_by_file.get(path, 0.0))
+            measured = self._uses_model() and aligned
+            latency = shared_ms + (ms_by_file.get(path, 0.0) if measured else 0.0)
+            out.append(
+                Prediction(
+                    r.id,
+                    pred.predicted,
+                    score,
+                    pred.lines,
+                    pred.cwes,
+                    latency_ms=latency,
+                    latency_measured=measured,
+                    error=errors_by_file.get(path),
+                    rules=pred.rules,
+                )
+            )
+        if backend is not None and out:
+            # Tokens are known per run; spread evenly (reported as totals anyway).
+            per_in, per_out = backend.tokens_in // len(out), backend.tokens_out // len(out)
+            out = [_with_tokens(p, per_in, per_out) for p in out]
+        return out
+
+
+def _with_tokens(p: Prediction, tokens_in: int, tokens_out: int) -> Prediction:
+    from dataclasses import replace
+
+    return replace(p, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+def rules_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """vulnsight's Semgrep rule pack alone."""
+    return VulnsightAdapter("rules", options)
+
+
+def llm_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """The model alone; `arg` is a model spec (`llm:DIR`), else `--model`."""
+    return VulnsightAdapter("llm", options, model=arg or None)
+
+
+def hybrid_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """Rules and model merged, as `vulnsight scan` runs by default."""
+    return VulnsightAdapter("hybrid", options, model=arg or None)

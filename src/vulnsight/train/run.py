@@ -1,0 +1,138 @@
+"""`run_training(config)`: data -> examples -> LoRA training -> model directory."""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from vulnsight.train.config import TrainConfig
+from vulnsight.train.data import Record, load_records, split_records, to_example
+from vulnsight.train.export import write_model_dir
+from vulnsight.train.model import add_adapters, load_base, resolve_base
+from vulnsight.train.trainer import EventFn, encode, evaluate, train
+
+#: Licences of the shared corpora, for the model card.
+LICENCES = {
+    "juliet": "public domain (NIST SARD Juliet 1.3)",
+    "sven": "MIT (code: upstream projects' licences)",
+    "cyberseceval": "MIT (PurpleLlama CybersecurityBenchmarks)",
+    "solidifi": "MIT (injections); base contracts: Etherscan code",
+    "securityeval": "no licence file: research use",
+    "llmseceval": "GPL-3.0",
+    "semgrep_rules_tests": "LGPL-2.1 + Commons Clause",
+    "vulnsight-feedback": "the user's own triage decisions",
+}
+
+
+def _budget(config: TrainConfig, prefix_tokens: int) -> int:
+    # room for the verdict (~30 tokens) and a margin for tokenizer differences
+    return max(128, config.max_length - prefix_tokens - 48)
+
+
+def _card(config: TrainConfig, label: str, note: str, counts: dict[str, Any],
+          best: dict[str, Any], state_seconds: float, device: str) -> str:
+    sources = sorted(counts["train_by_source"])
+    lines = [
+        f"# vulnsight model card: {config.out.name}",
+        "",
+        f"* **Base:** {label}",
+        f"* **Method:** {note}; LoRA r={config.rank}, alpha={config.alpha}, "
+        f"dropout={config.dropout}, targets {', '.join(config.target_modules)}",
+        f"* **Prompt:** the scanner's own template and verdict schema; loss on the verdict "
+        f"tokens, the true/false token weighted x{config.decision_weight}",
+        f"* **Hardware:** {device}, {platform.machine()}; training time "
+        f"{state_seconds / 60:.1f} min",
+        f"* **Data:** {counts['train']} training / {counts['dev']} development examples, "
+        f"split by project (dev fraction {config.dev_fraction}, seed {config.seed}); "
+        "reserved projects excluded",
+        "",
+        "| source | train examples | licence |",
+        "|---|---:|---|",
+        *[f"| {s} | {counts['train_by_source'][s]} | {LICENCES.get(s, 'see source')} |"
+          for s in sources],
+        "",
+        "## Development split (best checkpoint)",
+        "",
+        "```json",
+        json.dumps(best, indent=2),
+        "```",
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(config.to_dict(), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
+    """Fine-tune `config.base` on `config.data` and write the model directory."""
+    emit = on_event or (lambda kind, payload: None)
+    started = time.monotonic()
+    records = load_records(config.data)
+    split = split_records(
+        records, config.dev_fraction, config.seed, config.exclude_sources, config.max_train
+    )
+    source = resolve_base(config.base)
+    loaded = load_base(source, config.seed)
+    emit("loaded", {"note": loaded.note, "seconds": round(time.monotonic() - started, 1)})
+    tok = loaded.tokenizer
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False))
+
+    rng = random.Random(config.seed)
+    probe = to_example(split.train[0] if split.train else split.dev[0], count, 512)
+    budget = _budget(config, count(probe.prompt.prefix))
+
+    def examples(recs: list[Record], shift: bool) -> list[Any]:
+        # Random start lines teach file line numbers rather than "line 1".
+        return [
+            encode(tok, to_example(r, count, budget, rng.randint(1, 400) if shift else 1),
+                   config.max_length)
+            for r in recs
+        ]
+
+    train_set = examples(split.train, shift=True)
+    dev_records = split.dev[:]
+    random.Random(config.seed).shuffle(dev_records)
+    dev_set = examples(dev_records[: config.max_dev], shift=False)
+    counts = {
+        "train": len(train_set),
+        "dev": len(dev_set),
+        "train_by_source": dict(Counter(r.source for r in split.train)),
+    }
+    emit("data", counts)
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    model = add_adapters(loaded, config.rank, config.alpha, config.dropout,
+                         config.target_modules, config.resume)
+    if config.resume is not None or not train_set:
+        from vulnsight.train.trainer import decision_ids
+
+        before = evaluate(model, dev_set, loaded.device, decision_ids(tok))
+        emit("eval", {"step": 0, **before.to_dict()})
+    state = train(model, tok, loaded.device, config, train_set, dev_set, config.out, emit)
+    (config.out / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
+    best_dir = config.out / "best"
+    best = json.loads((best_dir / "dev_metrics.json").read_text()) if best_dir.is_dir() else {}
+    card = _card(config, source.label, loaded.note, counts, best, state.seconds, loaded.device)
+    write_model_dir(
+        config.out,
+        best_dir if best_dir.is_dir() else config.out / "checkpoint",
+        loaded.model.config,
+        config.alpha,
+        source.base_gguf,
+        float(best.get("threshold", 0.5)),
+        card,
+        {"base": source.label, "dev_metrics": best, "train_seconds": round(state.seconds, 1)},
+    )
+    emit("written", {"out": str(config.out)})
+    return config.out

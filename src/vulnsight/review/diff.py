@@ -38,9 +38,7 @@ class ChangeSet:
 
     def touches(self, root: Path, fn: Function) -> bool:
         """Whether a change overlaps the function (the `only` filter of a scan)."""
-        return any(
-            a <= fn.end_line and fn.start_line <= b for a, b in self.lines_of(root, fn.file)
-        )
+        return any(a <= fn.end_line and fn.start_line <= b for a, b in self.lines_of(root, fn.file))
 
     def holds(self, root: Path, finding: Finding, functions: Sequence[Function]) -> bool:
         """Whether a finding lies on a changed line or in a changed (non-toplevel) function."""
@@ -133,9 +131,7 @@ def changes_since(ref: str, cwd: Path) -> ChangeSet:
         raise ConfigError(f"--diff: not a git revision: {ref!r}")
     top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
     _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    diff = _git(
-        top, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", ref, "--"
-    )
+    diff = _git(top, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", ref, "--")
     ranges: dict[str, list[tuple[int, int]]] = {
         os.path.realpath(top / rel): spans for rel, spans in parse_unified_diff(diff).items()
     }

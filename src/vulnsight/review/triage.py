@@ -99,9 +99,7 @@ def parse_label(value: str) -> int:
     raise ConfigError(f"label must be tp or fp (true/false positive), not {value!r}")
 
 
-def decide(
-    finding: Finding, root: Path, label: int, note: str = "", project: str = ""
-) -> Decision:
+def decide(finding: Finding, root: Path, label: int, note: str = "", project: str = "") -> Decision:
     """A decision on a finding, with its enclosing function read from `root`."""
     path = root / finding.file
     language = language_of(path) or "unknown"

@@ -1,0 +1,84 @@
+"""Changed line ranges from git, and which functions and findings they touch."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vulnsight.errors import ConfigError
+from vulnsight.review.diff import WHOLE_FILE, ChangeSet, changes_since, parse_unified_diff
+from vulnsight.types import Finding, Function
+
+DIFF = """diff --git a/src/a.py b/src/a.py
+--- a/src/a.py
++++ b/src/a.py
+@@ -3,0 +4,2 @@ def f():
++    x = 1
++    y = 2
+@@ -10 +12 @@ def g():
+-    return 1
++    return 2
+@@ -20,3 +21,0 @@ def h():
+-    a
+-    b
+-    c
+diff --git a/gone.py b/gone.py
+--- a/gone.py
++++ /dev/null
+@@ -1 +0,0 @@
+-x
+"""
+
+
+def test_hunks_become_new_side_ranges_and_deletions_mark_the_gap():
+    assert parse_unified_diff(DIFF) == {"src/a.py": [(4, 5), (12, 12), (21, 22)]}
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "user.email", "t@example.com")
+    _git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n\n\ndef g():\n    return 2\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "init")
+    return tmp_path
+
+
+def test_working_tree_changes_and_untracked_files(repo: Path):
+    (repo / "a.py").write_text("def f():\n    return 1\n\n\ndef g():\n    return 3\n")
+    (repo / "new.py").write_text("x = 1\n")
+    changes = changes_since("HEAD", repo)
+    assert changes.lines_of(repo, "a.py") == ((6, 6),)
+    assert changes.lines_of(repo, "new.py") == (WHOLE_FILE,)
+    f = Function("a.py", "python", "f", 1, 2, "", "")
+    g = Function("a.py", "python", "g", 5, 6, "", "")
+    assert not changes.touches(repo, f) and changes.touches(repo, g)
+
+
+def test_bad_ref_and_non_repository_are_config_errors(repo: Path, tmp_path_factory):
+    with pytest.raises(ConfigError):
+        changes_since("no-such-ref", repo)
+    with pytest.raises(ConfigError):
+        changes_since("--output=/tmp/x", repo)
+    with pytest.raises(ConfigError):
+        changes_since("HEAD", tmp_path_factory.mktemp("plain"))
+
+
+def test_findings_in_changed_functions_or_lines_are_held(tmp_path: Path):
+    changes = ChangeSet("HEAD", {str((tmp_path / "a.py").resolve()): ((6, 6),)})
+    g = Function("a.py", "python", "g", 5, 8, "", "")
+    top = Function("a.py", "python", "<toplevel>", 1, 20, "", "", kind="toplevel")
+
+    def at(line: int) -> Finding:
+        return Finding("a.py", line, "CWE-78", "m", "rules", 0.5)
+
+    assert changes.holds(tmp_path, at(6), [top])
+    assert changes.holds(tmp_path, at(8), [g, top])
+    assert not changes.holds(tmp_path, at(15), [g, top])

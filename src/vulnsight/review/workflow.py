@@ -12,6 +12,7 @@ from vulnsight.detectors.interface import Detector
 from vulnsight.llm.interface import Backend
 from vulnsight.pipeline import ProgressFn
 from vulnsight.review.config_file import ProjectConfig
+from vulnsight.review.lazy import LazyBackend
 from vulnsight.types import Function, Report
 
 
@@ -52,7 +53,10 @@ def review_scan(
     cache = None
     if options.use_cache and project.settings.cache and "llm" in config.detectors:
         cache = VerdictCache.in_dir(project.state_dir)
-    detectors = build_detectors(config, backend, cache)
+    model = backend
+    if model is None and "llm" in config.detectors:
+        model = LazyBackend(config.model)
+    detectors = build_detectors(config, model, cache)
     try:
         if options.diff_ref is None:
             report = scan(paths, config, detectors, effective_threshold(config), progress)
@@ -61,11 +65,10 @@ def review_scan(
     finally:
         if cache is not None:
             cache.close()
-        if backend is None:
-            for det in detectors:
-                model = getattr(det, "backend", None)
-                if model is not None:
-                    model.close()
+        if backend is None and model is not None:
+            model.close()
+    if isinstance(model, LazyBackend):
+        report = replace(report, stats={**report.stats, "model_loaded": int(model.loaded)})
     root = Path(report.root)
     if options.apply_triage:
         report = _apply_triage(report, project)

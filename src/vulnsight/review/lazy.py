@@ -1,0 +1,80 @@
+"""A backend that loads its model on first use, so a rescan whose changed functions are
+all cached (or that changed no function) never pays for loading the model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vulnsight.llm.interface import Backend, Capabilities, Completion, Decision
+from vulnsight.llm.prompt import Prompt
+
+
+def _known_name(spec: str | None) -> str | None:
+    """The name the backend will report, when it is known without loading it."""
+    from vulnsight.llm.models import resolve
+
+    resolved = resolve(spec)
+    return resolved.label if resolved.backend in ("llamacpp", "fake") else None
+
+
+class LazyBackend:
+    """Stands in for `models.load(spec)` until the model is really asked something."""
+
+    def __init__(self, spec: str | None) -> None:
+        self._spec = spec
+        self._backend: Backend | None = None
+        self._name = _known_name(spec)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model was loaded."""
+        return self._backend is not None
+
+    def _get(self) -> Backend:
+        if self._backend is None:
+            from vulnsight.llm.models import load
+
+            self._backend = load(self._spec)
+        return self._backend
+
+    @property
+    def name(self) -> str:
+        """The model's name (cache keys and findings use it)."""
+        return self._name if self._name is not None else self._get().name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The loaded backend's capabilities."""
+        return self._get().capabilities
+
+    @capabilities.setter
+    def capabilities(self, value: Capabilities) -> None:
+        self._get().capabilities = value
+
+    def generate(
+        self, prompts: Sequence[Prompt], schema: dict[str, Any] | None = None
+    ) -> list[Completion]:
+        """Whole verdicts (loads the model)."""
+        return self._get().generate(prompts, schema)
+
+    def decide(self, prompts: Sequence[Prompt]) -> list[Decision]:
+        """P(vulnerable) per prompt (loads the model)."""
+        return self._get().decide(prompts)
+
+    def complete_flagged(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        """CWE and line of flagged prompts (loads the model)."""
+        return self._get().complete_flagged(prompts)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` (loads the model)."""
+        return self._get().count_tokens(text)
+
+    def close(self) -> None:
+        """Release the model if it was loaded."""
+        if self._backend is not None:
+            self._backend.close()

@@ -62,3 +62,38 @@ void h(char *data) {
     data = NULL;
     free(data);
 }
+#define TEMPLATE "id%03d"
+void formats(char *out, int id, const char *name, char **argv) {
+    // ok: vulnsight.c.unbounded-string-copy
+    sprintf(out, TEMPLATE, id);
+    // ok: vulnsight.c.unbounded-string-copy
+    sprintf(out, "item-%04d", id);
+    // ruleid: vulnsight.c.unbounded-string-copy
+    sprintf(out, "user %s", name);
+    // ruleid: vulnsight.c.format-string-non-literal
+    printf(argv[1]);
+    // ok: vulnsight.c.format-string-non-literal
+    printf(_("hello"));
+}
+void log_line(const char *line) {
+    // ruleid: vulnsight.c.format-string-variable
+    printf(line);
+}
+void vlog(const char *fmt) {
+    // ok: vulnsight.c.format-string-variable
+    printf(fmt);
+}
+char *join(const char *dir, const char *name) {
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    if (!path) return NULL;
+    // ok: vulnsight.c.unbounded-string-copy
+    strcpy(path, dir);
+    // ok: vulnsight.c.unbounded-string-copy
+    strcat(path, name);
+    char *copy = malloc(strlen(name) + 1);
+    if (!copy) return NULL;
+    // ok: vulnsight.c.unbounded-string-copy
+    strcpy(copy, name);
+    return path;
+}

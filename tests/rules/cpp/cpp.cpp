@@ -11,3 +11,14 @@ void f() {
     // ruleid: vulnsight.cpp.unbounded-string-copy, vulnsight.cpp.use-after-free
     strcpy(buf, data);
 }
+void qualified(const char *name, const char *banner) {
+    char buf[16];
+    // ruleid: vulnsight.cpp.unbounded-string-copy
+    std::strcpy(buf, name);
+    // ruleid: vulnsight.cpp.format-string-variable
+    std::printf(banner);
+    // ruleid: vulnsight.cpp.system-non-constant
+    std::system(buf);
+    // ok: vulnsight.cpp.unbounded-string-copy
+    std::sprintf(buf, "%02x", 7);
+}

@@ -42,3 +42,19 @@ app.get('/c', (req, res) => { res.redirect(req.query.next); });
 app.get('/d', (req, res) => { axios.get(req.query.url); });
 // ok: vulnsight.javascript.path-traversal
 app.get('/e', (req, res) => { fs.readFile(path.basename(req.query.f), () => {}); });
+// ruleid: vulnsight.javascript.command-injection
+cp.exec(`git log ${branch}`);
+// ok: vulnsight.javascript.command-injection
+cp.exec(`git log --oneline`);
+// ruleid: vulnsight.javascript.xss-dom-sink
+el.innerHTML = `<b>${name}</b>`;
+// ok: vulnsight.javascript.xss-dom-sink
+el.innerHTML = `<b>static</b>`;
+// ruleid: vulnsight.javascript.eval-string-arg
+setTimeout('refresh(' + id + ')', 100);
+// ruleid: vulnsight.javascript.insecure-random-secret
+const apiKey = Math.random().toString(36);
+// ok: vulnsight.javascript.insecure-random-secret
+const delayMs = Math.random() * 100;
+// ok: vulnsight.javascript.open-redirect
+app.get('/f', (req, res) => { const n = req.query.next; res.redirect(n.startsWith('/') && !n.startsWith('//') ? n : '/'); });

@@ -77,3 +77,24 @@ def d():
 def e():
     # ruleid: vulnsight.python.ssrf-request-url
     return requests.get(request.args["url"]).text
+
+def quoting(host, name):
+    # ok: vulnsight.python.os-command-non-constant
+    subprocess.call("ping -c 1 " + shlex.quote(host), shell=True)
+    # ruleid: vulnsight.python.os-command-non-constant
+    subprocess.call("ping -c 1 " + host, shell=True)
+
+def codes():
+    # ruleid: vulnsight.python.insecure-random-secret
+    reset_code = random.randint(100000, 999999)
+    # ok: vulnsight.python.insecure-random-secret
+    backoff_seconds = random.uniform(0, 1)
+    # ok: vulnsight.python.insecure-random-secret
+    width = random.randint(1, 9)
+    return reset_code, backoff_seconds, width
+
+def tls(ctx):
+    # ok: vulnsight.python.tls-verification-disabled
+    ctx.check_hostname = False
+    # ruleid: vulnsight.python.tls-verification-disabled
+    ctx.verify_mode = ssl.CERT_NONE

@@ -43,4 +43,12 @@ contract C {
     // ruleid: vulnsight.solidity.delegatecall-user-address, vulnsight.solidity.unchecked-low-level-call
     t.delegatecall(data);
   }
+  function clock() public view returns (uint32) {
+    // ok: vulnsight.solidity.weak-randomness
+    return uint32(block.timestamp % 2**32);
+  }
+  function roll() public view returns (uint256) {
+    // ruleid: vulnsight.solidity.weak-randomness
+    return block.timestamp % 6;
+  }
 }

@@ -227,7 +227,7 @@ def _eval(args: dict[str, Any]) -> None:
         "unavailable": outcome.unavailable,
         "detectors": [
             detector_results(
-                a.name, a.kind, a.compute, records, outcome, prices, getattr(a, "model", None)
+                a.name, a.kind, a.compute, records, outcome, prices, getattr(a, "model_name", None)
             )
             for a in adapters
             if a.name not in outcome.unavailable

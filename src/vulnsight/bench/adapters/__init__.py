@@ -17,6 +17,7 @@ for _name, _entry in {
     "cppcheck": "vulnsight.bench.adapters.cppcheck:CppcheckAdapter",
     "njsscan": "vulnsight.bench.adapters.njsscan:NjsscanAdapter",
     "slither": "vulnsight.bench.adapters.slither:SlitherAdapter",
+    "openai": "vulnsight.bench.adapters.openai_endpoint:endpoint_adapter",
     "flag-all": "vulnsight.bench.adapters.baselines:FlagAll",
     "flag-none": "vulnsight.bench.adapters.baselines:FlagNone",
     "random": "vulnsight.bench.adapters.baselines:RandomGuess",

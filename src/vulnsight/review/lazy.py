@@ -10,12 +10,15 @@ from vulnsight.llm.interface import Backend, Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
 
 
-def _known_name(spec: str | None) -> str | None:
-    """The name the backend will report, when it is known without loading it."""
+def _known(spec: str | None) -> tuple[str | None, float | None]:
+    """The name the backend will report, when known without loading it, and the
+    flagging threshold its model directory was calibrated for (None: the default)."""
     from vulnsight.llm.models import resolve
 
     resolved = resolve(spec)
-    return resolved.label if resolved.backend in ("llamacpp", "fake") else None
+    name = resolved.label if resolved.backend in ("llamacpp", "fake") else None
+    threshold = resolved.kwargs.get("threshold")
+    return name, float(threshold) if threshold is not None else None
 
 
 class LazyBackend:
@@ -24,7 +27,7 @@ class LazyBackend:
     def __init__(self, spec: str | None) -> None:
         self._spec = spec
         self._backend: Backend | None = None
-        self._name = _known_name(spec)
+        self._name, self.default_threshold = _known(spec)
 
     @property
     def loaded(self) -> bool:

@@ -45,7 +45,7 @@ def review_scan(
     """Scan `paths` and apply the workflow: only changed code with `diff_ref`, cached
     verdicts, triaged false positives and inline/config suppressions marked, and the
     baseline's findings removed."""
-    from vulnsight.detectors import build_detectors, effective_threshold
+    from vulnsight.detectors import build_detectors
     from vulnsight.pipeline import scan
     from vulnsight.review.cache import VerdictCache
     from vulnsight.review.suppress import apply_suppressions
@@ -59,7 +59,7 @@ def review_scan(
     detectors = build_detectors(config, model, cache)
     try:
         if options.diff_ref is None:
-            report = scan(paths, config, detectors, effective_threshold(config), progress)
+            report = scan(paths, config, detectors, _threshold(detectors, config), progress)
         else:
             report = _diff_scan(paths, project, config, options.diff_ref, detectors, progress)
     finally:
@@ -89,7 +89,6 @@ def _diff_scan(
     detectors: Sequence[Detector],
     progress: ProgressFn | None,
 ) -> Report:
-    from vulnsight.detectors import effective_threshold
     from vulnsight.pipeline import scan
     from vulnsight.review.diff import changes_since
 
@@ -103,7 +102,7 @@ def _diff_scan(
             return True
         return False
 
-    report = scan(paths, config, detectors, effective_threshold(config), progress, only)
+    report = scan(paths, config, detectors, _threshold(detectors, config), progress, only)
     root = Path(report.root)
     kept = tuple(f for f in report.findings if changes.holds(root, f, touched))
     stats = dict(report.stats)
@@ -117,6 +116,17 @@ def _diff_scan(
         }
     )
     return replace(report, findings=kept, stats=stats)
+
+
+def _threshold(detectors: Sequence[Detector], config: ScanConfig) -> float:
+    """The threshold the model detector flags at (merging must use the same one)."""
+    from vulnsight.detectors import effective_threshold
+
+    for det in detectors:
+        options = getattr(det, "options", None)
+        if det.name == "llm" and options is not None:
+            return float(options.threshold)
+    return effective_threshold(config)
 
 
 def _apply_triage(report: Report, project: ProjectConfig) -> Report:

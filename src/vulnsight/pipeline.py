@@ -105,15 +105,28 @@ def run_detectors(
     return findings, errors, stats
 
 
+def _merge_threshold(detectors: Sequence[Detector], given: float | None) -> float:
+    if given is not None:
+        return given
+    for det in detectors:
+        options = getattr(det, "options", None)
+        if det.name == "llm" and options is not None:
+            return float(options.threshold)
+    return 0.5
+
+
 def scan(
     paths: Sequence[str | Path],
     config: ScanConfig,
     detectors: Sequence[Detector],
-    threshold: float = 0.5,
+    threshold: float | None = None,
     progress: ProgressFn | None = None,
     only: SelectFn | None = None,
 ) -> Report:
     """Scan files and directories with the given detectors.
+
+    `threshold` is the model's flagging threshold used when merging; by default the
+    model detector's own (which may come from a trained model's calibration).
 
     With `only`, detectors run on the selected functions and the files that hold them;
     the rest of the tree is parsed for context.
@@ -134,7 +147,7 @@ def scan(
         graph=CallGraph.build(functions),
     )
     findings, det_errors, det_stats = run_detectors(
-        batch, detectors, threshold, progress, functions
+        batch, detectors, _merge_threshold(detectors, threshold), progress, functions
     )
     below = [f for f in findings if f.confidence < config.min_confidence]
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)

@@ -34,7 +34,7 @@ def build_detectors(
         from vulnsight.llm.models import load
 
         model = backend if backend is not None else load(config.model)
-        threshold = effective_threshold(config)
+        threshold = effective_threshold(config, getattr(model, "default_threshold", None))
         detectors.append(
             LLMDetector(
                 model,
@@ -45,6 +45,8 @@ def build_detectors(
     return detectors
 
 
-def effective_threshold(config: ScanConfig) -> float:
-    """The model's flagging threshold: the user's, else the default."""
-    return config.llm_threshold if config.llm_threshold is not None else DEFAULT_LLM_THRESHOLD
+def effective_threshold(config: ScanConfig, model_default: float | None = None) -> float:
+    """The flagging threshold: the user's, else the model's calibrated one, else 0.5."""
+    if config.llm_threshold is not None:
+        return config.llm_threshold
+    return model_default if model_default is not None else DEFAULT_LLM_THRESHOLD

@@ -28,6 +28,8 @@ from vulnsight.llm.schema import reply_prefix
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from vulnsight.llm.head import DecisionHead
+
 
 class LlamaCppBackend:
     """A GGUF model in-process through llama-cpp-python."""
@@ -43,6 +45,8 @@ class LlamaCppBackend:
         lora_path: str | Path | None = None,
         name: str | None = None,
         max_digits: int = 5,
+        head_path: str | Path | None = None,
+        threshold: float | None = None,
     ) -> None:
         try:
             from llama_cpp import Llama
@@ -51,7 +55,9 @@ class LlamaCppBackend:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
-        threads = n_threads or max(1, os.cpu_count() or 1)
+        env_threads = os.environ.get("VULNSIGHT_THREADS", "")
+        threads = n_threads or (int(env_threads) if env_threads.isdigit() else 0)
+        threads = threads or max(1, os.cpu_count() or 1)
         try:
             self._llm: Llama = Llama(
                 model_path=str(path),
@@ -67,6 +73,13 @@ class LlamaCppBackend:
             raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
         self.name = name or path.name
         self.n_ctx = n_ctx
+        #: The flagging threshold this model was calibrated for (None: the default).
+        self.default_threshold = threshold
+        self._head: DecisionHead | None = None
+        if head_path is not None:
+            from vulnsight.llm.head import DecisionHead
+
+            self._head = DecisionHead.load(Path(head_path))
         self._max_digits = max_digits
         self._prefix_text: str | None = None
         self._prefix_tokens: list[int] = []
@@ -133,8 +146,22 @@ class LlamaCppBackend:
 
     # -- Backend API -----------------------------------------------------------------
 
+    def decision_logits(self, prompts: Sequence[Prompt], token_ids: Any) -> list[Any]:
+        """The logits of `token_ids` at the decision point of each prompt (head features)."""
+        rows = []
+        for prompt in prompts:
+            self._eval_on_prefix(prompt.prefix, self._body_tokens(prompt))
+            rows.append(self._last_logits()[token_ids].astype("float64"))
+        return rows
+
+    @property
+    def true_false_ids(self) -> tuple[int, int]:
+        """Token ids of the first verdict token for true and false."""
+        return self._true_false[1], self._true_false[2]
+
     def decide(self, prompts: Sequence[Prompt]) -> list[Decision]:
-        """P(vulnerable) from the logits of `true` vs `false` after the reply prefix."""
+        """P(vulnerable) at the decision point: the model's own `true` vs `false`
+        logits, or the trained decision head over the logits when one is loaded."""
         _, t_id, f_id = self._true_false
         out: list[Decision] = []
         for prompt in prompts:
@@ -142,8 +169,11 @@ class LlamaCppBackend:
             body = self._body_tokens(prompt)
             self._eval_on_prefix(prompt.prefix, body)
             logits = self._last_logits()
-            lt, lf = float(logits[t_id]), float(logits[f_id])
-            p = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, lf - lt))))
+            if self._head is not None:
+                p = float(self._head.predict(logits[self._head.token_ids]))
+            else:
+                lt, lf = float(logits[t_id]), float(logits[f_id])
+                p = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, lf - lt))))
             out.append(
                 Decision(
                     p_vulnerable=p,

@@ -67,6 +67,10 @@ def _from_directory(path: Path) -> ModelSpec:
         kwargs: dict[str, Any] = {"model_path": base_path, "name": meta.get("name", path.name)}
         if meta.get("lora_gguf"):
             kwargs["lora_path"] = path / meta["lora_gguf"]
+        if meta.get("head"):
+            kwargs["head_path"] = path / meta["head"]
+        if meta.get("threshold") is not None:
+            kwargs["threshold"] = float(meta["threshold"])
         return ModelSpec("llamacpp", kwargs, kwargs["name"])
     ggufs = sorted(path.glob("*.gguf"))
     if len(ggufs) == 1:

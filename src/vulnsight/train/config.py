@@ -28,7 +28,7 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
 class TrainConfig:
     """How `vulnsight train` fine-tunes a base model into a scanner model directory."""
 
-    base: str = _f("default", "Base model: 'default' (embedded GGUF), a .gguf, an HF dir or hub id.")
+    base: str = _f("default", "Base: 'default' (embedded GGUF), a .gguf, an HF dir or a hub id.")
     data: tuple[Path, ...] = _f((), "JSONL files in the shared record schema.")
     out: Path = _f(Path("vulnsight-model"), "Output directory (adapter, GGUF, model card).")
     epochs: float = _f(1.0, "Passes over the training split (fractions allowed).")
@@ -36,7 +36,7 @@ class TrainConfig:
     rank: int = _f(16, "LoRA rank r.")
     alpha: int = _f(32, "LoRA alpha (scaling = alpha / r).")
     dropout: float = _f(0.05, "LoRA dropout.")
-    max_length: int = _f(8192, "Most tokens per example (prompt + verdict); contexts are cut to fit.")
+    max_length: int = _f(8192, "Most tokens per example (prompt + verdict); contexts cut to fit.")
     batch_size: int = _f(1, "Examples per forward pass.")
     grad_accum: int = _f(8, "Forward passes per optimiser step.")
     decision_weight: float = _f(4.0, "Loss weight of the true/false token against the rest.")

@@ -45,9 +45,7 @@ def _permute(w: Any, n_head: int, n_head_kv: int | None) -> Any:
     )
 
 
-def lora_to_gguf(
-    state: Mapping[str, Any], model_config: Any, alpha: float, path: Path
-) -> int:
+def lora_to_gguf(state: Mapping[str, Any], model_config: Any, alpha: float, path: Path) -> int:
     """Write PEFT LoRA weights as a llama.cpp adapter GGUF; returns the tensor count."""
     import gguf
     import numpy as np

@@ -97,9 +97,16 @@ class DevMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for logs and model cards."""
+
         def conf(c: Confusion) -> dict[str, Any]:
-            return {**asdict(c), "precision": round(c.precision, 4), "recall": round(c.recall, 4),
-                    "f1": round(c.f1, 4), "fpr": round(c.fpr, 4), "youden_j": round(c.youden_j, 4)}
+            return {
+                **asdict(c),
+                "precision": round(c.precision, 4),
+                "recall": round(c.recall, 4),
+                "f1": round(c.f1, 4),
+                "fpr": round(c.fpr, 4),
+                "youden_j": round(c.youden_j, 4),
+            }
 
         return {
             "n": self.n,

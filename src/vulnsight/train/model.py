@@ -70,7 +70,7 @@ def load_base(source: BaseSource, seed: int = 0) -> Loaded:
         try:
             from transformers import BitsAndBytesConfig
 
-            kwargs["quantization_config"] = BitsAndBytesConfig(
+            kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
                 load_in_4bit=True,
                 bnb_4bit_quant_type="nf4",
                 bnb_4bit_use_double_quant=True,
@@ -89,10 +89,12 @@ def load_base(source: BaseSource, seed: int = 0) -> Loaded:
     if quantized:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
+            model, use_gradient_checkpointing=True
+        )
         note = "QLoRA: 4-bit NF4 base weights (double quantisation), bf16 compute, CUDA"
     elif cuda:
-        model.gradient_checkpointing_enable()
+        model.gradient_checkpointing_enable()  # type: ignore[no-untyped-call]
         note = "LoRA on bf16 weights, CUDA (GGUF bases are dequantised; no 4-bit reload)"
     else:
         note = "LoRA on full-precision (fp32) weights on the CPU: no CUDA GPU, so no 4-bit QLoRA"

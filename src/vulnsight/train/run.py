@@ -34,8 +34,15 @@ def _budget(config: TrainConfig, prefix_tokens: int) -> int:
     return max(128, config.max_length - prefix_tokens - 48)
 
 
-def _card(config: TrainConfig, label: str, note: str, counts: dict[str, Any],
-          best: dict[str, Any], state_seconds: float, device: str) -> str:
+def _card(
+    config: TrainConfig,
+    label: str,
+    note: str,
+    counts: dict[str, Any],
+    best: dict[str, Any],
+    state_seconds: float,
+    device: str,
+) -> str:
     sources = sorted(counts["train_by_source"])
     lines = [
         f"# vulnsight model card: {config.out.name}",
@@ -53,8 +60,10 @@ def _card(config: TrainConfig, label: str, note: str, counts: dict[str, Any],
         "",
         "| source | train examples | licence |",
         "|---|---:|---|",
-        *[f"| {s} | {counts['train_by_source'][s]} | {LICENCES.get(s, 'see source')} |"
-          for s in sources],
+        *[
+            f"| {s} | {counts['train_by_source'][s]} | {LICENCES.get(s, 'see source')} |"
+            for s in sources
+        ],
         "",
         "## Development split (best checkpoint)",
         "",
@@ -95,8 +104,11 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     def examples(recs: list[Record], shift: bool) -> list[Any]:
         # Random start lines teach file line numbers rather than "line 1".
         return [
-            encode(tok, to_example(r, count, budget, rng.randint(1, 400) if shift else 1),
-                   config.max_length)
+            encode(
+                tok,
+                to_example(r, count, budget, rng.randint(1, 400) if shift else 1),
+                config.max_length,
+            )
             for r in recs
         ]
 
@@ -112,8 +124,9 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     emit("data", counts)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    model = add_adapters(loaded, config.rank, config.alpha, config.dropout,
-                         config.target_modules, config.resume)
+    model = add_adapters(
+        loaded, config.rank, config.alpha, config.dropout, config.target_modules, config.resume
+    )
     if config.resume is not None or not train_set:
         from vulnsight.train.trainer import decision_ids
 

@@ -1,0 +1,162 @@
+"""Build the presumed-clean training corpus from mature packages installed or downloaded
+on this machine (never the reserved projects; never the packages that
+benchmarks/rules_realcode.py measures false positives on).
+
+    python scripts/harvest_clean.py --out data/clean/mature_clean.jsonl
+
+Sources are listed below with how to obtain each; the script skips any that are missing
+and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import site
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from vulnsight.train.harvest import harvest
+
+SITE = Path(site.getsitepackages()[0])
+NPM = Path("/usr/lib/node_modules/npm/node_modules")
+# (project, directory); Python packages from site-packages (pip install vulnsight[train]),
+# JavaScript from npm's own bundled dependencies, C/C++ from the llama.cpp sources inside
+# the llama-cpp-python sdist (ggml, llama.cpp).
+PYTHON = [
+    "numpy",
+    "transformers",
+    "torch",
+    "setuptools",
+    "pydantic",
+    "jsonschema",
+    "huggingface_hub",
+    "peft",
+    "tqdm",
+    "fsspec",
+    "psutil",
+    "filelock",
+    "safetensors",
+    "accelerate",
+    "markdown_it",
+    "tree_sitter",
+    "gguf",
+    "sympy",
+    "networkx",
+    "mpmath",
+    "typer",
+    "anyio",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "h11",
+]
+JS = [
+    "semver",
+    "glob",
+    "minimatch",
+    "lru-cache",
+    "tar",
+    "cacache",
+    "pacote",
+    "node-gyp",
+    "@npmcli",
+    "npm-package-arg",
+    "postcss-selector-parser",
+    "diff",
+    "undici",
+    "socks",
+    "ip-address",
+    "iconv-lite",
+    "minipass",
+    "make-fetch-happen",
+    "sigstore",
+    "tuf-js",
+    "hosted-git-info",
+    "ini",
+    "nopt",
+    "which",
+    "ssri",
+    "cssesc",
+    "spdx-expression-parse",
+    "json-parse-even-better-errors",
+    "validate-npm-package-name",
+    "brace-expansion",
+]
+NPM_TOP = Path("/usr/lib/node_modules/npm/lib")
+
+
+def llama_cpp_sources(cache: Path) -> Path | None:
+    """The llama.cpp tree inside the llama-cpp-python sdist (pip download, no build)."""
+    target = cache / "llama_cpp_src"
+    if target.is_dir():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                tmp,
+                "llama-cpp-python==0.3.36",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        archives = list(Path(tmp).glob("*.tar.gz"))
+        if proc.returncode or not archives:
+            print("skip llama.cpp sources:", proc.stderr[-300:], file=sys.stderr)
+            return None
+        with tarfile.open(archives[0]) as tf:
+            tf.extractall(target, filter="data")
+    return target
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--per-project", type=int, default=60)
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "vulnsight-data")
+    args = ap.parse_args()
+    roots: list[tuple[str, Path]] = []
+    for name in PYTHON:
+        path = SITE / name
+        (roots.append((f"pypi/{name}", path)) if path.is_dir() else print("skip", name))
+    for name in JS:
+        path = NPM / name
+        (roots.append((f"npm/{name}", path)) if path.is_dir() else print("skip", name))
+    if NPM_TOP.is_dir():
+        roots.append(("npm/npm", NPM_TOP))
+    src = llama_cpp_sources(args.cache)
+    if src is not None:
+        base = next(src.glob("llama_cpp_python-*")) / "vendor" / "llama.cpp"
+        for project, sub in [
+            ("debian-like/ggml", "ggml/src"),
+            ("debian-like/llama.cpp", "src"),
+            ("debian-like/llama.cpp-common", "common"),
+            ("debian-like/llama.cpp-tools", "tools"),
+        ]:
+            if (base / sub).is_dir():
+                roots.append((project, base / sub))
+    records = []
+    for project, root in roots:
+        per = args.per_project * (3 if project.startswith("debian-like") else 1)
+        records.extend(harvest(root, project, per))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w") as fh:
+        for r in records:
+            fh.write(json.dumps(r) + "\n")
+    print(len(records), Counter(r["language"] for r in records))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,10 @@ them. A record counts as flagged when any finding falls inside it; a line hit is
 within +-2 lines of a labelled vulnerable line. Reserved evaluation projects are skipped.
 
     python benchmarks/rules_coverage.py [--datasets DIR] [--out benchmarks/RULES_COVERAGE.md]
+        [--compare PREVIOUS.md]
+
+With ``--compare`` the table of an earlier run (a previous RULES_COVERAGE.md) is put
+beside this one: recall and FPR before and after, per source and language.
 """
 
 from __future__ import annotations
@@ -95,12 +99,46 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
+def table_rows(text: str) -> dict[tuple[str, str], list[str]]:
+    """The rows of a coverage table by (source, language): their cells as strings."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[2].isdigit():
+            rows[(cells[0], cells[1])] = cells
+    return rows
+
+
+def compare(
+    before: dict[tuple[str, str], list[str]], after: dict[tuple[str, str], list[str]]
+) -> list[str]:
+    """Markdown lines: recall, FPR and line hits before and after, where both exist."""
+    if not before:
+        return []
+    out = [
+        "## Before and after",
+        "",
+        "| source | lang | recall before | recall after | FPR before | FPR after "
+        "| line hits before | line hits after |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in sorted(after):
+        if key in before:
+            b, a = before[key], after[key]
+            out.append(
+                f"| {key[0]} | {key[1]} | {b[7]} | {a[7]} | {b[8]} | {a[8]} | {b[9]} | {a[9]} |"
+            )
+    return [*out, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every dataset and write the Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=Path, default=Path("/work/shared/datasets"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/RULES_COVERAGE.md"))
+    parser.add_argument("--compare", type=Path, default=None, help="an earlier RULES_COVERAGE.md")
     args = parser.parse_args(argv)
+    previous = table_rows(args.compare.read_text(encoding="utf-8")) if args.compare else {}
     rows = []
     total_time = 0.0
     for path in sorted(args.datasets.glob("*.jsonl")):
@@ -132,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
+            *compare(previous, table_rows("\n".join(rows))),
         ]
     )
     args.out.write_text(text, encoding="utf-8")

@@ -9,7 +9,7 @@ says about library code. Every finding on this code is presumed false unless che
 
     PYTHONPATH=src python benchmarks/rules_realcode.py [--group tuning|heldout|all]
         [--out benchmarks/RULES_REALCODE.md] [--json benchmarks/results/rules_realcode.json]
-        [--label before|after] [--list-findings]
+        [--label TEXT] [--pack DIR] [--list-findings]
 """
 
 from __future__ import annotations
@@ -28,15 +28,37 @@ from pathlib import Path
 
 from vulnsight.languages import language_of
 from vulnsight.parse.extract import extract
-from vulnsight.rules.engine import run_semgrep
+from vulnsight.rules.engine import pack_files, run_semgrep
 from vulnsight.types import SourceFile
 
 CACHE = Path(os.environ.get("VULNSIGHT_BENCH_CACHE", Path.home() / ".cache" / "vulnsight-bench"))
-SKIP_DIRS = {
-    "test", "tests", "testing", "__tests__", "spec", "specs", "example", "examples", "doc",
-    "docs", "benchmark", "benchmarks", "bench", "fuzz", "fuzzing", "node_modules", "dist",
-    "min", "umd", "debian", "tools", "contrib", "t", "testsuite",
-}  # fmt: skip
+SKIP_DIRS = {  # .pc: quilt copies of patched Debian files
+    "test",
+    "tests",
+    "testing",
+    "__tests__",
+    "spec",
+    "specs",
+    "example",
+    "examples",
+    "doc",
+    "docs",
+    "benchmark",
+    "benchmarks",
+    "bench",
+    "fuzz",
+    "fuzzing",
+    "node_modules",
+    "dist",
+    "min",
+    "umd",
+    "debian",
+    "tools",
+    "contrib",
+    "t",
+    "testsuite",
+    ".pc",
+}
 MAX_BYTES = 400_000  # minified bundles and generated tables are not application code
 
 
@@ -54,11 +76,13 @@ class Package:
 PACKAGES: tuple[Package, ...] = (
     # --- tuning group: inspected while tightening rules ---
     Package("tuning", "python", "pypi", "rich==13.7.1", "rich"),
-    Package("tuning", "python", "pypi", "jinja2==3.1.4", "jinja2"),
-    Package("tuning", "python", "pypi", "urllib3==2.2.2", "urllib3"),
-    Package("tuning", "python", "pypi", "packaging==24.1", "packaging"),
+    Package("tuning", "python", "pypi", "jinja2==3.1.4", "src/jinja2"),
+    Package("tuning", "python", "pypi", "urllib3==2.2.2", "src/urllib3"),
+    Package("tuning", "python", "pypi", "packaging==24.1", "src/packaging"),
     Package("tuning", "python", "pypi", "sqlparse==0.5.1", "sqlparse"),
+    Package("tuning", "python", "pypi", "peewee==3.17.6", "peewee.py"),
     Package("tuning", "javascript", "npm", "commander@12.1.0"),
+    Package("tuning", "javascript", "npm", "mysql@2.18.1", "package/lib"),
     Package("tuning", "javascript", "npm", "debug@4.3.5"),
     Package("tuning", "javascript", "npm", "moment@2.30.1", "package/src"),
     Package("tuning", "javascript", "npm", "qs@6.12.3"),
@@ -67,6 +91,7 @@ PACKAGES: tuple[Package, ...] = (
     Package("tuning", "typescript", "npm", "@tanstack/query-core@5.51.1", "package/src"),
     Package("tuning", "c", "deb", "jq"),
     Package("tuning", "c", "deb", "libyaml"),
+    Package("tuning", "c", "deb", "jansson", "src"),
     Package("tuning", "cpp", "deb", "yaml-cpp", "src"),
     Package("tuning", "solidity", "npm", "@uniswap/v2-core@1.0.1", "package/contracts"),
     # --- held-out group: measured once, at the end ---
@@ -107,8 +132,21 @@ def fetch(pkg: Package) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     if pkg.kind == "pypi":
         if not any(dl.iterdir()):
-            _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                  "-d", str(dl), pkg.spec], dl)  # fmt: skip
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    "-d",
+                    str(dl),
+                    pkg.spec,
+                ],
+                dl,
+            )
         archive = next(dl.iterdir())
         _unpack(archive, root, strip=1)
     elif pkg.kind == "npm":
@@ -168,7 +206,7 @@ def source_files(pkg: Package, root: Path) -> list[Path]:
     """The library source files of one package in its language."""
     base = root / pkg.subdir if pkg.subdir else root
     files = []
-    for path in sorted(base.rglob("*")):
+    for path in [base] if base.is_file() else sorted(base.rglob("*")):
         rel = path.relative_to(base).parts
         if any(p.lower() in SKIP_DIRS for p in rel[:-1]) or not path.is_file():
             continue
@@ -191,8 +229,8 @@ def size_of(path: Path, language: str) -> tuple[int, int]:
     return loc, len(functions)
 
 
-def measure(packages: list[Package]) -> dict[str, object]:
-    """Scan every package; per-package counts plus every finding."""
+def measure(packages: list[Package], rules: list[Path] | None) -> dict[str, object]:
+    """Scan every package with ``rules`` (the shipped pack when None); counts and findings."""
     rows = []
     all_findings = []
     for pkg in packages:
@@ -204,18 +242,39 @@ def measure(packages: list[Package]) -> dict[str, object]:
             loc += a
             funcs += b
         started = time.monotonic()
-        findings, errors = run_semgrep(files, root, jobs=2) if files else ([], [])
+        findings, errors = run_semgrep(files, root, rules=rules, jobs=2) if files else ([], [])
         elapsed = time.monotonic() - started
         per_rule = Counter(f.rule_id for f in findings)
-        rows.append({"package": pkg.spec, "group": pkg.group, "language": pkg.language,
-                     "files": len(files), "loc": loc, "functions": funcs,
-                     "findings": len(findings), "errors": len(errors),
-                     "per_rule": dict(per_rule), "seconds": round(elapsed, 1)})  # fmt: skip
+        rows.append(
+            {
+                "package": pkg.spec,
+                "group": pkg.group,
+                "language": pkg.language,
+                "files": len(files),
+                "loc": loc,
+                "functions": funcs,
+                "findings": len(findings),
+                "errors": len(errors),
+                "per_rule": dict(per_rule),
+                "seconds": round(elapsed, 1),
+            }
+        )
         for f in findings:
-            all_findings.append({"package": pkg.spec, "group": pkg.group, "rule": f.rule_id,
-                                 "file": f.file, "line": f.line_number, "snippet": f.snippet})  # fmt: skip
-        print(f"{pkg.spec}: {len(files)} files, {loc} LOC, {len(findings)} findings "
-              f"({elapsed:.0f} s)", file=sys.stderr)  # fmt: skip
+            all_findings.append(
+                {
+                    "package": pkg.spec,
+                    "group": pkg.group,
+                    "rule": f.rule_id,
+                    "file": f.file,
+                    "line": f.line_number,
+                    "snippet": f.snippet,
+                }
+            )
+        print(
+            f"{pkg.spec}: {len(files)} files, {loc} LOC, {len(findings)} findings "
+            f"({elapsed:.0f} s)",
+            file=sys.stderr,
+        )
     return {"packages": rows, "findings": all_findings}
 
 
@@ -233,25 +292,39 @@ def render(result: dict[str, object], label: str) -> str:
     """Markdown tables: per package, per group and language, per rule."""
     rows = result["packages"]
     assert isinstance(rows, list)
-    out = [f"### {label}", "",
-           "| group | package | lang | files | LOC | functions | findings | /KLOC | /1k functions |",
-           "|---|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    out = [
+        f"### {label}",
+        "",
+        "| group | package | lang | files | LOC | functions | findings | /KLOC | /1k fn |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append(f"| {r['group']} | {r['package']} | {r['language']} | {r['files']} | {r['loc']} "
-                   f"| {r['functions']} | {r['findings']} | {per_kloc(r['findings'], r['loc'])} "
-                   f"| {per_kfunc(r['findings'], r['functions'])} |")  # fmt: skip
+        out.append(
+            f"| {r['group']} | {r['package']} | {r['language']} | {r['files']} | {r['loc']} "
+            f"| {r['functions']} | {r['findings']} | {per_kloc(r['findings'], r['loc'])} "
+            f"| {per_kfunc(r['findings'], r['functions'])} |"
+        )
     totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     rules: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
         for key in (("all", r["group"]), (r["language"], r["group"])):
-            totals[key].update({"loc": r["loc"], "functions": r["functions"], "findings": r["findings"]})
+            totals[key].update(
+                {"loc": r["loc"], "functions": r["functions"], "findings": r["findings"]}
+            )
         for rule, n in r["per_rule"].items():
             rules[rule][r["group"]] += n
-    out += ["", "| group | lang | LOC | functions | findings | /KLOC | /1k functions |",
-            "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (lang, group), c in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0] != "all", kv[0][0])):
-        out.append(f"| {group} | {lang} | {c['loc']} | {c['functions']} | {c['findings']} "
-                   f"| {per_kloc(c['findings'], c['loc'])} | {per_kfunc(c['findings'], c['functions'])} |")  # fmt: skip
+    out += [
+        "",
+        "| group | lang | LOC | functions | findings | /KLOC | /1k functions |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for (lang, group), c in sorted(
+        totals.items(), key=lambda kv: (kv[0][1], kv[0][0] != "all", kv[0][0])
+    ):
+        out.append(
+            f"| {group} | {lang} | {c['loc']} | {c['functions']} | {c['findings']} "
+            f"| {per_kloc(c['findings'], c['loc'])} | {per_kfunc(c['findings'], c['functions'])} |"
+        )
     out += ["", "| rule | tuning | heldout |", "|---|---:|---:|"]
     for rule, c in sorted(rules.items(), key=lambda kv: -sum(kv[1].values())):
         out.append(f"| {rule} | {c['tuning']} | {c['heldout']} |")
@@ -266,16 +339,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write raw results here")
     parser.add_argument("--list-findings", action="store_true")
     parser.add_argument("--fetch-only", action="store_true")
+    parser.add_argument("--pack", type=Path, default=None, help="rule pack directory to measure")
     args = parser.parse_args(argv)
     packages = [p for p in PACKAGES if args.group in ("all", p.group)]
     if args.fetch_only:
         for pkg in packages:
             print(pkg.spec, fetch(pkg), file=sys.stderr)
         return 0
-    result = measure(packages)
-    result["config"] = {"group": args.group, "label": args.label,
-                        "packages": [p.__dict__ for p in packages], "skip_dirs": sorted(SKIP_DIRS),
-                        "max_bytes": MAX_BYTES}  # fmt: skip
+    rules = pack_files(args.pack) if args.pack else None
+    result = measure(packages, rules)
+    result["config"] = {
+        "group": args.group,
+        "label": args.label,
+        "packages": [p.__dict__ for p in packages],
+        "skip_dirs": sorted(SKIP_DIRS),
+        "max_bytes": MAX_BYTES,
+        "pack": str(args.pack or "shipped"),
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")

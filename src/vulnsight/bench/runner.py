@@ -187,10 +187,10 @@ class Runner:
         done, old = self._load_done()
         outcome = RunOutcome()
         for obj in old:
-            key = (obj["detector"], obj["perturbation"], obj["chunk"])
-            if key in done:
+            triple = (obj["detector"], obj["perturbation"], obj["chunk"])
+            if triple in done:
                 pred = Prediction.from_json(obj)
-                outcome.predictions.setdefault(key[:2], {})[pred.record_id] = pred
+                outcome.predictions.setdefault(triple[:2], {})[pred.record_id] = pred
         outcome.usage.extend(done.values())
         plans: list[tuple[Adapter, str, list[Record], Mapping[str, str] | None]] = []
         for adapter in adapters:
@@ -201,8 +201,8 @@ class Runner:
             kept, skipped = eligible(adapter, records)
             outcome.not_scored[adapter.name] = skipped
             plans.append((adapter, ORIGINAL, kept, None))
-            for name, codes in (variants or {}).items():
-                plans.append((adapter, name, [r for r in kept if r.id in codes], codes))
+            for name, variant in (variants or {}).items():
+                plans.append((adapter, name, [r for r in kept if r.id in variant], variant))
         for adapter, perturbation, kept, codes in plans:
             label = f"{adapter.name}" + ("" if perturbation == ORIGINAL else f" ({perturbation})")
             chunks = _chunks(kept, getattr(adapter, "chunk_size", 0))

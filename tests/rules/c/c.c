@@ -97,3 +97,36 @@ char *join(const char *dir, const char *name) {
     strcpy(copy, name);
     return path;
 }
+void wrap_v(char *out, const char *msg, va_list ap) {
+    // ok: vulnsight.c.format-string-variable
+    vsnprintf(out, 64, msg, ap);
+}
+void wrap(char *out, const char *msg, ...) {
+    va_list ap;
+    va_start(ap, msg);
+    // ok: vulnsight.c.format-string-variable
+    vsnprintf(out, 64, msg, ap);
+    va_end(ap);
+}
+void bad_v(char *data, ...) {
+    va_list ap;
+    va_start(ap, data);
+    // ruleid: vulnsight.c.format-string-variable
+    vprintf(data, ap);
+    va_end(ap);
+}
+char *dup_at(const char *pre, const char *s) {
+    char *t = malloc(strlen(s) + strlen(pre) + 1);
+    if (!t) return NULL;
+    // ok: vulnsight.c.unbounded-string-copy
+    strcpy(t + 0, pre);
+    // ok: vulnsight.c.unbounded-string-copy
+    strcpy(t + strlen(pre), s);
+    return t;
+}
+void floats(char *out, double v) {
+    // ruleid: vulnsight.c.unbounded-string-copy
+    sprintf(out, "%f", v);
+    // ruleid: vulnsight.c.unbounded-string-copy
+    sprintf(out, "v=%.2lf", v);
+}

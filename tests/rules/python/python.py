@@ -98,3 +98,12 @@ def tls(ctx):
     ctx.check_hostname = False
     # ruleid: vulnsight.python.tls-verification-disabled
     ctx.verify_mode = ssl.CERT_NONE
+
+def from_code(env, code: CodeType, namespace):
+    # ok: vulnsight.python.code-eval-non-constant
+    exec(code, namespace)
+
+def link():
+    # ok: vulnsight.python.insecure-random-secret
+    link_id = random.randint(0, 999999)
+    return link_id

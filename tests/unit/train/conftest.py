@@ -12,7 +12,34 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-WORDS = ["true", "false", "none", "type", "line_number", "confidence", "vulnerability", "CWE", "code", "language", "verdict", "strcpy", "buf", "char", "int", "return", "def", "eval", "os", "system", "query", "select", "from", "where", "id", "name"]  # noqa: SIM905
+WORDS = [
+    "true",
+    "false",
+    "none",
+    "type",
+    "line_number",
+    "confidence",
+    "vulnerability",
+    "CWE",
+    "code",
+    "language",
+    "verdict",
+    "strcpy",
+    "buf",
+    "char",
+    "int",
+    "return",
+    "def",
+    "eval",
+    "os",
+    "system",
+    "query",
+    "select",
+    "from",
+    "where",
+    "id",
+    "name",
+]
 
 
 def make_tokenizer(path: Path):

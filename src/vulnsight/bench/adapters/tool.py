@@ -57,8 +57,3 @@ def run_tool(
         raise AdapterError(f"{Path(cmd[0]).name} exited {proc.returncode}: {tail}")
     return proc
 
-
-def by_path(batch_paths: dict[str, str] | object) -> dict[str, str]:
-    """Relative snippet path -> record id, from a batch's id -> path map."""
-    assert isinstance(batch_paths, dict) or hasattr(batch_paths, "items")
-    return {p: rid for rid, p in batch_paths.items()}  # type: ignore[union-attr]

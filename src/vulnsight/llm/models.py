@@ -15,6 +15,8 @@ from vulnsight.llm.interface import Backend
 from vulnsight.registry import Registry
 
 DEFAULT_MODEL = "default"
+#: The shipped default: the embedded GGUF plus what `vulnsight train` produced for it.
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 EMBEDDED_FILE = "gemma-3-270m-q4_k_m.gguf"
 
 #: Backend classes by name, imported lazily so llama_cpp loads only when used.
@@ -63,7 +65,8 @@ def _from_directory(path: Path) -> ModelSpec:
     if manifest.is_file():
         meta = json.loads(manifest.read_text("utf-8"))
         base = meta.get("base_gguf", "default")
-        base_path = embedded_model_path() if base == "default" else path / base
+        # None: the embedded model, assembled by `load` only when the model is used.
+        base_path = None if base == "default" else path / base
         kwargs: dict[str, Any] = {"model_path": base_path, "name": meta.get("name", path.name)}
         if meta.get("lora_gguf"):
             kwargs["lora_path"] = path / meta["lora_gguf"]
@@ -81,7 +84,9 @@ def _from_directory(path: Path) -> ModelSpec:
 def resolve(spec: str | None) -> ModelSpec:
     """Interpret a model spec without loading anything."""
     spec = (spec or DEFAULT_MODEL).strip()
-    if spec in (DEFAULT_MODEL, "embedded"):
+    if spec == DEFAULT_MODEL and (SHIPPED_DIR / "vulnsight-model.json").is_file():
+        return _from_directory(SHIPPED_DIR)
+    if spec in (DEFAULT_MODEL, "embedded", "base"):
         return ModelSpec("llamacpp", {"model_path": None, "name": "gemma-3-270m"}, "gemma-3-270m")
     if spec.startswith(("http://", "https://")):
         url, _, model = spec.partition("#")
@@ -98,7 +103,7 @@ def resolve(spec: str | None) -> ModelSpec:
     if spec.count("/") >= 1:
         return ModelSpec("hub", {"repo_id": spec}, spec)
     raise ConfigError(
-        f"cannot interpret model {spec!r}: use 'default', a .gguf path, a model directory, "
+        f"cannot interpret model {spec!r}: use 'default', 'base' (untuned), a .gguf path, a model directory, "
         "an http(s):// OpenAI-compatible base URL, or a hub id org/name[/file.gguf]"
     )
 

@@ -9,67 +9,28 @@ see when scanning.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from vulnsight.bench.records import Record, is_reserved, load_records
 from vulnsight.context import build_context
-from vulnsight.errors import ConfigError
 from vulnsight.llm.prompt import Prompt, render
 from vulnsight.llm.schema import Verdict, continuation
 from vulnsight.parse.callgraph import CallGraph
 from vulnsight.types import Function
 
-#: Projects kept for the maintainers' own measurement: never trained or tuned on.
-RESERVED_PROJECTS: frozenset[str] = frozenset(
-    {
-        "openzeppelin-contracts", "openzeppelin", "express", "lodash", "axios", "koa",
-        "requests", "flask", "click", "attrs", "zstd", "lz4", "brotli", "zlib", "pybind11",
-        "simdjson", "fmt",
-    }
-)  # fmt: skip
-
-
-class Record(BaseModel):
-    """One labelled unit of code in the shared JSONL schema."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: str
-    language: str
-    code: str
-    label: int
-    cwe: str | None = None
-    lines: list[int] = []
-    source: str
-    project: str
-    path: str = ""
-    meta: dict[str, object] = {}
-
-
-def is_reserved(project: str) -> bool:
-    """Whether a record's project is reserved (matched on its last path component)."""
-    last = project.rstrip("/").rsplit("/", 1)[-1].lower()
-    return last in RESERVED_PROJECTS or last.startswith("openzeppelin")
-
-
-def load_records(paths: Iterable[Path]) -> list[Record]:
-    """Read JSONL records; a malformed line is an error naming file and line."""
-    out: list[Record] = []
-    for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    out.append(Record.model_validate(json.loads(line)))
-                except (json.JSONDecodeError, ValidationError) as exc:
-                    raise ConfigError(f"{path}:{n}: not a valid record: {exc}") from exc
-    return out
+__all__ = [
+    "Example",
+    "Record",
+    "Split",
+    "is_dev",
+    "is_reserved",
+    "load_records",
+    "split_records",
+    "to_example",
+    "verdict_for",
+]
 
 
 def is_dev(project: str, fraction: float, seed: int = 0) -> bool:

@@ -15,7 +15,8 @@ from vulnsight.llm.prompt import PROMPT_VERSION
 
 MANIFEST = "vulnsight-model.json"
 LORA_GGUF = "adapter.gguf"
-_KEY = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])\.weight$")
+# PEFT keys, as saved ("...q_proj.lora_A.weight") or live ("...lora_A.default.weight").
+_KEY = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[\w-]+)?\.weight$")
 
 
 def _arch(model_type: str) -> Any:

@@ -59,7 +59,7 @@ def review_scan(
     detectors = build_detectors(config, model, cache)
     try:
         if options.diff_ref is None:
-            report = scan(paths, config, detectors, _threshold(detectors, config), progress)
+            report = scan(paths, config, detectors, None, progress)
         else:
             report = _diff_scan(paths, project, config, options.diff_ref, detectors, progress)
     finally:
@@ -102,7 +102,7 @@ def _diff_scan(
             return True
         return False
 
-    report = scan(paths, config, detectors, _threshold(detectors, config), progress, only)
+    report = scan(paths, config, detectors, None, progress, only)
     root = Path(report.root)
     kept = tuple(f for f in report.findings if changes.holds(root, f, touched))
     stats = dict(report.stats)
@@ -116,17 +116,6 @@ def _diff_scan(
         }
     )
     return replace(report, findings=kept, stats=stats)
-
-
-def _threshold(detectors: Sequence[Detector], config: ScanConfig) -> float:
-    """The threshold the model detector flags at (merging must use the same one)."""
-    from vulnsight.detectors import effective_threshold
-
-    for det in detectors:
-        options = getattr(det, "options", None)
-        if det.name == "llm" and options is not None:
-            return float(options.threshold)
-    return effective_threshold(config)
 
 
 def _apply_triage(report: Report, project: ProjectConfig) -> Report:

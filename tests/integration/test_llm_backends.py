@@ -110,3 +110,36 @@ def test_openai_compatible_backend_returns_schema_valid_verdicts(llama_server, n
     assert set(data) >= {"vulnerability", "type", "line_number", "confidence"}
     assert isinstance(data["vulnerability"], bool)
     assert replies[0].prompt_tokens > 50  # usage is read for cost accounting
+
+
+def test_decision_head_reads_the_same_logits(embedded, tmp_path):
+    import numpy as np
+
+    from vulnsight.llm.head import DecisionHead, feature_tokens
+    from vulnsight.llm.llamacpp import LlamaCppBackend
+
+    ids = feature_tokens(embedded._llm.n_vocab(), k=64, always=embedded.true_false_ids)
+    rng = np.random.default_rng(0)
+    head = DecisionHead(
+        ids,
+        rng.normal(size=len(ids)),
+        np.ones(len(ids)) * 3.0,
+        rng.normal(size=len(ids)) * 0.1,
+        0.2,
+    )
+    head.save(tmp_path / "head.npz")
+    prompts = [render(CODE, "c"), render("1| def f(x):\n2|     return eval(x)", "python")]
+    features = embedded.decision_logits(prompts, ids)
+    expected = [float(head.predict(row)) for row in features]
+    with_head = LlamaCppBackend(
+        embedded._llm.model_path, head_path=tmp_path / "head.npz", threshold=0.4, n_ctx=4096
+    )
+    try:
+        got = [d.p_vulnerable for d in with_head.decide(prompts)]
+        assert got == pytest.approx(expected, abs=1e-6)
+        assert with_head.default_threshold == 0.4
+        # the head changes the answer compared with the model's own true/false logits
+        own = [d.p_vulnerable for d in embedded.decide(prompts)]
+        assert got != pytest.approx(own, abs=1e-3)
+    finally:
+        with_head.close()

@@ -236,11 +236,14 @@ def _eval(args: dict[str, Any]) -> None:
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", "utf-8")
     board = render_markdown(results)
     (out_dir / "LEADERBOARD.md").write_text(board, encoding="utf-8")
-    if args["plots"]:
-        from vulnsight.bench.plots import write_plots
-
-        write_plots(results, out_dir / "plots")
     click.echo(board)
+    if args["plots"]:
+        try:
+            from vulnsight.bench.plots import write_plots
+
+            write_plots(results, out_dir / "plots")
+        except ImportError:
+            click.echo("vulnsight: plots skipped: pip install 'vulnsight[eval]'", err=True)
 
 
 def _counts(records: list[Any], attr: str) -> dict[str, dict[str, int]]:

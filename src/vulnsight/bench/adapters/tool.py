@@ -56,4 +56,3 @@ def run_tool(
         tail = (proc.stderr or proc.stdout or "").strip()[-500:]
         raise AdapterError(f"{Path(cmd[0]).name} exited {proc.returncode}: {tail}")
     return proc
-

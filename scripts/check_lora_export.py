@@ -24,7 +24,10 @@ from vulnsight.train.export import lora_to_gguf
 
 SNIPPETS = [
     ("c", "10| void copy(char *s) {\n11|     char buf[16];\n12|     strcpy(buf, s);\n13| }"),
-    ("python", "1| def q(db, name):\n2|     return db.execute(\"SELECT * FROM t WHERE n='%s'\" % name)"),
+    (
+        "python",
+        "1| def q(db, name):\n2|     return db.execute(\"SELECT * FROM t WHERE n='%s'\" % name)",
+    ),
     ("javascript", "5| function add(a, b) {\n6|   return a + b;\n7| }"),
 ]
 
@@ -52,15 +55,20 @@ def main() -> None:
         )
         lora_gguf = Path(tmp) / "adapter.gguf"
         lora_to_gguf(state, hf.config, cfg["lora_alpha"], lora_gguf)
-        t_id, f_id = tok.encode(" true", add_special_tokens=False)[0], tok.encode(
-            " false", add_special_tokens=False)[0]
+        t_id, f_id = (
+            tok.encode(" true", add_special_tokens=False)[0],
+            tok.encode(" false", add_special_tokens=False)[0],
+        )
 
         def hf_p(model: object) -> list[float]:
             out = []
             for lang, code in SNIPPETS:
                 p = render(code, lang)
-                ids = [tok.bos_token_id] + tok.encode(p.prefix, add_special_tokens=False) + \
-                    tok.encode(p.body, add_special_tokens=False)
+                ids = (
+                    [tok.bos_token_id]
+                    + tok.encode(p.prefix, add_special_tokens=False)
+                    + tok.encode(p.body, add_special_tokens=False)
+                )
                 with torch.no_grad():
                     last = model(input_ids=torch.tensor([ids])).logits[0, -1]  # type: ignore[operator]
                 out.append(1 / (1 + math.exp(float(last[f_id] - last[t_id]))))
@@ -69,7 +77,10 @@ def main() -> None:
         rows = {"transformers base": hf_p(hf)}
         rows["transformers + PEFT"] = hf_p(PeftModel.from_pretrained(hf, str(adapter)))
         prompts = [render(code, lang) for lang, code in SNIPPETS]
-        for label, kw in (("llama.cpp base", {}), ("llama.cpp + GGUF LoRA", {"lora_path": lora_gguf})):
+        for label, kw in (
+            ("llama.cpp base", {}),
+            ("llama.cpp + GGUF LoRA", {"lora_path": lora_gguf}),
+        ):
             backend = load("base", **kw)
             rows[label] = [d.p_vulnerable for d in backend.decide(prompts)]
             backend.close()

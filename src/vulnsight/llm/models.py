@@ -103,8 +103,9 @@ def resolve(spec: str | None) -> ModelSpec:
     if spec.count("/") >= 1:
         return ModelSpec("hub", {"repo_id": spec}, spec)
     raise ConfigError(
-        f"cannot interpret model {spec!r}: use 'default', 'base' (untuned), a .gguf path, a model directory, "
-        "an http(s):// OpenAI-compatible base URL, or a hub id org/name[/file.gguf]"
+        f"cannot interpret model {spec!r}: use 'default', 'base' (untuned), a .gguf path, "
+        "a model directory, an http(s):// OpenAI-compatible base URL, or a hub id "
+        "org/name[/file.gguf]"
     )
 
 

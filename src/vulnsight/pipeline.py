@@ -9,6 +9,7 @@ import fnmatch
 import resource
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vulnsight.config import ScanConfig
@@ -77,20 +78,32 @@ def run_detectors(
 
     `all_functions` (default: the batch's) locate findings in their enclosing function.
     """
-    results: dict[str, DetectorResult] = {}
-    for det in detectors:
-        total = det.units(batch)
-        done = 0
+    done: dict[str, int] = {}
 
-        def tick(n: int, name: str = det.name, total: int = total) -> None:
-            nonlocal done
-            done += n
+    def run(det: Detector) -> DetectorResult:
+        total = det.units(batch)
+        done[det.name] = 0
+
+        def tick(n: int) -> None:
+            done[det.name] += n
             if progress:
-                progress(name, done, total)
+                progress(det.name, done[det.name], total)
 
         if progress:
             progress(det.name, 0, total)
-        results[det.name] = det.detect_all(batch, tick)
+        return det.detect_all(batch, tick)
+
+    # The rules detector mostly waits on its Semgrep subprocess: start it first, in a
+    # thread, so Semgrep's start-up overlaps the model's work instead of adding to it.
+    results: dict[str, DetectorResult] = {}
+    background = [d for d in detectors if d.name == "rules"][:1]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {d.name: pool.submit(run, d) for d in background}
+        for det in detectors:
+            if det.name not in pending:
+                results[det.name] = run(det)
+        for name, future in pending.items():
+            results[name] = future.result()
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
     located = batch.functions if all_functions is None else all_functions
@@ -103,6 +116,24 @@ def run_detectors(
         ordered = sorted(llm.timings_ms)
         stats["llm_ms_p95"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
     return findings, errors, stats
+
+
+def _parse_focused(
+    files: Sequence[SourceFile], root: Path, focus: Callable[[Path, str], bool] | None
+) -> tuple[list[Function], list[ScanError]]:
+    """All files, or (with `focus`) the focused files plus those naming their functions."""
+    if focus is None:
+        return parse_files(files)
+    first = [f for f in files if focus(root, f.path)]
+    functions, errors = parse_files(first)
+    names: set[str] = set()
+    for fn in functions:
+        names.add(fn.name.replace("::", ".").rsplit(".", 1)[-1])
+        names.update(fn.calls)
+    names.discard("")
+    rest = [f for f in files if not focus(root, f.path) and any(name in f.text for name in names)]
+    more, more_errors = parse_files(rest)
+    return functions + more, errors + more_errors
 
 
 def _merge_threshold(detectors: Sequence[Detector], given: float | None) -> float:
@@ -122,6 +153,7 @@ def scan(
     threshold: float | None = None,
     progress: ProgressFn | None = None,
     only: SelectFn | None = None,
+    focus: Callable[[Path, str], bool] | None = None,
 ) -> Report:
     """Scan files and directories with the given detectors.
 
@@ -129,13 +161,17 @@ def scan(
     model detector's own (which may come from a trained model's calibration).
 
     With `only`, detectors run on the selected functions and the files that hold them;
-    the rest of the tree is parsed for context.
+    the rest of the tree is parsed for context. `focus(root, path)` says which
+    files can hold selected functions: then only those are parsed first, and of the rest
+    only files whose text names one of their functions or callees (possible callers and
+    callees) are parsed for context, which keeps `--diff` scans of large
+    trees fast.
     """
     started = time.perf_counter()
     found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
     files = tuple(f for f in found.files if _wanted(f.path, config))
     excluded = len(found.files) - len(files)
-    functions, parse_errs = parse_files(files)
+    functions, parse_errs = _parse_focused(files, found.root, focus if only is not None else None)
     selected = functions if only is None else [f for f in functions if only(found.root, f)]
     if only is not None:
         holding = {f.file for f in selected}

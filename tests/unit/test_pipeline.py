@@ -117,3 +117,37 @@ def test_broken_files_do_not_stop_the_scan(tmp_path):
     assert [(f.file, f.line_number) for f in report.findings] == [("good.py", 2)]
     assert any(e.file == "broken.py" and "syntax errors" in e.reason for e in report.errors)
     assert [s.file for s in report.skipped] == ["blob.c"]
+
+
+def test_focused_parse_keeps_callers_from_other_files(tmp_path, monkeypatch):
+    import vulnsight.pipeline as pipeline
+
+    parsed: list[str] = []
+    real_parse = pipeline.parse_files
+
+    def recording(files):
+        parsed.extend(f.path for f in files)
+        return real_parse(files)
+
+    monkeypatch.setattr(pipeline, "parse_files", recording)
+    (tmp_path / "a.py").write_text("import os\n\n\ndef run(cmd):\n    os.system(cmd)\n")
+    (tmp_path / "b.py").write_text("from a import run\n\n\ndef handler(req):\n    run(req.arg)\n")
+    (tmp_path / "c.py").write_text("def unrelated(x):\n    return x * 2\n")
+    backend = FakeBackend()
+    seen_files: list[str] = []
+
+    def only(root, fn):
+        return fn.file == "a.py" and fn.name == "run"
+
+    def focus(root, path):
+        seen_files.append(path)
+        return path == "a.py"
+
+    report = scan(
+        [tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend)], only=only, focus=focus
+    )
+    assert report.stats["functions"] == 1
+    (prompt,) = backend.seen
+    assert "caller: handler (b.py)" in prompt.body
+    assert sorted(set(seen_files)) == ["a.py", "b.py", "c.py"]
+    assert sorted(parsed) == ["a.py", "b.py"]  # c.py never names run/system: not parsed

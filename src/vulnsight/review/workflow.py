@@ -102,7 +102,10 @@ def _diff_scan(
             return True
         return False
 
-    report = scan(paths, config, detectors, None, progress, only)
+    def focus(root: Path, path: str) -> bool:
+        return bool(changes.lines_of(root, path))
+
+    report = scan(paths, config, detectors, None, progress, only, focus)
     root = Path(report.root)
     kept = tuple(f for f in report.findings if changes.holds(root, f, touched))
     stats = dict(report.stats)

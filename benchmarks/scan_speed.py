@@ -41,6 +41,7 @@ def one_run(path: Path, detectors: str) -> dict[str, float]:
                 "--detectors",
                 detectors,
                 "--no-progress",
+                "--no-cache",
             ],
             capture_output=True,
             text=True,

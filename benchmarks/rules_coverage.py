@@ -23,40 +23,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from vulnsight.bench.records import is_reserved
+from vulnsight.languages import CANONICAL_EXTENSION
 from vulnsight.rules.engine import run_semgrep
 
-EXT = {"c": ".c", "cpp": ".cpp", "python": ".py", "javascript": ".js", "solidity": ".sol"}
-RESERVED = {
-    "openzeppelin-contracts",
-    "openzeppelin",
-    "express",
-    "lodash",
-    "axios",
-    "koa",
-    "requests",
-    "flask",
-    "click",
-    "attrs",
-    "zstd",
-    "lz4",
-    "brotli",
-    "zlib",
-    "pybind11",
-    "simdjson",
-    "fmt",
-}
+EXT = {k: v for k, v in CANONICAL_EXTENSION.items() if k != "typescript"}
 MAX_RECORDS = 3000  # per dataset; a seeded sample keeps one run under ~5 minutes
-
-
-def reserved(project: str) -> bool:
-    """True for projects kept back for evaluation (matched on the last path component)."""
-    return (project or "").rstrip("/").split("/")[-1].lower() in RESERVED
 
 
 def load(path: Path) -> list[dict[str, Any]]:
     """The usable records of one dataset, sampled with a fixed seed when large."""
     records = [json.loads(line) for line in path.open(encoding="utf-8")]
-    records = [r for r in records if r["language"] in EXT and not reserved(r.get("project", ""))]
+    records = [
+        r for r in records if r["language"] in EXT and not is_reserved(r.get("project") or "")
+    ]
     if len(records) > MAX_RECORDS:
         records = random.Random(0).sample(records, MAX_RECORDS)
     return records

@@ -31,6 +31,17 @@ if TYPE_CHECKING:
     from vulnsight.llm.head import DecisionHead
 
 
+def _quiet() -> Any:
+    """Silence llama.cpp's native stderr chatter while a model loads."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:  # pragma: no cover - private helper moved
+        import contextlib
+
+        return contextlib.nullcontext()
+    return suppress_stdout_stderr(disable=False)
+
+
 class LlamaCppBackend:
     """A GGUF model in-process through llama-cpp-python."""
 
@@ -59,16 +70,17 @@ class LlamaCppBackend:
         threads = n_threads or (int(env_threads) if env_threads.isdigit() else 0)
         threads = threads or max(1, os.cpu_count() or 1)
         try:
-            self._llm: Llama = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=512,
-                n_threads=threads,
-                n_threads_batch=threads,
-                lora_path=str(lora_path) if lora_path else None,
-                logits_all=False,
-                verbose=False,
-            )
+            with _quiet():  # llama.cpp prints load-time notes to fd 2 even when not verbose
+                self._llm: Llama = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_batch=512,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    lora_path=str(lora_path) if lora_path else None,
+                    logits_all=False,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
         self.name = name or path.name

@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
-SAMPLE=${SAMPLE:-10}
-PERTURB_SAMPLE=${PERTURB_SAMPLE:-1}
+SAMPLE=${SAMPLE:-25}
+PERTURB_SAMPLE=${PERTURB_SAMPLE:-3}
 OUT=${OUT:-benchmarks/results/eval}
 exec nice -n 10 vulnsight eval \
   --data "$DATA/juliet_c_cpp.jsonl" --data "$DATA/sven_dev.jsonl" \

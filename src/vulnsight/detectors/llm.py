@@ -133,7 +133,7 @@ class LLMDetector:
             stats["cache_misses"] = len(functions) - hits
         if timings:
             stats["llm_ms_median"] = round(statistics.median(timings), 1)
-            stats["llm_flagged"] = sum(1 for f in findings)
+            stats["llm_flagged"] = len(findings)
         return DetectorResult(
             findings=tuple(findings),
             errors=tuple(errors),

@@ -118,15 +118,25 @@ def split_records(
     dev = [r for r in kept if is_dev(r.project, dev_fraction, seed)]
     rng = random.Random(seed)
     if max_train is not None and len(train) > max_train:
-        groups: dict[tuple[str, int], list[Record]] = {}
-        for r in train:
-            groups.setdefault((r.source, r.label), []).append(r)
-        share = max_train / len(train)
-        sampled: list[Record] = []
-        for key in sorted(groups):
-            members = groups[key]
-            rng.shuffle(members)
-            sampled.extend(members[: max(1, round(len(members) * share))])
-        train = sampled[:max_train]
+        train = stratified(train, max_train, rng, lambda r: (r.source, r.label))[:max_train]
     rng.shuffle(train)
     return Split(train=train, dev=dev)
+
+
+def stratified(
+    records: Sequence[Record],
+    cap: int,
+    rng: random.Random,
+    key: Callable[[Record], tuple[str | int, ...]],
+) -> list[Record]:
+    """About `cap` records, the same share of every `key` group (at least one each)."""
+    groups: dict[tuple[str | int, ...], list[Record]] = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    share = cap / len(records)
+    out: list[Record] = []
+    for k in sorted(groups):
+        members = groups[k]
+        rng.shuffle(members)
+        out.extend(members[: max(1, round(len(members) * share))])
+    return out

@@ -20,7 +20,14 @@ import numpy as np
 from vulnsight.llm.head import DecisionHead, feature_tokens, fit_head
 from vulnsight.llm.prompt import PROMPT_VERSION
 from vulnsight.train.config import TrainConfig
-from vulnsight.train.data import Record, is_dev, is_reserved, load_records, to_example
+from vulnsight.train.data import (
+    Record,
+    is_dev,
+    is_reserved,
+    load_records,
+    stratified,
+    to_example,
+)
 from vulnsight.train.metrics import best_threshold, confusion, dev_metrics
 
 EventFn = Callable[[str, dict[str, Any]], None]
@@ -41,19 +48,10 @@ def three_way(records: Sequence[Record], fraction: float, seed: int) -> dict[str
 
 
 def _cap(records: list[Record], cap: int | None, seed: int) -> list[Record]:
-    """At most `cap` records, stratified by (source, label, language)."""
+    """At most about `cap` records, stratified by (source, label, language)."""
     if cap is None or len(records) <= cap:
         return records
-    groups: dict[tuple[str, int, str], list[Record]] = {}
-    for r in records:
-        groups.setdefault((r.source, r.label, r.language), []).append(r)
-    rng = random.Random(seed)
-    out: list[Record] = []
-    for key in sorted(groups):
-        members = groups[key]
-        rng.shuffle(members)
-        out.extend(members[: max(1, round(len(members) * cap / len(records)))])
-    return out
+    return stratified(records, cap, random.Random(seed), lambda r: (r.source, r.label, r.language))
 
 
 class FeatureCache:

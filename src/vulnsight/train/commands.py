@@ -31,6 +31,20 @@ from vulnsight.train.config import TrainConfig, help_of
     help=help_of("data"),
 )
 @click.option(
+    "--dev-data",
+    "dev_data",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help=help_of("dev_data"),
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help=help_of("precision"),
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("vulnsight-model"),
@@ -62,6 +76,7 @@ def train_command(**kwargs: Any) -> None:
 
     method = kwargs.pop("method")
     kwargs["data"] = tuple(kwargs["data"])
+    kwargs["dev_data"] = tuple(kwargs["dev_data"])
     try:
         config = TrainConfig(**kwargs)
     except VulnsightError as exc:

@@ -30,12 +30,18 @@ class TrainConfig:
 
     base: str = _f("default", "Base: 'default' (embedded GGUF), a .gguf, an HF dir or a hub id.")
     data: tuple[Path, ...] = _f((), "JSONL files in the shared record schema.")
+    dev_data: tuple[Path, ...] = _f(
+        (), "Development JSONL files; when given, --data is all training (no project split)."
+    )
     out: Path = _f(Path("vulnsight-model"), "Output directory (adapter, GGUF, model card).")
     epochs: float = _f(1.0, "Passes over the training split (fractions allowed).")
     lr: float = _f(2e-4, "Peak learning rate (linear warm-up, then linear decay).")
     rank: int = _f(16, "LoRA rank r.")
     alpha: int = _f(32, "LoRA alpha (scaling = alpha / r).")
     dropout: float = _f(0.05, "LoRA dropout.")
+    precision: str = _f(
+        "auto", "Weights' dtype: auto (bf16 on CUDA and on CPUs with bf16 units), bf16, fp32."
+    )
     max_length: int = _f(8192, "Most tokens per example (prompt + verdict); contexts cut to fit.")
     batch_size: int = _f(1, "Examples per forward pass.")
     grad_accum: int = _f(8, "Forward passes per optimiser step.")
@@ -55,9 +61,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.data:
             raise ConfigError("train needs at least one --data file")
-        for path in self.data:
+        for path in (*self.data, *self.dev_data):
             if not Path(path).is_file():
                 raise ConfigError(f"data file not found: {path}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
         if self.rank < 1 or self.alpha < 1:
             raise ConfigError("rank and alpha must be positive")
         if not 0.0 < self.dev_fraction < 1.0:

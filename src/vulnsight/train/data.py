@@ -109,13 +109,24 @@ def split_records(
     seed: int,
     exclude_sources: Iterable[str] = (),
     max_train: int | None = None,
+    dev: Sequence[Record] | None = None,
 ) -> Split:
     """Drop reserved projects and excluded sources, split by project, optionally sample
-    the training side (stratified by source and label, seeded)."""
+    the training side (stratified by source and label, seeded).
+
+    With an explicit `dev` set, every kept record trains except those of a project that
+    also appears in `dev` (so the two never share a project).
+    """
     excluded = set(exclude_sources)
     kept = [r for r in records if r.source not in excluded and not is_reserved(r.project)]
-    train = [r for r in kept if not is_dev(r.project, dev_fraction, seed)]
-    dev = [r for r in kept if is_dev(r.project, dev_fraction, seed)]
+    if dev is not None:
+        dev = [r for r in dev if not is_reserved(r.project)]
+        dev_projects = {r.project for r in dev}
+        train = [r for r in kept if r.project not in dev_projects]
+        dev = list(dev)
+    else:
+        train = [r for r in kept if not is_dev(r.project, dev_fraction, seed)]
+        dev = [r for r in kept if is_dev(r.project, dev_fraction, seed)]
     rng = random.Random(seed)
     if max_train is not None and len(train) > max_train:
         train = stratified(train, max_train, rng, lambda r: (r.source, r.label))[:max_train]

@@ -49,8 +49,28 @@ class Loaded:
     note: str
 
 
-def load_base(source: BaseSource, seed: int = 0) -> Loaded:
-    """Load tokenizer and model; QLoRA (NF4, double quantisation, bf16 compute) on CUDA."""
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), so bf16 beats fp32."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+            break
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def load_base(source: BaseSource, seed: int = 0, precision: str = "auto") -> Loaded:
+    """Load tokenizer and model; QLoRA (NF4, double quantisation, bf16 compute) on CUDA.
+
+    On the CPU, `precision` 'auto' keeps the frozen base in bf16 where the CPU has bf16
+    units (AMX / AVX512-BF16: about 2x faster steps than fp32 here) and fp32 elsewhere;
+    the LoRA weights themselves stay fp32 either way (PEFT upcasts adapters).
+    """
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -79,7 +99,8 @@ def load_base(source: BaseSource, seed: int = 0) -> Loaded:
             quantized = True
         except ImportError:
             quantized = False
-    dtype = torch.bfloat16 if cuda else torch.float32
+    bf16 = (cuda or cpu_has_bf16()) if precision == "auto" else precision == "bf16"
+    dtype = torch.bfloat16 if bf16 else torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source.location, dtype=dtype, device_map="auto" if cuda else None, **kwargs
@@ -96,6 +117,8 @@ def load_base(source: BaseSource, seed: int = 0) -> Loaded:
     elif cuda:
         model.gradient_checkpointing_enable()  # type: ignore[no-untyped-call]
         note = "LoRA on bf16 weights, CUDA (GGUF bases are dequantised; no 4-bit reload)"
+    elif bf16:
+        note = "LoRA (fp32 adapters) on a bf16 base on the CPU: no CUDA GPU, so no 4-bit QLoRA"
     else:
         note = "LoRA on full-precision (fp32) weights on the CPU: no CUDA GPU, so no 4-bit QLoRA"
     if tokenizer.pad_token_id is None:

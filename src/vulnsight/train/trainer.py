@@ -70,10 +70,11 @@ def example_loss(model: Any, enc: Encoded, device: str, decision_weight: float) 
     import torch
 
     ids = torch.tensor([enc.prompt_ids + enc.target_ids], device=device)
-    logits = model(input_ids=ids).logits[0]
-    n_prompt = len(enc.prompt_ids)
-    pred = logits[n_prompt - 1 : -1].float()
-    gold = ids[0, n_prompt:]
+    n_target = len(enc.target_ids)
+    # Only the positions that predict the target need the (262k-wide) output layer.
+    logits = model(input_ids=ids, logits_to_keep=n_target + 1).logits[0]
+    pred = logits[:-1].float()
+    gold = ids[0, len(enc.prompt_ids) :]
     losses = torch.nn.functional.cross_entropy(pred, gold, reduction="none")
     weights = torch.ones_like(losses)
     weights[0] = decision_weight
@@ -88,7 +89,7 @@ def p_true(model: Any, encs: Sequence[Encoded], device: str, ids: tuple[int, int
     with torch.no_grad():
         for enc in encs:
             x = torch.tensor([enc.prompt_ids], device=device)
-            last = model(input_ids=x).logits[0, -1].float()
+            last = model(input_ids=x, logits_to_keep=1).logits[0, -1].float()
             diff = float(last[ids[1]] - last[ids[0]])
             out.append(1.0 / (1.0 + math.exp(max(-60.0, min(60.0, diff)))))
     return out

@@ -47,6 +47,22 @@ def test_split_is_by_project_and_drops_reserved_projects():
     assert is_reserved("pallets/Flask")
 
 
+def test_explicit_dev_set_keeps_its_projects_out_of_training():
+    records = [rec(i, f"org/proj{i % 5}", label=i % 2) for i in range(50)]
+    dev = [rec(200 + i, "org/proj3") for i in range(3)] + [rec(300, "pallets/flask")]
+    split = split_records(records, dev_fraction=0.0, seed=0, dev=dev)
+    assert {r.project for r in split.dev} == {"org/proj3"}  # reserved project dropped
+    assert len(split.train) == 40 and all(r.project != "org/proj3" for r in split.train)
+
+
+def test_bf16_is_chosen_only_for_cpus_with_bf16_units():
+    from vulnsight.train.model import cpu_has_bf16
+
+    assert cpu_has_bf16("processor: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n")
+    assert cpu_has_bf16("flags : fpu avx512f avx512_bf16\n")
+    assert not cpu_has_bf16("flags : fpu sse avx2 avx512f avx512_vnni\n")
+
+
 def test_head_separates_separable_data_and_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 16))

@@ -22,6 +22,7 @@ def test_lora_training_writes_a_model_directory_and_resumes(tiny_base, tiny_data
         eval_every=2,
         dev_fraction=0.34,
         seed=0,
+        precision="fp32",
     )
     events: list[tuple[str, dict]] = []
     run_training(config, lambda kind, payload: events.append((kind, payload)))
@@ -53,11 +54,13 @@ def test_lora_training_writes_a_model_directory_and_resumes(tiny_base, tiny_data
         eval_every=2,
         dev_fraction=0.34,
         resume=out,
+        precision="bf16",
     )
     events2: list[tuple[str, dict]] = []
     run_training(config2, lambda kind, payload: events2.append((kind, payload)))
     assert events2[[k for k, _ in events2].index("eval")][1]["step"] == 0
     assert (again / "adapter" / "adapter_model.safetensors").is_file()
+    assert "on a bf16 base" in (again / "MODEL_CARD.md").read_text()
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(tiny_base, tiny_data, tmp_path):

@@ -26,7 +26,16 @@ LICENCES = {
     "llmseceval": "GPL-3.0",
     "semgrep_rules_tests": "LGPL-2.1 + Commons Clause",
     "vulnsight-feedback": "the user's own triage decisions",
+    "mature-clean": "each package's own licence (presumed-clean functions)",
 }
+
+
+def licence_of(source: str) -> str:
+    """The licence line of a record source ('juliet_c_cpp' matches 'juliet')."""
+    for key, text in LICENCES.items():
+        if source == key or source.startswith(key + "_"):
+            return text
+    return "see the source's own terms"
 
 
 def _budget(config: TrainConfig, prefix_tokens: int) -> int:
@@ -42,6 +51,8 @@ def _card(
     best: dict[str, Any],
     state_seconds: float,
     device: str,
+    seen: int = 0,
+    steps: int = 0,
 ) -> str:
     sources = sorted(counts["train_by_source"])
     lines = [
@@ -55,15 +66,16 @@ def _card(
         f"* **Hardware:** {device}, {platform.machine()}; training time "
         f"{state_seconds / 60:.1f} min",
         f"* **Data:** {counts['train']} training / {counts['dev']} development examples, "
-        f"split by project (dev fraction {config.dev_fraction}, seed {config.seed}); "
-        "reserved projects excluded",
+        + (
+            "development set given explicitly (--dev-data), no project in both; "
+            if config.dev_data
+            else f"split by project (dev fraction {config.dev_fraction}, seed {config.seed}); "
+        )
+        + f"reserved projects excluded; {seen} examples consumed in {steps} optimiser steps",
         "",
         "| source | train examples | licence |",
         "|---|---:|---|",
-        *[
-            f"| {s} | {counts['train_by_source'][s]} | {LICENCES.get(s, 'see source')} |"
-            for s in sources
-        ],
+        *[f"| {s} | {counts['train_by_source'][s]} | {licence_of(s)} |" for s in sources],
         "",
         "## Development split (best checkpoint)",
         "",
@@ -146,7 +158,17 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     (config.out / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
     best_dir = config.out / "best"
     best = json.loads((best_dir / "dev_metrics.json").read_text()) if best_dir.is_dir() else {}
-    card = _card(config, source.label, loaded.note, counts, best, state.seconds, loaded.device)
+    card = _card(
+        config,
+        source.label,
+        loaded.note,
+        counts,
+        best,
+        state.seconds,
+        loaded.device,
+        state.seen,
+        state.step,
+    )
     write_model_dir(
         config.out,
         best_dir if best_dir.is_dir() else config.out / "checkpoint",

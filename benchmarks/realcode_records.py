@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     pools: dict[str, list[dict[str, object]]] = defaultdict(list)
+    seen: set[str] = set()  # one record per start line (nested units can share one)
     for pkg in PACKAGES:
         if args.group != "all" and pkg.group != args.group:
             continue
@@ -50,9 +51,13 @@ def main() -> None:
                 if fn.kind == "toplevel" or fn.end_line - fn.start_line + 1 > MAX_LINES:
                     continue
                 rel = path.relative_to(root)
+                rid = f"realcode:{pkg.spec}:{rel}:{fn.start_line}"
+                if rid in seen:
+                    continue
+                seen.add(rid)
                 pools[lang].append(
                     {
-                        "id": f"realcode:{pkg.spec}:{rel}:{fn.start_line}",
+                        "id": rid,
                         "language": lang,
                         "code": fn.code,
                         "label": 0,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from vulnsight.errors import VulnsightError
-from vulnsight.train.config import TrainConfig, help_of
+from vulnsight.train.config import PRECISIONS, TrainConfig, help_of
 
 
 @click.command("train")
@@ -39,7 +39,7 @@ from vulnsight.train.config import TrainConfig, help_of
 )
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "bf16", "fp32"]),
+    type=click.Choice(PRECISIONS),
     default="auto",
     show_default=True,
     help=help_of("precision"),

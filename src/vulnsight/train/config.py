@@ -20,6 +20,10 @@ ALL_PROJECTIONS: tuple[str, ...] = (
 )
 
 
+#: `--precision` choices: the frozen base's dtype (adapters are fp32 either way).
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+
+
 def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help}, **kw)
 
@@ -64,7 +68,7 @@ class TrainConfig:
         for path in (*self.data, *self.dev_data):
             if not Path(path).is_file():
                 raise ConfigError(f"data file not found: {path}")
-        if self.precision not in ("auto", "bf16", "fp32"):
+        if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
         if self.rank < 1 or self.alpha < 1:
             raise ConfigError("rank and alpha must be positive")

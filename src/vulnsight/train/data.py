@@ -123,7 +123,6 @@ def split_records(
         dev = [r for r in dev if not is_reserved(r.project)]
         dev_projects = {r.project for r in dev}
         train = [r for r in kept if r.project not in dev_projects]
-        dev = list(dev)
     else:
         train = [r for r in kept if not is_dev(r.project, dev_fraction, seed)]
         dev = [r for r in kept if is_dev(r.project, dev_fraction, seed)]

@@ -116,7 +116,10 @@ def load_base(source: BaseSource, seed: int = 0, precision: str = "auto") -> Loa
         note = "QLoRA: 4-bit NF4 base weights (double quantisation), bf16 compute, CUDA"
     elif cuda:
         model.gradient_checkpointing_enable()  # type: ignore[no-untyped-call]
-        note = "LoRA on bf16 weights, CUDA (GGUF bases are dequantised; no 4-bit reload)"
+        note = (
+            f"LoRA on {'bf16' if bf16 else 'fp32'} weights, CUDA "
+            "(GGUF bases are dequantised; no 4-bit reload)"
+        )
     elif bf16:
         note = "LoRA (fp32 adapters) on a bf16 base on the CPU: no CUDA GPU, so no 4-bit QLoRA"
     else:

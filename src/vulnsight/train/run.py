@@ -98,19 +98,14 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     emit = on_event or (lambda kind, payload: None)
     started = time.monotonic()
     records = load_records(config.data)
-    if config.dev_data:
-        split = split_records(
-            records,
-            0.0,
-            config.seed,
-            config.exclude_sources,
-            config.max_train,
-            dev=load_records(config.dev_data),
-        )
-    else:
-        split = split_records(
-            records, config.dev_fraction, config.seed, config.exclude_sources, config.max_train
-        )
+    split = split_records(
+        records,
+        config.dev_fraction,
+        config.seed,
+        config.exclude_sources,
+        config.max_train,
+        dev=load_records(config.dev_data) if config.dev_data else None,
+    )
     source = resolve_base(config.base)
     loaded = load_base(source, config.seed, config.precision)
     emit("loaded", {"note": loaded.note, "seconds": round(time.monotonic() - started, 1)})

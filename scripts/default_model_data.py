@@ -17,9 +17,9 @@ import argparse
 import json
 import random
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
+from vulnsight.bench.records import record_row
 from vulnsight.train.data import Record, is_reserved, load_records, stratified
 from vulnsight.train.head_run import three_way
 
@@ -82,10 +82,7 @@ def main() -> None:
     for name, recs in out.items():
         with (args.out / f"{name}.jsonl").open("w") as fh:
             for r in recs:
-                row = asdict(r)
-                row["lines"] = list(r.lines)
-                row.pop("pair_id")  # lives in meta in the shared schema
-                fh.write(json.dumps(row) + "\n")
+                fh.write(json.dumps(record_row(r)) + "\n")
         by = Counter((r.source, r.language, r.label) for r in recs)
         print(name, len(recs), dict(sorted(by.items())))
     projects = {k: {r.project for r in v} for k, v in out.items()}

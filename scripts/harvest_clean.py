@@ -88,6 +88,105 @@ JS = [
     "brace-expansion",
 ]
 NPM_TOP = Path("/usr/lib/node_modules/npm/lib")
+# Debian source packages (apt-get source --download-only; needs a deb-src line), for C
+# and C++. Never zlib, zstd, lz4, brotli (reserved) nor curl, expat, tinyxml2 (measured).
+DEBIAN = [
+    "jansson",
+    "libyaml",
+    "pcre2",
+    "lua5.4",
+    "libuv1",
+    "bzip2",
+    "libsodium",
+    "cjson",
+    "json-c",
+    "libpng1.6",
+    "sqlite3",
+    "redis",
+    "tmux",
+    "libevent",
+    "nginx",
+    "libjpeg-turbo",
+    "leveldb",
+    "re2",
+    "snappy",
+    "yaml-cpp",
+    "tinyxml",
+    "googletest",
+]
+# npm tarballs (npm pack) for Solidity and more JavaScript/TypeScript. Never OpenZeppelin,
+# express, lodash, axios, koa (reserved) nor the packages benchmarks/rules_realcode.py
+# measures (solmate, @uniswap/v3-core, rxjs, yargs, ws, underscore, async, body-parser).
+NPM_PACKS = [
+    "@chainlink/contracts",
+    "@uniswap/v2-core",
+    "@uniswap/v2-periphery",
+    "@aave/core-v3",
+    "erc721a",
+    "@gnosis.pm/safe-contracts",
+    "solady",
+    "commander",
+    "debug",
+    "qs",
+    "uuid",
+    "yaml",
+    "marked",
+    "handlebars",
+    "ajv",
+    "dayjs",
+    "moment",
+    "immer",
+    "minimist",
+    "zod",
+    "io-ts",
+    "mobx",
+    "redux",
+]
+
+
+def _unpack(archive: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tf:
+        tf.extractall(target, filter="data")
+
+
+def debian_sources(cache: Path) -> list[tuple[str, Path]]:
+    """Upstream trees of the DEBIAN source packages, downloaded once into `cache`."""
+    roots = []
+    for name in DEBIAN:
+        target = cache / "debian" / name
+        if not target.is_dir():
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run(
+                    ["apt-get", "source", "--download-only", "-qq", name],
+                    cwd=tmp,
+                    capture_output=True,
+                    timeout=300,
+                )
+                archives = sorted(Path(tmp).glob(f"{name}_*.orig.tar.*"), key=lambda p: len(p.name))
+                if not archives:
+                    print("skip", name, "(apt-get source failed: is deb-src enabled?)")
+                    continue
+                _unpack(archives[0], target)
+        roots.append((f"debian/{name}", target))
+    return roots
+
+
+def npm_packs(cache: Path) -> list[tuple[str, Path]]:
+    """Unpacked NPM_PACKS tarballs, downloaded once into `cache`."""
+    roots = []
+    for name in NPM_PACKS:
+        target = cache / "npm" / name.replace("/", "__")
+        if not target.is_dir():
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run(["npm", "pack", "-q", name], cwd=tmp, capture_output=True)
+                archives = list(Path(tmp).glob("*.tgz"))
+                if not archives:
+                    print("skip", name, "(npm pack failed)")
+                    continue
+                _unpack(archives[0], target)
+        roots.append((f"npm/{name}", target))
+    return roots
 
 
 def llama_cpp_sources(cache: Path) -> Path | None:
@@ -147,6 +246,7 @@ def main() -> None:
         ]:
             if (base / sub).is_dir():
                 roots.append((project, base / sub))
+    roots += debian_sources(args.cache) + npm_packs(args.cache)
     records = []
     for project, root in roots:
         per = args.per_project * (3 if project.startswith("debian-like") else 1)

@@ -80,6 +80,7 @@ def _render(report: Report, fmt: str) -> str:
 #: so `vulnsight scan` never imports training or evaluation code.
 LAZY_COMMANDS: dict[str, str] = {
     "train": "vulnsight.train.commands:train_command",
+    "calibrate": "vulnsight.train.calibrate_command:calibrate_command",
     "eval": "vulnsight.bench.commands:eval_command",
     "baseline": "vulnsight.review.commands:baseline",
     "triage": "vulnsight.review.commands:triage",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,10 +73,12 @@ def run_detectors(
     threshold: float,
     progress: ProgressFn | None = None,
     all_functions: Sequence[Function] | None = None,
+    by_language: Mapping[str, float] | None = None,
 ) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
     """Run every detector over the batch and merge their findings.
 
-    `all_functions` (default: the batch's) locate findings in their enclosing function.
+    `all_functions` (default: the batch's) locate findings in their enclosing function;
+    `threshold` and `by_language` are the model's flagging thresholds for the merge.
     """
     done: dict[str, int] = {}
 
@@ -107,7 +109,7 @@ def run_detectors(
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
     located = batch.functions if all_functions is None else all_functions
-    findings = merge(rules.findings, llm.findings, llm.scores, located, threshold)
+    findings = merge(rules.findings, llm.findings, llm.scores, located, threshold, by_language)
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():
@@ -136,14 +138,17 @@ def _parse_focused(
     return functions + more, errors + more_errors
 
 
-def _merge_threshold(detectors: Sequence[Detector], given: float | None) -> float:
+def _merge_thresholds(
+    detectors: Sequence[Detector], given: float | None
+) -> tuple[float, Mapping[str, float]]:
+    """The threshold (and per-language ones) the merge judges model agreement by."""
     if given is not None:
-        return given
+        return given, {}
     for det in detectors:
         options = getattr(det, "options", None)
         if det.name == "llm" and options is not None:
-            return float(options.threshold)
-    return 0.5
+            return float(options.threshold), dict(options.by_language)
+    return 0.5, {}
 
 
 def scan(
@@ -182,8 +187,9 @@ def scan(
         functions=tuple(selected),
         graph=CallGraph.build(functions),
     )
+    merge_at, by_language = _merge_thresholds(detectors, threshold)
     findings, det_errors, det_stats = run_detectors(
-        batch, detectors, _merge_threshold(detectors, threshold), progress, functions
+        batch, detectors, merge_at, progress, functions, by_language
     )
     below = [f for f in findings if f.confidence < config.min_confidence]
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)

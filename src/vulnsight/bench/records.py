@@ -128,6 +128,22 @@ def parse_record(obj: dict[str, Any]) -> Record:
     )
 
 
+def record_row(record: Record) -> dict[str, Any]:
+    """The shared-schema JSON object of a record (`parse_record`'s inverse)."""
+    return {
+        "id": record.id,
+        "language": record.language,
+        "code": record.code,
+        "label": record.label,
+        "cwe": record.cwe,
+        "lines": list(record.lines),
+        "source": record.source,
+        "project": record.project,
+        "path": record.path,
+        "meta": record.meta,
+    }
+
+
 def load_records(paths: Sequence[Path]) -> list[Record]:
     """Every record of the JSONL files, validated; a bad line is a `ConfigError`
     naming the file and line. Duplicate ids across files are an error too."""

@@ -34,19 +34,21 @@ def build_detectors(
         from vulnsight.llm.models import load
 
         model = backend if backend is not None else load(config.model)
-        threshold = effective_threshold(config, getattr(model, "default_threshold", None))
-        detectors.append(
-            LLMDetector(
-                model,
-                LLMOptions(threshold=threshold, budget_tokens=config.budget_tokens),
-                cache=cache,
-            )
+        threshold, by_language = effective_thresholds(config.llm_threshold, model)
+        options = LLMOptions(
+            threshold=threshold, budget_tokens=config.budget_tokens, by_language=by_language
         )
+        detectors.append(LLMDetector(model, options, cache=cache))
     return detectors
 
 
-def effective_threshold(config: ScanConfig, model_default: float | None = None) -> float:
-    """The flagging threshold: the user's, else the model's calibrated one, else 0.5."""
-    if config.llm_threshold is not None:
-        return config.llm_threshold
-    return model_default if model_default is not None else DEFAULT_LLM_THRESHOLD
+def effective_thresholds(
+    given: float | None, model: object | None = None
+) -> tuple[float, dict[str, float]]:
+    """The flagging threshold and per-language ones: the user's `given` threshold for every
+    language, else those the model was calibrated for, else `DEFAULT_LLM_THRESHOLD`."""
+    if given is not None:
+        return given, {}
+    default = getattr(model, "default_threshold", None)
+    by_language = dict(getattr(model, "language_thresholds", None) or {})
+    return (default if default is not None else DEFAULT_LLM_THRESHOLD), by_language

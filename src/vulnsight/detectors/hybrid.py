@@ -61,8 +61,12 @@ def merge(
     scores: Mapping[str, float],
     functions: Iterable[Function],
     threshold: float = 0.5,
+    by_language: Mapping[str, float] | None = None,
 ) -> list[Finding]:
-    """One list of findings with `detectors` saying who agrees on each location."""
+    """One list of findings with `detectors` saying who agrees on each location.
+
+    The model agrees with a rule hit when its score for the enclosing function reaches
+    the threshold of that function's language (`by_language`, else `threshold`)."""
     index = FunctionIndex(functions)
     merged: list[Finding] = []
     used_model: set[int] = set()
@@ -80,7 +84,7 @@ def merge(
         if p is None:
             merged.append(replace(rf, function=function, detectors=("rules",)))
             continue
-        agrees = p >= threshold
+        agrees = fn is not None and p >= (by_language or {}).get(fn.language, threshold)
         verdict = "agrees" if agrees else "does not flag this function"
         merged.append(
             replace(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vulnsight.context import Context, build_context
@@ -29,6 +29,13 @@ class LLMOptions:
     threshold: float = 0.5  # P(vulnerable) at or above which a function is flagged
     budget_tokens: int = 8192
     max_callers: int = 3
+    #: per-language thresholds a model was calibrated for; `math.inf`: the model reports
+    #: nothing in that language (its scores still reach the hybrid merge)
+    by_language: Mapping[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, language: str) -> float:
+        """The flagging threshold for functions of `language`."""
+        return self.by_language.get(language, self.threshold)
 
 
 def _line_of(verdict: Verdict, fn: Function) -> int:
@@ -155,11 +162,12 @@ class LLMDetector:
         missing: list[Function] = []
         for fn in chunk:
             hit = cached.get(fn.qualified_id)
-            if hit is None or not hit.answers(self.options.threshold):
+            threshold = self.options.threshold_for(fn.language)
+            if hit is None or not hit.answers(threshold):
                 missing.append(fn)
                 continue
             scores[fn.qualified_id] = hit.p_vulnerable
-            if hit.p_vulnerable >= self.options.threshold and hit.cwe is not None:
+            if hit.p_vulnerable >= threshold and hit.cwe is not None:
                 line = fn.start_line + (hit.line_offset or 0)
                 verdict = Verdict(
                     vulnerability=True, type=hit.cwe, line_number=line, confidence=1.0
@@ -208,7 +216,7 @@ class LLMDetector:
         flagged = [
             (fn, prompt, d)
             for fn, prompt, d in zip(chunk, prompts, decisions, strict=True)
-            if d.p_vulnerable >= self.options.threshold
+            if d.p_vulnerable >= self.options.threshold_for(fn.language)
         ]
         extra: dict[str, float] = {}
         if flagged:
@@ -240,5 +248,5 @@ class LLMDetector:
                 continue
             p = verdict.confidence if verdict.vulnerability else 1.0 - verdict.confidence
             scores[fn.qualified_id] = p
-            if verdict.vulnerability and p >= self.options.threshold:
+            if verdict.vulnerability and p >= self.options.threshold_for(fn.language):
                 findings.append(to_finding(verdict, fn, self.backend.name, p))

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ class LlamaCppBackend:
         max_digits: int = 5,
         head_path: str | Path | None = None,
         threshold: float | None = None,
+        language_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         try:
             from llama_cpp import Llama
@@ -87,6 +88,8 @@ class LlamaCppBackend:
         self.n_ctx = n_ctx
         #: The flagging threshold this model was calibrated for (None: the default).
         self.default_threshold = threshold
+        #: Per-language thresholds it was calibrated for (`math.inf`: reports nothing).
+        self.language_thresholds = dict(language_thresholds or {})
         self._head: DecisionHead | None = None
         if head_path is not None:
             from vulnsight.llm.head import DecisionHead

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,22 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def language_thresholds(raw: Any, source: Path) -> dict[str, float]:
+    """A manifest's per-language thresholds; null means the model reports nothing in
+    that language (its score still informs the hybrid merge), kept as `math.inf`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: 'thresholds' must map languages to numbers or null")
+    out: dict[str, float] = {}
+    for language, value in raw.items():
+        if value is None:
+            out[str(language)] = math.inf
+        elif isinstance(value, int | float) and 0.0 <= value <= 1.0:
+            out[str(language)] = float(value)
+        else:
+            raise ConfigError(f"{source}: threshold for {language} must be in [0, 1] or null")
+    return out
+
+
 def _from_directory(path: Path) -> ModelSpec:
     """A directory written by `vulnsight train` (vulnsight-model.json) or holding one GGUF."""
     manifest = path / "vulnsight-model.json"
@@ -99,6 +116,8 @@ def _from_directory(path: Path) -> ModelSpec:
             kwargs["head_path"] = path / meta["head"]
         if meta.get("threshold") is not None:
             kwargs["threshold"] = float(meta["threshold"])
+        if meta.get("thresholds"):
+            kwargs["language_thresholds"] = language_thresholds(meta["thresholds"], manifest)
         return ModelSpec("llamacpp", kwargs, kwargs["name"])
     ggufs = sorted(path.glob("*.gguf"))
     if len(ggufs) == 1:

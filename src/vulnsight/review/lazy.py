@@ -10,15 +10,16 @@ from vulnsight.llm.interface import Backend, Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
 
 
-def _known(spec: str | None) -> tuple[str | None, float | None]:
+def _known(spec: str | None) -> tuple[str | None, float | None, dict[str, float]]:
     """The name the backend will report, when known without loading it, and the
-    flagging threshold its model directory was calibrated for (None: the default)."""
+    flagging thresholds its model directory was calibrated for (None: the default)."""
     from vulnsight.llm.models import resolve
 
     resolved = resolve(spec)
     name = resolved.label if resolved.backend in ("llamacpp", "fake") else None
     threshold = resolved.kwargs.get("threshold")
-    return name, float(threshold) if threshold is not None else None
+    by_language = dict(resolved.kwargs.get("language_thresholds") or {})
+    return name, float(threshold) if threshold is not None else None, by_language
 
 
 class LazyBackend:
@@ -27,7 +28,7 @@ class LazyBackend:
     def __init__(self, spec: str | None) -> None:
         self._spec = spec
         self._backend: Backend | None = None
-        self._name, self.default_threshold = _known(spec)
+        self._name, self.default_threshold, self.language_thresholds = _known(spec)
 
     @property
     def loaded(self) -> bool:

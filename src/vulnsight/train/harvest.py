@@ -19,7 +19,27 @@ from vulnsight.parse import extract
 from vulnsight.train.data import is_reserved
 from vulnsight.types import SourceFile
 
-_SKIP_PARTS = {"test", "tests", "testing", "__tests__", "spec", "examples", "benchmarks", "_vendor"}
+_SKIP_PARTS = {
+    "test",
+    "tests",
+    "testing",
+    "__tests__",
+    "spec",
+    "examples",
+    "benchmarks",
+    "_vendor",
+    "vendor",
+    "third_party",
+    "dependencies",
+}
+# Packages often carry copies of others (Solidity packages vendor OpenZeppelin): a file
+# that names a reserved project in its path or its licence header is not harvested.
+_RESERVED_MARKERS = ("openzeppelin",)
+
+
+def _vendors_reserved(rel: str, text: str) -> bool:
+    head = (rel + "\n" + text[:2000]).lower()
+    return any(marker in head for marker in _RESERVED_MARKERS)
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -46,16 +66,17 @@ def harvest(
     if is_reserved(project):
         raise ValueError(f"{project} is reserved for evaluation; never train on it")
     records: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for path in _files(root):
         try:
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        if len(text) > 400_000:
+        rel = path.relative_to(root).as_posix()
+        if len(text) > 400_000 or _vendors_reserved(rel, text):
             continue
         lang = language_of(path)
         assert lang is not None
-        rel = path.relative_to(root).as_posix()
         for fn in extract(SourceFile(rel, lang, text)):
             n = fn.end_line - fn.start_line + 1
             if fn.kind == "toplevel" or not min_lines <= n <= max_lines:
@@ -63,9 +84,13 @@ def harvest(
             if len(fn.code) > max_chars:
                 continue
             digest = hashlib.sha256(fn.code.encode()).hexdigest()[:12]
+            key = f"clean:{project}:{rel}:{fn.start_line}:{digest}"
+            if key in seen:  # the same definition twice (preprocessor branches)
+                continue
+            seen.add(key)
             records.append(
                 {
-                    "id": f"clean:{project}:{rel}:{fn.start_line}:{digest}",
+                    "id": key,
                     "language": lang,
                     "code": fn.code,
                     "label": 0,

@@ -10,6 +10,7 @@ from vulnsight.bench.records import (
     filter_reserved,
     is_reserved,
     load_records,
+    record_row,
     sample_records,
     snippet_path,
     write_batch,
@@ -92,3 +93,23 @@ def test_snippets_get_the_language_extension_and_python_is_dedented(tmp_path):
     assert paths["s:1"].endswith(".c") and paths["s:2"].endswith(".py")
     assert snippet_path(records[0]) == paths["s:1"]
     assert (tmp_path / paths["s:2"]).read_text() == "def f(self):\n    return 1\n"
+
+
+def test_record_row_round_trips_through_the_loader(tmp_path):
+    row = {
+        "id": "s:1",
+        "language": "python",
+        "code": "def f(x):\n    return eval(x)\n",
+        "label": 1,
+        "cwe": "CWE-94",
+        "lines": [2],
+        "source": "sven",
+        "project": "p",
+        "path": "a.py",
+        "meta": {"pair_id": "q7"},
+    }
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (record,) = load_records([path])
+    assert record.pair_id == "q7"
+    assert record_row(record) == row

@@ -98,8 +98,12 @@ def test_harvest_takes_functions_and_refuses_reserved_projects(tmp_path):
     )
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_m.py").write_text("def test_a():\n    assert 1\n    assert 2\n")
+    (tmp_path / "lib" / "vendored.py").write_text(
+        "# Copied from OpenZeppelin Contracts\ndef c(x):\n    y = x\n    return y\n"
+    )
     rows = harvest(tmp_path, "pypi/m", per_project=10)
-    assert [r["meta"]["function"] for r in rows] == ["a"]  # b is too short; tests skipped
+    # b is too short; tests and a vendored copy of a reserved project are skipped
+    assert [r["meta"]["function"] for r in rows] == ["a"]
     assert rows[0]["label"] == 0 and rows[0]["source"] == "mature-clean"
     json.dumps(rows)
     with pytest.raises(ValueError, match="reserved"):

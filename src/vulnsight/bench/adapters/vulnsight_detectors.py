@@ -4,9 +4,12 @@ as `vulnsight scan` runs them, with the model's per-function scores and timings 
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from vulnsight.bench.adapters.interface import (
@@ -134,23 +137,37 @@ class VulnsightAdapter:
         return None
 
     def describe(self) -> dict[str, Any]:
-        """Mode, model spec and threshold."""
+        """Mode, model spec and thresholds (the user's, else the model's calibrated ones)."""
         from vulnsight import __version__
-        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
+        from vulnsight.detectors import effective_thresholds
+        from vulnsight.errors import VulnsightError
+        from vulnsight.llm.models import resolve
 
-        return {
+        calibrated = None
+        if self._uses_model() and self.threshold is None:
+            with contextlib.suppress(VulnsightError):
+                kwargs = resolve(self.model).kwargs
+                calibrated = SimpleNamespace(
+                    default_threshold=kwargs.get("threshold"),
+                    language_thresholds=kwargs.get("language_thresholds"),
+                )
+        threshold, by_language = effective_thresholds(self.threshold, calibrated)
+        described: dict[str, Any] = {
             "vulnsight": __version__,
             "mode": self.mode,
             "model": (self.model or "default") if self._uses_model() else None,
             "backend": self.backend_name or None,
-            "llm_threshold": self.threshold
-            if self.threshold is not None
-            else DEFAULT_LLM_THRESHOLD,
+            "llm_threshold": threshold,
         }
+        if by_language:  # JSON has no infinity: null means the model reports nothing there
+            described["llm_thresholds"] = {
+                k: (v if math.isfinite(v) else None) for k, v in sorted(by_language.items())
+            }
+        return described
 
     def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
         """Run the pipeline's stages over the batch directory."""
-        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
+        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD, effective_thresholds
         from vulnsight.detectors.hybrid import merge
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
         from vulnsight.detectors.llm import LLMDetector, LLMOptions
@@ -162,6 +179,7 @@ class VulnsightAdapter:
         from vulnsight.pipeline import parse_files
 
         threshold = self.threshold if self.threshold is not None else DEFAULT_LLM_THRESHOLD
+        by_language: dict[str, float] = {}
         started = time.perf_counter()
         found = discover([batch.root])
         functions, _ = parse_files(found.files)
@@ -182,9 +200,13 @@ class VulnsightAdapter:
                 if fatal:
                     raise AdapterError(fatal[0].reason)
             if self._uses_model():
-                backend = CountingBackend(load(self.model))
+                inner = load(self.model)
+                # the model's calibrated thresholds, as `vulnsight scan` would use them
+                threshold, by_language = effective_thresholds(self.threshold, inner)
+                backend = CountingBackend(inner)
                 self.backend_name = backend.name
-                det = LLMDetector(backend, LLMOptions(threshold=threshold))
+                options = LLMOptions(threshold=threshold, by_language=by_language)
+                det = LLMDetector(backend, options)
                 llm = det.detect_all(scan_batch)
         except VulnsightError as exc:
             raise AdapterError(str(exc)) from exc
@@ -196,7 +218,9 @@ class VulnsightAdapter:
         elif self.mode == "llm":
             findings = list(llm.findings)
         else:
-            findings = merge(rules.findings, llm.findings, llm.scores, functions, threshold)
+            findings = merge(
+                rules.findings, llm.findings, llm.scores, functions, threshold, by_language
+            )
 
         by_file: dict[str, list[Finding]] = defaultdict(list)
         for f in findings:

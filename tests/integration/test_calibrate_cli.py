@@ -33,6 +33,7 @@ def record(rid, language, code, label, project):
 def test_calibrate_writes_thresholds_the_scanner_reads(tmp_path, no_network):
     model = tmp_path / "model"
     model.mkdir()
+    (model / "MODEL_CARD.md").write_text("# base\n\n## Data\n\nnone\n")
     (model / "vulnsight-model.json").write_text(
         json.dumps({"name": "base-calibrated", "base_gguf": "default"})
     )
@@ -73,6 +74,9 @@ def test_calibrate_writes_thresholds_the_scanner_reads(tmp_path, no_network):
         expected = math.inf if value is None else value
         assert kwargs["language_thresholds"][lang] == expected
     assert (model / "calibration" / "predictions.jsonl").is_file()
+    card = (model / "MODEL_CARD.md").read_text()
+    assert card.startswith("# base\n\n## Data\n\nnone\n\n## Per-language thresholds")
+    assert "| c |" in card and "| python |" in card
 
     bad = CliRunner().invoke(
         main, ["calibrate", "--model", str(model), "--data", str(data), "--clean", str(data)]

@@ -165,4 +165,27 @@ def calibrate_command(
         "languages": [r.to_json() for r in rows],
     }
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    card = model_dir / "MODEL_CARD.md"
+    if card.is_file():
+        section = (
+            f"{CARD_HEADING}\n\nChosen by `vulnsight calibrate` on {', '.join(map(str, data))}"
+            + (f" with clean code from {', '.join(map(str, clean))}" if clean else "")
+            + f"; at most {max_flag_rate:.0%} of a language's clean functions flagged by the "
+            f"model alone; `off`: the model reports nothing on its own there.\n\n"
+            f"{_table(rows)}\n\nPooled threshold (other languages): {pooled:.3f}\n"
+        )
+        card.write_text(with_section(card.read_text("utf-8"), section), encoding="utf-8")
     click.echo(f"thresholds written to {path}")
+
+
+CARD_HEADING = "## Per-language thresholds"
+
+
+def with_section(text: str, section: str) -> str:
+    """`text` with its CARD_HEADING section replaced by `section` (appended if absent)."""
+    start = text.find(CARD_HEADING)
+    if start < 0:
+        return text.rstrip("\n") + "\n\n" + section
+    end = text.find("\n## ", start + len(CARD_HEADING))
+    rest = text[end + 1 :] if end >= 0 else ""
+    return text[:start] + section + ("\n" + rest if rest else "")

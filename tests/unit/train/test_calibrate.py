@@ -109,3 +109,13 @@ def test_manifest_thresholds_load_and_a_user_threshold_overrides_them(tmp_path):
     (tmp_path / "vulnsight-model.json").write_text(json.dumps({"thresholds": {"c": 2}}))
     with pytest.raises(ConfigError, match="threshold for c"):
         resolve(str(tmp_path))
+
+
+def test_the_model_card_section_is_replaced_not_repeated():
+    from vulnsight.train.calibrate_command import with_section
+
+    card = "# m\n\n## Data\n\nx\n"
+    once = with_section(card, "## Per-language thresholds\n\nold\n")
+    twice = with_section(once + "\n## Later\n\ny\n", "## Per-language thresholds\n\nnew\n")
+    assert once == "# m\n\n## Data\n\nx\n\n## Per-language thresholds\n\nold\n"
+    assert twice == "# m\n\n## Data\n\nx\n\n## Per-language thresholds\n\nnew\n\n## Later\n\ny\n"

@@ -18,8 +18,14 @@ from vulnsight.train.metrics import best_threshold, confusion, roc_auc
 
 def rec(i, project, label=1, lines=(3,)):
     return Record(
-        id=f"r{i}", language="c", label=label, cwe="CWE-120" if label else None,
-        lines=tuple(lines) if label else (), source="unit", project=project, path="a.c",
+        id=f"r{i}",
+        language="c",
+        label=label,
+        cwe="CWE-120" if label else None,
+        lines=tuple(lines) if label else (),
+        source="unit",
+        project=project,
+        path="a.c",
         code="int f(char *s) {\n    char b[4];\n    strcpy(b, s); // safe, trust me\n}\n",
     )
 

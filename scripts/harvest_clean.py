@@ -150,43 +150,35 @@ def _unpack(archive: Path, target: Path) -> None:
         tf.extractall(target, filter="data")
 
 
-def debian_sources(cache: Path) -> list[tuple[str, Path]]:
-    """Upstream trees of the DEBIAN source packages, downloaded once into `cache`."""
+def _downloaded(
+    names: list[str], cache: Path, kind: str, command: list[str], pattern: str
+) -> list[tuple[str, Path]]:
+    """(project, unpacked tree) for each name, fetched once into `cache`/`kind` by
+    running `command + [name]` and unpacking the archive matching `pattern`."""
     roots = []
-    for name in DEBIAN:
-        target = cache / "debian" / name
+    for name in names:
+        target = cache / kind / name.replace("/", "__")
         if not target.is_dir():
             with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(
-                    ["apt-get", "source", "--download-only", "-qq", name],
-                    cwd=tmp,
-                    capture_output=True,
-                    timeout=300,
-                )
-                archives = sorted(Path(tmp).glob(f"{name}_*.orig.tar.*"), key=lambda p: len(p.name))
-                if not archives:
-                    print("skip", name, "(apt-get source failed: is deb-src enabled?)")
+                subprocess.run([*command, name], cwd=tmp, capture_output=True, timeout=300)
+                found = sorted(Path(tmp).glob(pattern.format(name=name)), key=lambda p: len(p.name))
+                if not found:
+                    print("skip", name, f"({' '.join(command)} failed)")
                     continue
-                _unpack(archives[0], target)
-        roots.append((f"debian/{name}", target))
+                _unpack(found[0], target)
+        roots.append((f"{kind}/{name}", target))
     return roots
+
+
+def debian_sources(cache: Path) -> list[tuple[str, Path]]:
+    """Upstream trees of the DEBIAN source packages (needs a deb-src line for apt)."""
+    command = ["apt-get", "source", "--download-only", "-qq"]
+    return _downloaded(DEBIAN, cache, "debian", command, "{name}_*.orig.tar.*")
 
 
 def npm_packs(cache: Path) -> list[tuple[str, Path]]:
-    """Unpacked NPM_PACKS tarballs, downloaded once into `cache`."""
-    roots = []
-    for name in NPM_PACKS:
-        target = cache / "npm" / name.replace("/", "__")
-        if not target.is_dir():
-            with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(["npm", "pack", "-q", name], cwd=tmp, capture_output=True)
-                archives = list(Path(tmp).glob("*.tgz"))
-                if not archives:
-                    print("skip", name, "(npm pack failed)")
-                    continue
-                _unpack(archives[0], target)
-        roots.append((f"npm/{name}", target))
-    return roots
+    """Unpacked NPM_PACKS tarballs."""
+    return _downloaded(NPM_PACKS, cache, "npm", ["npm", "pack", "-q"], "*.tgz")
 
 
 def llama_cpp_sources(cache: Path) -> Path | None:

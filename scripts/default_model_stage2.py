@@ -8,9 +8,12 @@ ordinary clean code, above all C, C++ and Solidity, which stage 1 barely had.
     python scripts/default_model_stage2.py --stage1 /tmp/dm --clean /tmp/clean2.jsonl \
         --out /tmp/dm2
 
-Writes train.jsonl (stage-1 training records, re-sampled, plus new clean functions) and
-tune_clean.jsonl (clean functions of TUNE_PROJECTS, never trained on), which
-`vulnsight calibrate --clean` uses beside stage 1's validation split.
+Writes train.jsonl (stage-1 training records, re-sampled, plus new clean functions),
+tune_clean.jsonl (clean functions of TUNE_PROJECTS, never trained on) for
+`vulnsight calibrate --clean`, and calib.jsonl for `vulnsight calibrate --data`: stage 1's
+validation sample plus more records of its validation projects (at most CALIB_CAP per
+language and label), since the 201-record sample holds only a handful of vulnerable
+JavaScript and Python functions.
 Never the val/test projects of stage 1, never reserved projects.
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from vulnsight.bench.records import record_row
 from vulnsight.train.data import Record, is_reserved, load_records, stratified
+from vulnsight.train.head_run import three_way
 
 #: clean packages held out of training, to choose per-language thresholds on
 TUNE_PROJECTS = {
@@ -48,6 +52,9 @@ STAGE1 = {
     "mature-clean": 60,
 }
 TUNE_PER_LANGUAGE = 40
+CALIB_CAP = 100
+#: the corpora scripts/default_model_data.py splits
+STAGE1_SOURCES = ("juliet_c_cpp", "sven_dev", "cyberseceval_icd", "solidifi")
 
 
 def pick(records: list[Record], n: int, seed: int) -> list[Record]:
@@ -61,6 +68,7 @@ def main() -> None:
     ap.add_argument("--stage1", type=Path, required=True, help="dir with train/val/test.jsonl")
     ap.add_argument("--clean", type=Path, required=True, help="harvest_clean.py output")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--shared", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     train1 = load_records([args.stage1 / "train.jsonl"])
@@ -86,8 +94,27 @@ def main() -> None:
         tuning = [r for r in clean if r.project in TUNE_PROJECTS and r.language == lang]
         tune += pick(tuning, TUNE_PER_LANGUAGE, args.seed)
     random.Random(args.seed).shuffle(train)
+    calib = load_records([args.stage1 / "val.jsonl"])
+    test_projects = {r.project for r in load_records([args.stage1 / "test.jsonl"])}
+    trained = {r.project for r in train1 + train}
+    seen_ids = {r.id for r in calib}
+    corpora = [args.shared / f"{s}.jsonl" for s in STAGE1_SOURCES]
+    # the validation partition of scripts/default_model_data.py (same split, same seed);
+    # not solidifi, whose validation and test halves that script swapped
+    pool = [
+        r
+        for r in three_way(load_records(corpora), 0.3, 0)["val"]
+        if r.source != "solidifi"
+        and r.id not in seen_ids
+        and r.project not in test_projects | trained
+        and not is_reserved(r.project)
+    ]
+    for key in sorted({(r.language, r.label) for r in pool}):
+        have = sum((r.language, r.label) == key for r in calib)
+        group = [r for r in pool if (r.language, r.label) == key]
+        calib += pick(group, max(0, CALIB_CAP - have), args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, part in (("train", train), ("tune_clean", tune)):
+    for name, part in (("train", train), ("tune_clean", tune), ("calib", calib)):
         with (args.out / f"{name}.jsonl").open("w") as fh:
             for r in part:
                 fh.write(json.dumps(record_row(r)) + "\n")

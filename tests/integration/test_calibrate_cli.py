@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from vulnsight.cli import main
 from vulnsight.llm.models import resolve
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.semgrep]
 
 
 def record(rid, language, code, label, project):

@@ -22,11 +22,29 @@ CODE = "10| void copy(char *s) {\n11|     char buf[16];\n12|     strcpy(buf, s);
 
 @pytest.fixture(scope="module")
 def embedded():
+    """The embedded model alone (the mechanics below do not depend on the adapter)."""
     from vulnsight.llm.models import load
 
-    backend = load("default")
+    backend = load("base")
     yield backend
     backend.close()
+
+
+def test_the_default_is_the_embedded_model_with_the_shipped_adapter(embedded, no_network):
+    import math
+
+    from vulnsight.llm.models import load
+
+    shipped = load("default")
+    try:
+        assert shipped.name == "vulnsight-default-v1"
+        assert shipped.language_thresholds["solidity"] == math.inf  # off: not asked
+        assert 0.0 < shipped.language_thresholds["c"] < 1.0
+        prompt = [render(CODE, "c")]
+        tuned, base = shipped.decide(prompt)[0], embedded.decide(prompt)[0]
+        assert tuned.p_vulnerable != pytest.approx(base.p_vulnerable, abs=1e-3)
+    finally:
+        shipped.close()
 
 
 def test_decision_is_a_probability_and_prefix_cache_is_exact(embedded, no_network):

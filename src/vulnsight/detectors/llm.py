@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,13 +30,17 @@ class LLMOptions:
     threshold: float = 0.5  # P(vulnerable) at or above which a function is flagged
     budget_tokens: int = 8192
     max_callers: int = 3
-    #: per-language thresholds a model was calibrated for; `math.inf`: the model reports
-    #: nothing in that language (its scores still reach the hybrid merge)
+    #: per-language thresholds a model was calibrated for; `math.inf`: the model is off
+    #: in that language (it is not asked, and rule hits there stand on their own)
     by_language: Mapping[str, float] = field(default_factory=dict)
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
         return self.by_language.get(language, self.threshold)
+
+    def asks(self, language: str) -> bool:
+        """Whether the model is asked about functions of `language` at all."""
+        return self.by_language.get(language) != math.inf
 
 
 def _line_of(verdict: Verdict, fn: Function) -> int:
@@ -111,7 +116,9 @@ class LLMDetector:
         errors: list[ScanError] = []
         scores: dict[str, float] = {}
         timings: list[float] = []
-        functions = list(batch.functions)
+        functions = [fn for fn in batch.functions if self.options.asks(fn.language)]
+        if progress and len(functions) < len(batch.functions):
+            progress(len(batch.functions) - len(functions))
         hits = 0
         for i in range(0, len(functions), CHUNK):
             todo = functions[i : i + CHUNK]
@@ -135,6 +142,8 @@ class LLMDetector:
             if progress:
                 progress(len(todo))
         stats: dict[str, float | int | str] = {"llm_functions": len(functions)}
+        if len(functions) < len(batch.functions):
+            stats["llm_languages_off"] = len(batch.functions) - len(functions)
         if self.cache is not None:
             stats["cache_hits"] = hits
             stats["cache_misses"] = len(functions) - hits

@@ -87,7 +87,7 @@ def _read(path: Path) -> str | None:
 
 def language_thresholds(raw: Any, source: Path) -> dict[str, float]:
     """A manifest's per-language thresholds; null means the model reports nothing in
-    that language (its score still informs the hybrid merge), kept as `math.inf`."""
+    that language (it is not asked there; rule hits stand alone), kept as `math.inf`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: 'thresholds' must map languages to numbers or null")
     out: dict[str, float] = {}

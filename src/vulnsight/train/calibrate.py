@@ -4,10 +4,16 @@ A model's scores are not equally calibrated across languages, and what users can
 is a flag rate on *their ordinary code*, not a rate on a benchmark's fixed twins. So a
 threshold is chosen per language: the one with the best Youden's J on labelled data
 among those that flag at most `max_flag_rate` of the presumed-clean functions of that
-language. A language where no such threshold has positive J gets none: the model then
-reports nothing there on its own (its score still weighs rule hits in the hybrid
-merge). A language with too few vulnerable examples to judge takes the pooled
-threshold, raised until its clean flag rate fits.
+language. A language where no such threshold has positive J gets none: the model is
+then off there (not asked; rule hits stand on their own). A language with too few
+vulnerable examples to judge takes the pooled threshold, raised until its clean flag
+rate fits.
+
+When the rules' verdicts on the labelled data are known (`Scored.rule_hit`), the model
+is what the scan adds *to* the rules, so a language keeps its threshold only if rules
+plus model beat the rules alone there in both Youden's J and F1; a language with too
+few vulnerable examples to show that borrows its family's threshold (TypeScript from
+JavaScript) or is turned off.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from vulnsight.train.metrics import confusion
 
 #: fewest vulnerable examples of a language to choose its own threshold
 MIN_POSITIVES = 5
+#: a language with too few examples of its own borrows its family's threshold
+FAMILY = {"typescript": "javascript"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Scored:
     language: str
     label: int
     score: float
+    rule_hit: bool | None = None  # whether the rules flag it (None: not known)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,15 @@ def _best(
     return best
 
 
+def _hybrid_gain(mine: Sequence[Scored], threshold: float) -> tuple[float, float]:
+    """(J, F1) of rules plus model at `threshold` minus those of the rules alone."""
+    labels = [s.label for s in mine]
+    rules = confusion(labels, [float(bool(s.rule_hit)) for s in mine], 0.5)
+    both = [1.0 if s.rule_hit or s.score >= threshold else 0.0 for s in mine]
+    hybrid = confusion(labels, both, 0.5)
+    return hybrid.youden_j - rules.youden_j, hybrid.f1 - rules.f1
+
+
 def choose_thresholds(
     labelled: Sequence[Scored],
     clean: Sequence[Scored],
@@ -103,8 +121,13 @@ def choose_thresholds(
     pooled_clean = [s.score for s in clean] or [s.score for s in labelled if not s.label]
     pooled = _best(labelled, pooled_clean, max_flag_rate)
     pooled_t = pooled[1] if pooled is not None else 0.5
+    gated = any(s.rule_hit is not None for s in labelled)
+    languages = sorted({s.language for s in labelled} | {s.language for s in clean})
+    # families' own languages first, so a borrower sees its family's final decision
+    languages.sort(key=lambda lang: lang in FAMILY)
+    chosen: dict[str, float | None] = {}
     out: list[LanguageThreshold] = []
-    for lang in sorted({s.language for s in labelled} | {s.language for s in clean}):
+    for lang in languages:
         mine = [s for s in labelled if s.language == lang]
         cl = [s.score for s in clean if s.language == lang]
         bound = cl or [s.score for s in mine if not s.label]
@@ -116,9 +139,22 @@ def choose_thresholds(
                 threshold, how = None, "off: no threshold within the flag rate has J > 0"
             else:
                 threshold, how = best[1], "best J within the clean flag rate"
+            if gated and threshold is not None:
+                dj, df1 = _hybrid_gain(mine, threshold)
+                if dj <= 0.0 or df1 < 0.0:
+                    threshold = None
+                    how = f"off: rules + model do not beat the rules (J {dj:+.2f}, F1 {df1:+.2f})"
+        elif gated:
+            family = chosen.get(FAMILY.get(lang, ""))
+            if family is None:
+                threshold, how = None, f"off: fewer than {min_positives} vulnerable examples"
+            else:
+                floor = _smallest_fitting(bound, max_flag_rate) if bound else 0.0
+                threshold, how = max(family, floor), f"from {FAMILY[lang]} (few examples)"
         else:
             threshold = max(pooled_t, _smallest_fitting(bound, max_flag_rate) if bound else 0.0)
             how = f"pooled (fewer than {min_positives} vulnerable examples)"
+        chosen[lang] = threshold
         at = threshold if threshold is not None else float("inf")
         c = confusion([s.label for s in mine], [s.score for s in mine], at)
         out.append(

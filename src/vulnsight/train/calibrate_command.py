@@ -36,9 +36,10 @@ def _fingerprint(model_dir: Path, meta: dict[str, Any]) -> str:
 
 
 def score_records(
-    model_dir: Path, records: list[Any], work: Path, show_progress: bool
-) -> dict[str, float]:
-    """P(vulnerable) per record id, from the model alone (resumable in `work`)."""
+    model_dir: Path, records: list[Any], work: Path, show_progress: bool, rules: list[Any]
+) -> tuple[dict[str, float], dict[str, bool]]:
+    """P(vulnerable) per record id from the model alone, and whether the rule pack flags
+    each of `rules` (resumable in `work`)."""
     from vulnsight.bench.adapters.interface import AdapterOptions
     from vulnsight.bench.adapters.vulnsight_detectors import VulnsightAdapter
     from vulnsight.bench.runner import Runner
@@ -54,29 +55,38 @@ def score_records(
     stamp.write_text(key + "\n")
     # An infinite threshold: nothing is flagged, so no CWE or line is decoded.
     options = AdapterOptions(model=str(model_dir), threshold=math.inf)
-    adapter = VulnsightAdapter("llm", options, name="llm")
+    runner = Runner(work)
     with _progress(show_progress) as tick:
-        outcome = Runner(work, progress=tick).run([adapter], records)
-    if "llm" in outcome.unavailable:
-        raise ConfigError(f"cannot score with {model_dir}: {outcome.unavailable['llm']}")
+        runner.progress = tick
+        outcome = runner.run([VulnsightAdapter("llm", options, name="llm")], records)
+        ruled = runner.run([VulnsightAdapter("rules", name="rules")], rules) if rules else None
+    for name, got in (("llm", outcome), ("rules", ruled)):
+        if got is not None and name in got.unavailable:
+            hint = " (or pass --no-rules)" if name == "rules" else ""
+            raise ConfigError(f"cannot run the {name}{hint}: {got.unavailable[name]}")
     preds = outcome.predictions.get(("llm", "none"), {})
     failed = [p.record_id for p in preds.values() if p.error]
     if failed:
         click.echo(f"vulnsight: {len(failed)} records could not be scored", err=True)
-    return {rid: p.score for rid, p in preds.items() if not p.error}
+    hits = ruled.predictions.get(("rules", "none"), {}) if ruled is not None else {}
+    return (
+        {rid: p.score for rid, p in preds.items() if not p.error},
+        {rid: p.predicted for rid, p in hits.items() if not p.error},
+    )
 
 
 def _table(rows: list[LanguageThreshold]) -> str:
     lines = [
         "| language | threshold | vulnerable | negatives | clean | recall | FPR "
-        "| clean flagged | J |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| clean flagged | J | why |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         t = "off" if r.threshold is None else f"{r.threshold:.3f}"
         lines.append(
             f"| {r.language} | {t} | {r.positives} | {r.negatives} | {r.clean} | "
-            f"{r.recall:.2f} | {r.fpr:.2f} | {r.clean_flag_rate:.2f} | {r.youden_j:.2f} |"
+            f"{r.recall:.2f} | {r.fpr:.2f} | {r.clean_flag_rate:.2f} | {r.youden_j:.2f} "
+            f"| {r.how} |"
         )
     return "\n".join(lines)
 
@@ -109,6 +119,13 @@ def _table(rows: list[LanguageThreshold]) -> str:
     show_default=True,
     help="Most of the clean functions of a language the model may flag on its own.",
 )
+@click.option(
+    "--rules/--no-rules",
+    default=True,
+    show_default=True,
+    help="Keep a language's threshold only where rules + model beat the rules alone on "
+    "--data (needs Semgrep).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the thresholds; do not write them.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
 def calibrate_command(
@@ -116,14 +133,16 @@ def calibrate_command(
     data: tuple[Path, ...],
     clean: tuple[Path, ...],
     max_flag_rate: float,
+    rules: bool,
     dry_run: bool,
     progress: bool | None,
 ) -> None:
     """Choose per-language flagging thresholds for a trained model directory.
 
     Per language: the best Youden's J on --data among thresholds that flag at most
-    --max-flag-rate of the --clean functions; a language where none helps is turned
-    off (the model then only weighs rule hits there). Written to vulnsight-model.json.
+    --max-flag-rate of the --clean functions; a language where none helps, or (with
+    --rules) where rules + model do not beat the rules alone, is turned off (the model
+    is then not asked about that language). Written to vulnsight-model.json.
     """
     from vulnsight.bench.records import filter_reserved, load_records
 
@@ -135,13 +154,16 @@ def calibrate_command(
         if any(r.label for r in cleans):
             raise ConfigError("--clean records must all have label 0")
         show = sys.stderr.isatty() if progress is None else progress
-        scores = score_records(model_dir, labelled + cleans, model_dir / "calibration", show)
+        work = model_dir / "calibration"
+        scores, hits = score_records(
+            model_dir, labelled + cleans, work, show, labelled if rules else []
+        )
     except VulnsightError as exc:
         click.echo(f"vulnsight: error: {exc}", err=True)
         sys.exit(2)
     clean_ids = {r.id for r in cleans}
     as_scored = [
-        (r.id in clean_ids, Scored(r.language, r.label, scores[r.id]))
+        (r.id in clean_ids, Scored(r.language, r.label, scores[r.id], hits.get(r.id)))
         for r in labelled + cleans
         if r.id in scores
     ]
@@ -160,6 +182,7 @@ def calibrate_command(
     meta["thresholds"] = {r.language: r.to_json()["threshold"] for r in rows}
     meta["calibration"] = {
         "max_flag_rate": max_flag_rate,
+        "gated_by_rules": rules,
         "data": [str(p) for p in data],
         "clean": [str(p) for p in clean],
         "languages": [r.to_json() for r in rows],

@@ -66,7 +66,9 @@ def test_the_scanner_uses_each_languages_threshold(tmp_path):
     backend = FakeBackend(responder=lambda prompt: verdict)
     options = LLMOptions(threshold=0.5, by_language={"c": math.inf, "python": 0.6})
     report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend, options)])
-    assert [f.file for f in report.findings] == ["a.py"]  # C is off for the model
+    assert [f.file for f in report.findings] == ["a.py"]  # C is off for the model...
+    assert len(backend.seen) == 1 and "eval" in backend.seen[0].text  # ...and never asked
+    assert report.stats["llm_languages_off"] == 1
     strict = LLMOptions(threshold=0.5, by_language={"python": 0.8})
     report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend, strict)])
     assert [f.file for f in report.findings] == ["b.c"]  # C falls back to 0.5
@@ -119,3 +121,28 @@ def test_the_model_card_section_is_replaced_not_repeated():
     twice = with_section(once + "\n## Later\n\ny\n", "## Per-language thresholds\n\nnew\n")
     assert once == "# m\n\n## Data\n\nx\n\n## Per-language thresholds\n\nold\n"
     assert twice == "# m\n\n## Data\n\nx\n\n## Per-language thresholds\n\nnew\n\n## Later\n\ny\n"
+
+
+def test_with_rule_verdicts_a_language_keeps_the_model_only_where_it_adds_to_the_rules():
+    def s(language, label, score, rule_hit):
+        return Scored(language, label, score, rule_hit)
+
+    # python: the model finds what the rules already find, plus a false positive
+    py = [s("python", 1, 0.9, True) for _ in range(5)] + [s("python", 0, 0.8, False)]
+    py += [s("python", 0, 0.1, False) for _ in range(4)]
+    # javascript: the model finds three the rules miss
+    js = [s("javascript", 1, 0.9, False) for _ in range(3)]
+    js += [s("javascript", 1, 0.2, True) for _ in range(2)]
+    js += [s("javascript", 0, 0.3, False) for _ in range(5)]
+    sol = [s("solidity", 1, 0.9, False), s("solidity", 0, 0.1, False)]
+    clean = scored("typescript", 0, 0.95, 0.3, 0.2, 0.1)
+    _, rows = choose_thresholds(py + js + sol, clean, max_flag_rate=0.25)
+    got = {r.language: r for r in rows}
+    assert got["python"].threshold is None and "do not beat the rules" in got["python"].how
+    assert got["javascript"].threshold == 0.9
+    # typescript borrows it, raised so that at most 1 of its 4 clean functions is flagged
+    assert got["typescript"].threshold == 0.95 and got["typescript"].how.startswith("from")
+    assert got["solidity"].threshold is None  # one vulnerable example shows nothing
+    # without rule verdicts the same python scores keep a threshold of their own
+    plain = [Scored(x.language, x.label, x.score) for x in py]
+    assert choose_thresholds(plain, [], max_flag_rate=0.25)[1][0].threshold is not None

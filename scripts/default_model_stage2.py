@@ -101,7 +101,7 @@ def main() -> None:
     corpora = [args.shared / f"{s}.jsonl" for s in STAGE1_SOURCES]
     # the validation partition of scripts/default_model_data.py (same split, same seed);
     # not solidifi, whose validation and test halves that script swapped
-    pool = [
+    more = [
         r
         for r in three_way(load_records(corpora), 0.3, 0)["val"]
         if r.source != "solidifi"
@@ -109,9 +109,9 @@ def main() -> None:
         and r.project not in test_projects | trained
         and not is_reserved(r.project)
     ]
-    for key in sorted({(r.language, r.label) for r in pool}):
+    for key in sorted({(r.language, r.label) for r in more}):
         have = sum((r.language, r.label) == key for r in calib)
-        group = [r for r in pool if (r.language, r.label) == key]
+        group = [r for r in more if (r.language, r.label) == key]
         calib += pick(group, max(0, CALIB_CAP - have), args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, part in (("train", train), ("tune_clean", tune), ("calib", calib)):

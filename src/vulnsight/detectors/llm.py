@@ -117,8 +117,9 @@ class LLMDetector:
         scores: dict[str, float] = {}
         timings: list[float] = []
         functions = [fn for fn in batch.functions if self.options.asks(fn.language)]
-        if progress and len(functions) < len(batch.functions):
-            progress(len(batch.functions) - len(functions))
+        off = len(batch.functions) - len(functions)
+        if progress and off:
+            progress(off)
         hits = 0
         for i in range(0, len(functions), CHUNK):
             todo = functions[i : i + CHUNK]
@@ -142,8 +143,8 @@ class LLMDetector:
             if progress:
                 progress(len(todo))
         stats: dict[str, float | int | str] = {"llm_functions": len(functions)}
-        if len(functions) < len(batch.functions):
-            stats["llm_languages_off"] = len(batch.functions) - len(functions)
+        if off:
+            stats["llm_languages_off"] = off
         if self.cache is not None:
             stats["cache_hits"] = hits
             stats["cache_misses"] = len(functions) - hits

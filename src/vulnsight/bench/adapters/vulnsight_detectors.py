@@ -9,7 +9,6 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from vulnsight.bench.adapters.interface import (
@@ -141,16 +140,12 @@ class VulnsightAdapter:
         from vulnsight import __version__
         from vulnsight.detectors import effective_thresholds
         from vulnsight.errors import VulnsightError
-        from vulnsight.llm.models import resolve
+        from vulnsight.review.lazy import LazyBackend
 
-        calibrated = None
+        calibrated = None  # what the spec says it was calibrated for, without loading it
         if self._uses_model() and self.threshold is None:
             with contextlib.suppress(VulnsightError):
-                kwargs = resolve(self.model).kwargs
-                calibrated = SimpleNamespace(
-                    default_threshold=kwargs.get("threshold"),
-                    language_thresholds=kwargs.get("language_thresholds"),
-                )
+                calibrated = LazyBackend(self.model)
         threshold, by_language = effective_thresholds(self.threshold, calibrated)
         described: dict[str, Any] = {
             "vulnsight": __version__,
@@ -167,7 +162,7 @@ class VulnsightAdapter:
 
     def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
         """Run the pipeline's stages over the batch directory."""
-        from vulnsight.detectors import DEFAULT_LLM_THRESHOLD, effective_thresholds
+        from vulnsight.detectors import effective_thresholds
         from vulnsight.detectors.hybrid import merge
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
         from vulnsight.detectors.llm import LLMDetector, LLMOptions
@@ -178,8 +173,7 @@ class VulnsightAdapter:
         from vulnsight.parse.callgraph import CallGraph
         from vulnsight.pipeline import parse_files
 
-        threshold = self.threshold if self.threshold is not None else DEFAULT_LLM_THRESHOLD
-        by_language: dict[str, float] = {}
+        threshold, by_language = effective_thresholds(self.threshold)
         started = time.perf_counter()
         found = discover([batch.root])
         functions, _ = parse_files(found.files)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
+import os
 import sys
-from collections.abc import Iterator
+import traceback
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -14,6 +18,15 @@ from vulnsight.config import DETECTORS
 from vulnsight.errors import ConfigError, VulnsightError
 from vulnsight.output import FORMATS
 from vulnsight.pipeline import ProgressFn
+from vulnsight.report_file import (
+    OutputGuard,
+    check_target,
+    claim,
+    current_guard,
+    start_guard,
+    write_atomic,
+)
+from vulnsight.textsafe import safe_text
 from vulnsight.types import Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -105,10 +118,86 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup)
+class ContractGroup(LazyGroup):
+    """The top-level group: every command's exit status keeps the contract.
+
+    0 clean, 1 findings, 2 error. Any error, expected or not, becomes one line on stderr
+    and status 2 (the traceback too with `--debug` or VULNSIGHT_DEBUG=1), and a report
+    path the failed command claimed is not left holding an older report.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        guard = start_guard()
+        _DEBUG.set(os.environ.get("VULNSIGHT_DEBUG", "") not in ("", "0"))
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else None)
+            if status in (EXIT_CLEAN, EXIT_FINDINGS):
+                raise
+            if status is None:  # sys.exit("message")
+                _fail(str(exc.code), guard)
+            _fail("", guard)
+        except click.exceptions.Exit as exc:  # pragma: no cover - raised as a return
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            _fail("", guard)
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            _fail("vulnsight: interrupted", guard)
+        except VulnsightError as exc:
+            prefix = "vulnsight: " if isinstance(exc, ConfigError) else "vulnsight: error: "
+            _fail(prefix + _one_line(str(exc)), guard)
+        except Exception as exc:  # noqa: BLE001 - the contract: nothing escapes as a traceback
+            detail = _one_line(str(exc))
+            hint = "" if _DEBUG.get() else " (run with --debug for the traceback)"
+            _fail(f"vulnsight: internal error: {type(exc).__name__}: {detail}{hint}", guard)
+        sys.exit(code if isinstance(code, int) and code in (0, 1, 2) else EXIT_CLEAN)
+
+
+_DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("vulnsight_debug", default=False)
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return safe_text(line[:500] + ("..." if len(line) > 500 else ""))
+
+
+def _fail(message: str, guard: OutputGuard | None = None) -> NoReturn:
+    """Print `message` (plus what was done about a stale report) on one line, exit 2."""
+    if _DEBUG.get() and sys.exc_info()[0] is not None:
+        traceback.print_exc()
+    guard = guard if guard is not None else current_guard()
+    notes = guard.discard_stale() if guard is not None else []
+    line = "; ".join(_one_line(m) for m in [message, *notes] if m)
+    if line:
+        click.echo(line if line.startswith("vulnsight") else f"vulnsight: {line}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=ContractGroup)
 @click.version_option(__version__, prog_name="vulnsight")
-def main() -> None:
-    """vulnsight: find vulnerabilities with a local model and static rules, offline."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an error, print the full traceback (also VULNSIGHT_DEBUG=1).",
+)
+def main(debug: bool) -> None:
+    """vulnsight: find vulnerabilities with a local model and static rules, offline.
+
+    Exit status of every command: 0 clean, 1 findings, 2 error.
+    """
+    if debug:
+        _DEBUG.set(True)
 
 
 @main.command()
@@ -218,6 +307,7 @@ def scan(
         "jobs": jobs,
     }
     try:
+        prepare_output(output, paths)
         project = discover_config(config_file, paths[0])
         config = project.scan_config({k: v for k, v in flags.items() if _given(k)})
         show = sys.stderr.isatty() if progress is None else progress
@@ -228,23 +318,38 @@ def scan(
             report = visible(report)
         text = _render(report, fmt)
     except ConfigError as exc:
-        click.echo(f"vulnsight: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(f"vulnsight: {exc}")
     except VulnsightError as exc:
-        click.echo(f"vulnsight: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(f"vulnsight: error: {exc}")
     if output:
         try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            click.echo(f"vulnsight: cannot write {output}: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+            write_atomic(output, text)
+        except ConfigError as exc:
+            _fail(f"vulnsight: {exc}")
         if fmt != "text":
             click.echo(f"{len(report.findings)} finding(s); report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
     sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
+
+
+def prepare_output(output: Path | None, paths: Sequence[Path]) -> None:
+    """Before a command scans `paths`: claim its report path (see `report_file`), refuse
+    one that writes through a link or onto scanned source, and refuse paths that do not
+    exist (ConfigError, exit 2)."""
+    if output is not None:
+        if output.is_symlink():
+            claim(output)  # a planted link must not pass for this run's report either
+        check_target(output, paths)
+        claim(output)
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        shown = ", ".join(safe_text(str(p)) for p in missing)
+        raise ConfigError(f"no such file or directory: {shown}")
+    broken = [p for p in paths if not p.exists()]
+    if broken:
+        shown = ", ".join(safe_text(str(p)) for p in broken)
+        raise ConfigError(f"broken symbolic link: {shown}")
 
 
 #: ScanConfig fields and the scan parameters that set them, where the names differ.

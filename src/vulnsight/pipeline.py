@@ -17,7 +17,7 @@ from vulnsight.detectors.hybrid import merge
 from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
 from vulnsight.discover import discover
 from vulnsight.errors import ParseError
-from vulnsight.parse import extract, parse_errors
+from vulnsight.parse import parse_source
 from vulnsight.parse.callgraph import CallGraph
 from vulnsight.types import Finding, Function, Report, ScanError, SourceFile
 
@@ -51,8 +51,9 @@ def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanE
     errors: list[ScanError] = []
     for src in files:
         try:
-            functions.extend(extract(src))
-            bad = parse_errors(src)
+            parsed = parse_source(src)  # bounded per file: see parse.grammars.ParseBudget
+            functions.extend(parsed.functions)
+            bad = parsed.error_count
         except (ParseError, ValueError, RecursionError) as exc:
             errors.append(ScanError(src.path, f"cannot parse: {exc}", "parser"))
             continue

@@ -35,7 +35,11 @@ def test_bad_input_is_listed_and_the_rest_is_scanned(tmp_path):
     assert "ok.py" in scanned and "odd name \u00e9 [1].py" in scanned
     assert skipped["bin.c"] == "binary file"
     assert skipped["big.js"].startswith("file too large")
-    assert skipped["latin1.c"].startswith("invalid UTF-8")
+    # a stray non-UTF-8 byte no longer hides the file: it is scanned, lines kept
+    latin1 = next(f for f in found.files if f.path == "latin1.c")
+    assert latin1.text == "int f(void) { return 0; } /* caf\ufffd */\n"
+    assert found.replaced == ("latin1.c",)
+    assert skipped["loop/again"] == "directory already scanned (symbolic link loop)"
     assert skipped["dangling.py"] == "broken symbolic link"
     assert not any(p.startswith("node_modules") for p in scanned)
     assert not any("again" in p for p in scanned)

@@ -24,14 +24,14 @@ class RulesDetector:
         return 1
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
-        """Findings of the rule pack, with paths relative to the batch root."""
-        from vulnsight.rules.engine import run_semgrep
+        """Findings of the rule pack over exactly the text discovery read, with the
+        batch's paths (so every file counted as scanned is scanned by the rules)."""
+        from vulnsight.rules.engine import run_semgrep_sources
 
-        targets = [batch.root / f.path for f in batch.files]
-        if not targets:
+        if not batch.files:
             return DetectorResult()
         try:
-            findings, errors = run_semgrep(targets, batch.root, rules=self._rules, jobs=self._jobs)
+            findings, errors = run_semgrep_sources(batch.files, rules=self._rules, jobs=self._jobs)
         except RulesError as exc:
             errs = (ScanError(file=".", reason=str(exc), detector=self.name),)
             return DetectorResult(errors=errs)

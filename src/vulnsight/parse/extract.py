@@ -9,13 +9,22 @@ declarations.
 from __future__ import annotations
 
 import bisect
+import math
 import re
+import time
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from vulnsight.errors import ParseError
 from vulnsight.parse.comments import comment_ranges
-from vulnsight.parse.grammars import count_errors, grammar_name, parse_text
+from vulnsight.parse.grammars import (
+    DEFAULT_BUDGET,
+    ParseBudget,
+    count_errors,
+    grammar_name,
+    parse_text,
+)
 from vulnsight.types import Function, SourceFile
 
 TOPLEVEL_NAME = "<toplevel>"
@@ -124,7 +133,8 @@ class _Frame:
 class _Walk:
     """State of one extraction walk over a parsed file."""
 
-    def __init__(self, source: SourceFile, data: bytes) -> None:
+    def __init__(self, source: SourceFile, data: bytes, deadline: float = math.inf) -> None:
+        self.deadline = deadline
         self.language = source.language
         self.data = data
         self.sep = _FAMILY_SEPARATOR.get(source.language, ".")
@@ -140,7 +150,11 @@ class _Walk:
 
     def run(self, root: Node) -> None:
         stack = [_Frame(root, "", -1, None, False)]
+        steps = 0
         while stack:
+            steps += 1
+            if steps % 4096 == 0 and time.monotonic() > self.deadline:
+                raise ParseError("over the parse budget: extracting functions took too long")
             frame = stack.pop()
             node = frame.node
             children = self.visit(frame)
@@ -348,16 +362,21 @@ class _Walk:
         return f"{callee_text}('{_collapse(self.text(first))[1:-1][:80]}') handler"
 
 
-def parse_source(source: SourceFile) -> ParseResult:
-    """Parse one file into its functions (see `extract`) and count its syntax errors."""
+def parse_source(source: SourceFile, budget: ParseBudget = DEFAULT_BUDGET) -> ParseResult:
+    """Parse one file into its functions (see `extract`) and count its syntax errors.
+
+    Raises ParseError when the file is over `budget` (too long a line, too many syntax
+    nodes, or more time than the budget allows for parsing and extraction).
+    """
     grammar = grammar_name(source.language, source.path)
-    tree, data = parse_text(source.text, grammar)
-    walk = _Walk(source, data)
+    deadline = time.monotonic() + budget.seconds
+    tree, data = parse_text(source.text, grammar, budget)
+    walk = _Walk(source, data, deadline)
     walk.run(tree.root_node)
     lines = source.text.split("\n")
     comments = comment_ranges(tree, data, source.language)
     units = [(unit, walk, comments) for unit in walk.units]
-    units.extend(_recover(source, grammar, tree.root_node, lines))
+    units.extend(_recover(source, grammar, tree.root_node, lines, deadline))
     units.sort(key=lambda item: (item[0].outer.start_point.row, item[0].outer.start_byte))
     functions: list[Function] = []
     covered = [False] * (len(lines) + 2)
@@ -385,7 +404,7 @@ def parse_source(source: SourceFile) -> ParseResult:
 
 
 def _recover(
-    source: SourceFile, grammar: str, root: Node, lines: list[str]
+    source: SourceFile, grammar: str, root: Node, lines: list[str], deadline: float = math.inf
 ) -> list[tuple[_Unit, _Walk, list[tuple[int, int]]]]:
     """Functions inside top-level ERROR regions, found by parsing the region in pieces.
 
@@ -402,8 +421,12 @@ def _recover(
         starts = [first] + [n for n in range(first + 1, last + 1) if _starts_definition(lines, n)]
         for begin, stop in zip(starts, [*starts[1:], last + 1], strict=True):
             piece = "\n" * (begin - 1) + "\n".join(lines[begin - 1 : stop - 1])
+            if time.monotonic() > deadline:
+                raise ParseError(
+                    "over the parse budget: recovering from syntax errors took too long"
+                )
             tree, data = parse_text(piece, grammar)
-            walk = _Walk(source, data)
+            walk = _Walk(source, data, deadline)
             walk.run(tree.root_node)
             comments = comment_ranges(tree, data, source.language)
             found.extend((u, walk, comments) for u in walk.units if not u.outer.has_error)
@@ -419,9 +442,9 @@ def extract(source: SourceFile) -> list[Function]:
     return list(parse_source(source).functions)
 
 
-def parse_errors(source: SourceFile) -> int:
+def parse_errors(source: SourceFile, budget: ParseBudget = DEFAULT_BUDGET) -> int:
     """How many ERROR nodes tree-sitter produced for the file (0: it parsed cleanly)."""
-    tree, _ = parse_text(source.text, grammar_name(source.language, source.path))
+    tree, _ = parse_text(source.text, grammar_name(source.language, source.path), budget)
     return count_errors(tree)
 
 

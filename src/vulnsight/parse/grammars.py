@@ -8,7 +8,9 @@ of its language is parsed. `Language` objects are immutable and shared; a fresh
 from __future__ import annotations
 
 import importlib
+import time
 import warnings
+from dataclasses import dataclass
 from functools import cache
 from pathlib import PurePath
 
@@ -58,10 +60,70 @@ def parser_for(grammar: str) -> Parser:
     return Parser(_language(grammar))
 
 
-def parse_text(text: str, grammar: str) -> tuple[Tree, bytes]:
-    """Parse `text` with a grammar; returns the tree and the UTF-8 bytes it indexes."""
+@dataclass(frozen=True)
+class ParseBudget:
+    """What one file may cost the parser; a file over budget is skipped with the reason.
+
+    Dense input (a megabyte on one line, generated tables) yields millions of syntax
+    nodes whose walk in Python takes minutes and gigabytes. The limits are checked
+    before parsing (line length), after it (node count) and during it (time).
+    """
+
+    max_line_chars: int = 20_000
+    max_nodes: int = 400_000
+    seconds: float = 10.0
+
+
+DEFAULT_BUDGET = ParseBudget()
+
+
+def check_lines(text: str, budget: ParseBudget = DEFAULT_BUDGET) -> None:
+    """Raise ParseError when a line of `text` is longer than the budget allows."""
+    if len(text) <= budget.max_line_chars:
+        return
+    start = 0
+    number = 1
+    while True:
+        end = text.find("\n", start)
+        stop = len(text) if end < 0 else end
+        if stop - start > budget.max_line_chars:
+            raise ParseError(
+                f"over the parse budget: line {number} has {stop - start:,} characters "
+                f"(limit {budget.max_line_chars:,}); the rules still scan the file"
+            )
+        if end < 0:
+            return
+        start, number = end + 1, number + 1
+
+
+def parse_text(text: str, grammar: str, budget: ParseBudget | None = None) -> tuple[Tree, bytes]:
+    """Parse `text` with a grammar; returns the tree and the UTF-8 bytes it indexes.
+
+    With a budget, raises ParseError when the text or its tree is over it.
+    """
     data = text.encode("utf-8", "surrogatepass")
-    return parser_for(grammar).parse(data), data
+    parser = parser_for(grammar)
+    if budget is None:
+        return parser.parse(data), data
+    check_lines(text, budget)
+    deadline = time.monotonic() + budget.seconds
+
+    def read(offset: int, _point: object) -> bytes:
+        return data[offset : offset + 65536]
+
+    try:  # tree-sitter >= 0.25: a read callback, so that the progress callback is called
+        tree = parser.parse(read, progress_callback=lambda *_: time.monotonic() > deadline)
+    except TypeError:  # tree-sitter < 0.25: the older timeout knob
+        setattr(parser, "timeout_micros", int(budget.seconds * 1_000_000))  # noqa: B010
+        tree = parser.parse(data)
+    if tree is None or time.monotonic() > deadline:
+        raise ParseError(f"over the parse budget: parsing took over {budget.seconds:g} s")
+    nodes = tree.root_node.descendant_count
+    if nodes > budget.max_nodes:
+        raise ParseError(
+            f"over the parse budget: {nodes:,} syntax nodes (limit {budget.max_nodes:,})"
+        )
+    return tree, data
 
 
 def count_errors(tree: Tree) -> int:

@@ -1,14 +1,14 @@
 """`vulnsight baseline|triage|feedback|serve`: the review workflow's commands.
 
-The only review module that prints or exits; the work is done by the pure modules
-beside it.
+The only review module that prints; the work is done by the pure modules beside it.
+Errors are raised to the top-level group (`vulnsight.cli`), which keeps the exit
+status contract (one line, status 2) and removes a stale report at a claimed `-o`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,15 +25,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn vulnsight errors into a message and exit status 2."""
+    """Where a command's errors go: up to the top-level group (`vulnsight.cli`), which
+    prints one line, exits 2 and removes a stale report at a claimed `-o` path. Only
+    the exit status of SystemExit is kept to the contract here."""
     try:
         yield
-    except ConfigError as exc:
-        click.echo(f"vulnsight: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
-    except VulnsightError as exc:
-        click.echo(f"vulnsight: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    except SystemExit as exc:
+        if exc.code not in (None, EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR):
+            raise VulnsightError(str(exc.code)) from exc
+        raise
 
 
 def _scan_options(func: F) -> F:
@@ -79,14 +79,13 @@ def _run_scan(
 
 
 def _write(text: str, output: Path | None) -> None:
+    """To stdout, or atomically to `output` (claimed before the command began)."""
+    from vulnsight.report_file import write_atomic
+
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    write_atomic(output, text)
 
 
 # --- baseline ---------------------------------------------------------------------
@@ -117,9 +116,11 @@ def baseline_create(
     no_cache: bool,
 ) -> None:
     """Scan PATHS and record every finding (suppressed ones too) by fingerprint."""
+    from vulnsight.cli import prepare_output
     from vulnsight.review import baseline as baselines
 
     with _errors():
+        prepare_output(output, paths)
         report = _run_scan(paths, config_file, detectors, model, no_cache, apply_triage=False)
         _write(baselines.to_json(report), output)
     click.echo(f"baseline of {len(report.findings)} finding(s) written to {output}", err=True)
@@ -195,10 +196,12 @@ def triage(
     are suppressed in later scans; `vulnsight feedback export` turns every decision into
     a training record.
     """
+    from vulnsight.cli import prepare_output
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.triage import TriageStore, decide, parse_label
 
     with _errors():
+        prepare_output(None, [path] if report is None else [])
         if fingerprints and label is None:
             raise ConfigError("--fingerprint needs --label tp or --label fp")
         value = parse_label(label) if label is not None else None
@@ -266,10 +269,12 @@ def feedback() -> None:
 def feedback_export(path: Path, output: Path | None, config_file: Path | None) -> None:
     """Write the triage decisions of the project at PATH as JSONL training records
     (the shared schema, source "vulnsight-feedback"), ready for `vulnsight train --resume`."""
+    from vulnsight.cli import prepare_output
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.triage import TRIAGE_FILE, TriageStore, to_jsonl
 
     with _errors():
+        prepare_output(output, [path])
         project = discover_config(config_file, path)
         if not (project.state_dir / TRIAGE_FILE).is_file():
             raise ConfigError(f"no triage decisions under {project.state_dir}")

@@ -2,14 +2,17 @@
 
 `POST /v1/scan` takes files (`{"files": [{"path", "content"}]}`) or one snippet
 (`{"snippet", "language"}`) and answers with the JSON report (or SARIF). The model is
-loaded once per server and scans run one at a time. The server binds 127.0.0.1 by
-default; bound anywhere else it refuses to start without a bearer token. Bodies over the
-size limit are refused before they are read, and on loopback without a token the `Host`
-header must name loopback, so a web page cannot reach the API through DNS rebinding.
+loaded once per server; scans run side by side (model calls one at a time), bounded
+per file, so `/v1/health` and other requests keep answering while one scan runs. The
+server binds 127.0.0.1 by default; bound anywhere else it refuses to start without a
+bearer token. Bodies over the size limit are refused before they are read, and on
+loopback without a token the `Host` header must name loopback, so a web page cannot
+reach the API through DNS rebinding.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
@@ -60,17 +63,84 @@ class ScanRequest(BaseModel):
             raise ValueError("give either 'files' or 'snippet' (with 'language')")
         if self.snippet is not None and self.language not in LANGUAGES:
             raise ValueError(f"'language' must be one of {', '.join(LANGUAGES)}")
-        for f in self.files or []:
-            safe_path(f.path)
+        paths = [safe_path(f.path) for f in self.files or []]
+        seen: set[PurePosixPath] = set()
+        for p in paths:
+            if p in seen:
+                raise ValueError(f"path given twice: {str(p)!r}")
+            seen.add(p)
+        for p in paths:
+            clash = next((parent for parent in p.parents if parent in seen), None)
+            if clash is not None:
+                raise ValueError(f"{str(clash)!r} is a file but {str(p)!r} puts files under it")
         return self
 
 
 def safe_path(path: str) -> PurePosixPath:
-    """A request path as a relative path that stays inside the scan directory."""
+    """A request path as a relative path that stays inside the scan directory
+    (normalised: `./a.py` and `a.py` are the same path)."""
     p = PurePosixPath(path.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts or "\0" in path:
         raise ValueError(f"path must be relative and stay inside the project: {path!r}")
+    if any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in p.parts):
+        raise ValueError(f"a path component is longer than 255 bytes: {path[:80]!r}...")
     return p
+
+
+class RequestFailed(VulnsightError):
+    """A scan request that cannot be served, with the HTTP status to answer."""
+
+    def __init__(self, status: HTTPStatus, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+#: HTTP status for an OSError met while writing a request's files.
+_ERRNO_STATUS = {
+    errno.ENOENT: HTTPStatus.NOT_FOUND,
+    errno.EACCES: HTTPStatus.FORBIDDEN,
+    errno.EPERM: HTTPStatus.FORBIDDEN,
+    errno.ENOSPC: HTTPStatus.INSUFFICIENT_STORAGE,
+}
+
+
+def fs_failure(exc: OSError, what: str) -> RequestFailed:
+    """The answer to a file-system error: 4xx (5xx for a full disk), JSON body."""
+    status = _ERRNO_STATUS.get(exc.errno or 0, HTTPStatus.BAD_REQUEST)
+    return RequestFailed(status, f"{what}: {exc.strerror or exc}")
+
+
+class _SerialBackend:
+    """The server's one model behind a lock: scans run side by side, model calls one at
+    a time (llama.cpp contexts are not thread-safe)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._backend.generate(*args, **kwargs)
+
+    def decide(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._backend.decide(*args, **kwargs)
+
+    def complete_flagged(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._backend.complete_flagged(*args, **kwargs)
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return self._backend.count_tokens(text)
+
+    def close(self) -> None:
+        with self._lock:
+            self._backend.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -101,15 +171,27 @@ class ServerOptions:
 
 
 class ScanService:
-    """Runs API scans with one loaded model, one scan at a time."""
+    """Runs API scans with one loaded model.
+
+    Up to `max_scans` scans run at once (parsing and rules side by side, model calls
+    one at a time); a request that finds them all busy waits at most `wait_seconds`
+    and is then answered 503 with Retry-After. Health checks never wait. Each file of a
+    scan is bounded by the parser's budget, so no request holds the model for long.
+    """
 
     def __init__(
-        self, project: ProjectConfig, config: ScanConfig, backend: Backend | None = None
+        self,
+        project: ProjectConfig,
+        config: ScanConfig,
+        backend: Backend | None = None,
+        max_scans: int = 2,
+        wait_seconds: float = 10.0,
     ) -> None:
         self.project = project
         self.config = config
-        self.backend = backend
-        self._lock = threading.Lock()
+        self.backend: Backend | None = _SerialBackend(backend) if backend is not None else None
+        self.wait_seconds = wait_seconds
+        self._slots = threading.BoundedSemaphore(max(1, max_scans))
 
     @classmethod
     def start(cls, project: ProjectConfig, config: ScanConfig) -> ScanService:
@@ -122,24 +204,38 @@ class ScanService:
         return cls(project, config, backend)
 
     def scan(self, request: ScanRequest, use_cache: bool = True) -> Report:
-        """Write the request's files to a private directory and scan it."""
+        """Write the request's files to a private directory and scan it.
+
+        Raises RequestFailed (with the HTTP status) when the files cannot be written or
+        every scan slot stays busy.
+        """
         from vulnsight.review.workflow import ReviewOptions, review_scan
 
-        with tempfile.TemporaryDirectory(prefix="vulnsight-api-") as tmp:
-            root = Path(tmp)
-            if request.snippet is not None:
-                lang = request.language or "python"
-                files = [("snippet" + CANONICAL_EXTENSION[lang], request.snippet)]
-            else:
-                files = [(str(safe_path(f.path)), f.content) for f in request.files or []]
-            for rel, content in files:
-                target = root / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(content, encoding="utf-8", errors="surrogatepass")
-            options = ReviewOptions(use_cache=use_cache)
-            with self._lock:
-                report = review_scan([root], self.project, self.config, options, self.backend)
-        return report
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise RequestFailed(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"every scan slot is busy (waited {self.wait_seconds:g} s); retry later",
+                retry_after=max(1, int(self.wait_seconds)),
+            )
+        try:
+            with tempfile.TemporaryDirectory(prefix="vulnsight-api-") as tmp:
+                root = Path(tmp)
+                if request.snippet is not None:
+                    lang = request.language or "python"
+                    files = [("snippet" + CANONICAL_EXTENSION[lang], request.snippet)]
+                else:
+                    files = [(str(safe_path(f.path)), f.content) for f in request.files or []]
+                for rel, content in files:
+                    target = root / rel
+                    try:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_text(content, encoding="utf-8", errors="surrogatepass")
+                    except OSError as exc:
+                        raise fs_failure(exc, f"cannot write {rel!r}") from exc
+                options = ReviewOptions(use_cache=use_cache)
+                return review_scan([root], self.project, self.config, options, self.backend)
+        finally:
+            self._slots.release()
 
     def close(self) -> None:
         """Release the model."""
@@ -208,6 +304,9 @@ def openapi() -> dict[str, Any]:
                         "401": {"description": "Missing or wrong bearer token", **error},
                         "413": {"description": "Body over the size limit", **error},
                         "415": {"description": "Body is not application/json", **error},
+                        "403": {"description": "A file could not be written", **error},
+                        "500": {"description": "The scan failed", **error},
+                        "503": {"description": "Every scan slot is busy", **error},
                     },
                 }
             },
@@ -224,18 +323,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {format % args}")
 
-    def _send(self, status: HTTPStatus, body: dict[str, Any] | str) -> None:
-        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+    def _send(
+        self, status: HTTPStatus, body: dict[str, Any] | str, retry_after: int | None = None
+    ) -> None:
+        text = body if isinstance(body, str) else json.dumps(body)
+        data = text.encode("utf-8", "backslashreplace")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         self.end_headers()
         self.wfile.write(data)
 
-    def _fail(self, status: HTTPStatus, message: str) -> None:
+    def _fail(self, status: HTTPStatus, message: str, retry_after: int | None = None) -> None:
         self.close_connection = True
-        self._send(status, {"error": message})
+        self._send(status, {"error": message}, retry_after)
 
     def _allowed(self, needs_token: bool = True) -> bool:
         opts = self.server.options
@@ -290,10 +394,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             report = self.server.service.scan(request, self.server.use_cache)
+            body = render(report, request.format)
+        except RequestFailed as exc:
+            self._fail(exc.status, str(exc), exc.retry_after)
+            return
+        except OSError as exc:
+            failure = fs_failure(exc, "file-system error")
+            self._fail(failure.status, str(failure))
+            return
         except VulnsightError as exc:
             self._fail(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc))
             return
-        self._send(HTTPStatus.OK, render(report, request.format))
+        except Exception as exc:  # noqa: BLE001 - answer, never drop the connection
+            self._fail(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}")
+            if self.server.log is not None:
+                self.server.log(f"internal error on POST /v1/scan: {exc!r}")
+            return
+        self._send(HTTPStatus.OK, body)
 
 
 def render(report: Report, fmt: str) -> str:

@@ -13,19 +13,23 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from vulnsight.errors import RulesError
-from vulnsight.types import Finding, ScanError, Severity, fingerprint
+from vulnsight.languages import language_of
+from vulnsight.types import Finding, ScanError, Severity, SourceFile, fingerprint
 
 DETECTOR = "rules"
 RULE_PREFIX = "vulnsight."
+#: Semgrep's limit, in seconds, for one rule on one file.
+DEFAULT_TIMEOUT = 10
 
 _SEVERITY = {
     "ERROR": Severity.HIGH,
@@ -37,6 +41,7 @@ _SEVERITY = {
     "MEDIUM": Severity.MEDIUM,
     "LOW": Severity.LOW,
 }
+_MIRROR_NAME = re.compile(r"f\d{7}\.[a-z]+")
 _CWE = re.compile(r"CWE-\d+", re.IGNORECASE)
 _OWN_ID = re.compile(r"(?:^|\.)(vulnsight\.[a-z]+\.[A-Za-z0-9_-]+)$")
 # Variables that make Semgrep reach the network or send data; all forced off.
@@ -147,6 +152,8 @@ def semgrep_command(
         "--no-git-ignore",
         "--timeout",
         str(timeout),
+        "--timeout-threshold",
+        "3",
         "--jobs",
         str(max(1, jobs)),
     ]
@@ -160,26 +167,118 @@ def run_semgrep(
     targets: Sequence[Path],
     root: Path,
     rules: Sequence[Path] | None = None,
-    timeout: int = 300,
+    timeout: int = DEFAULT_TIMEOUT,
     jobs: int = 1,
 ) -> tuple[list[Finding], list[ScanError]]:
-    """Scan ``targets`` with the rule pack in one Semgrep run.
+    """Scan the files ``targets`` with the rule pack in one Semgrep run.
 
-    Paths in the results are relative to ``root``. ``timeout`` is Semgrep's per-file,
-    per-rule limit; the whole run may take at most a generous multiple of it.
-    Raises ``RulesError`` when Semgrep is missing or fails as a whole.
+    Paths in the results are relative to ``root``. Each file is read here (bytes that
+    are not UTF-8 become U+FFFD, lines kept) and handed to Semgrep as in
+    `run_semgrep_sources`. Raises ``RulesError`` when Semgrep is missing or fails.
     """
-    if not targets:
+    sources: list[SourceFile] = []
+    errors: list[ScanError] = []
+    real_root = root.resolve()
+    for target in targets:
+        shown = _relative(str(target), real_root)
+        language = language_of(target)
+        if language is None:
+            errors.append(ScanError(shown, "no rules for this file type", DETECTOR))
+            continue
+        try:
+            text = target.read_bytes().decode("utf-8", "replace")
+        except OSError as exc:
+            errors.append(ScanError(shown, f"cannot read file: {exc.strerror}", DETECTOR))
+            continue
+        sources.append(SourceFile(shown, language, text))
+    findings, more = run_semgrep_sources(sources, rules, timeout, jobs)
+    return findings, errors + more
+
+
+#: The extension Semgrep is given for each file: the one it selects a language by.
+#: Files named otherwise (`.pyw`, `.PY`, `.cjs`...) are handed over under these.
+SEMGREP_EXTENSION: dict[str, str] = {
+    "c": ".c",
+    "cpp": ".cpp",
+    "python": ".py",
+    "javascript": ".js",
+    "typescript": ".ts",
+    "solidity": ".sol",
+}
+_KEPT_SUFFIXES = frozenset({".h", ".tsx", ".jsx"})
+
+
+def _unscanned(
+    output: Mapping[str, Any], targets: Sequence[Path], mirror: Mapping[str, SourceFile]
+) -> list[ScanError]:
+    """An error for each target Semgrep's report does not list as scanned."""
+    paths = output.get("paths")
+    if not isinstance(paths, dict) or not isinstance(paths.get("scanned"), list):
+        return []
+    scanned = {PurePosixPath(str(p)).name for p in paths["scanned"]}
+    why: dict[str, str] = {}
+    for entry in paths.get("skipped") or []:
+        if isinstance(entry, dict) and "path" in entry:
+            why[PurePosixPath(str(entry["path"])).name] = str(entry.get("reason", ""))
+    return [
+        ScanError(
+            mirror[t.name].path,
+            "not scanned by the rules (Semgrep skipped it"
+            + (f": {why[t.name]}" if why.get(t.name) else "")
+            + ")",
+            DETECTOR,
+        )
+        for t in targets
+        if t.name not in scanned and t.name in mirror
+    ]
+
+
+def _mirror_name(index: int, source: SourceFile) -> str:
+    suffix = PurePosixPath(source.path).suffix
+    if suffix not in _KEPT_SUFFIXES:
+        suffix = SEMGREP_EXTENSION[source.language]
+    return f"f{index:07d}{suffix}"
+
+
+def run_semgrep_sources(
+    files: Sequence[SourceFile],
+    rules: Sequence[Path] | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    jobs: int = 1,
+) -> tuple[list[Finding], list[ScanError]]:
+    """Scan files as vulnsight read them, in one Semgrep run (chunked when huge).
+
+    Semgrep gets a private copy of exactly the text that discovery read, under plain
+    ASCII names with the extension it selects the language by, in a fresh directory
+    it runs in. So every file counted as scanned is scanned by the rules: a name that
+    is not UTF-8, an extension Semgrep does not map (`.pyw`, `.PY`), a minified file, a
+    file with a stray non-UTF-8 byte, a link swapped after discovery, or a
+    `.semgrepignore` in the scanned tree change nothing. Results carry the files' own
+    paths and line numbers. Raises ``RulesError`` when Semgrep is missing or fails.
+    """
+    if not files:
         return [], []
-    rule_files = list(rules) if rules is not None else pack_files()
+    rule_files = [p.resolve() for p in (rules if rules is not None else pack_files())]
     known = rule_metadata(rule_files).keys()
     findings: list[Finding] = []
     errors: list[ScanError] = []
-    for chunk in _chunks([t.resolve() for t in targets]):
-        output = _run_once(semgrep_command(chunk, rule_files, timeout, jobs), timeout)
-        more, errs = parse_output(output, root.resolve(), known)
-        findings.extend(more)
-        errors.extend(errs)
+    with tempfile.TemporaryDirectory(prefix="vulnsight-rules-") as tmp:
+        work = Path(tmp)
+        mirror: dict[str, SourceFile] = {}
+        targets: list[Path] = []
+        for index, source in enumerate(files):
+            name = _mirror_name(index, source)
+            (work / name).write_bytes(source.text.encode("utf-8", "replace"))
+            mirror[name] = source
+            targets.append(work / name)
+        for chunk in _chunks(targets):
+            cmd = semgrep_command(chunk, rule_files, timeout, jobs)
+            output = _run_once(cmd, timeout, work)
+            more, errs = parse_output(output, work, known, mirror)
+            findings.extend(more)
+            errors.extend(errs)
+            errors.extend(_unscanned(output, chunk, mirror))
+    findings.sort(key=lambda f: (f.file, f.line_number, f.rule_id or ""))
     return findings, errors
 
 
@@ -201,26 +300,31 @@ def _chunks(targets: Sequence[Path]) -> list[list[Path]]:
     return chunks
 
 
-def _run_once(cmd: list[str], timeout: int) -> dict[str, Any]:
+def _run_once(cmd: list[str], timeout: int, cwd: Path | None = None) -> dict[str, Any]:
     try:
         proc = subprocess.run(
             cmd,
             capture_output=True,
-            text=True,
             env=semgrep_env(),
             timeout=max(60, timeout * 4),
             check=False,
             stdin=subprocess.DEVNULL,
+            cwd=cwd,
         )
     except FileNotFoundError as exc:
         raise RulesError(f"semgrep could not be started: {exc}") from exc
     except subprocess.TimeoutExpired as exc:
         raise RulesError(f"semgrep did not finish within {exc.timeout} s") from exc
+    # Semgrep writes paths as raw bytes: decode so that any byte survives the round trip.
+    stdout = proc.stdout.decode("utf-8", "surrogateescape")
     try:
-        output: dict[str, Any] = json.loads(proc.stdout)
+        output: dict[str, Any] = json.loads(stdout)
     except json.JSONDecodeError as exc:
-        tail = (proc.stderr or proc.stdout or "").strip()[-2000:]
+        stderr = proc.stderr.decode("utf-8", "replace")
+        tail = (stderr or stdout).strip()[-2000:]
         raise RulesError(f"semgrep failed (exit {proc.returncode}): {tail}") from exc
+    if not isinstance(output, dict):
+        raise RulesError(f"semgrep failed (exit {proc.returncode}): unexpected output")
     return output
 
 
@@ -242,19 +346,48 @@ def _line_text(path: Path, line: int, cache: dict[Path, list[str]]) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def _locate(
+    path: str, root: Path, mirror: Mapping[str, SourceFile] | None
+) -> tuple[str, SourceFile | None]:
+    """The shown path of a result path, and the file it came from (for a mirror run)."""
+    if mirror is not None:
+        source = mirror.get(PurePosixPath(path).name)
+        if source is not None:
+            return source.path, source
+    return _relative(path, root), None
+
+
+def _source_line(source: SourceFile, line: int, cache: dict[str, list[str]]) -> str:
+    if source.path not in cache:
+        cache[source.path] = source.text.splitlines()
+    lines = cache[source.path]
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
 def parse_output(
-    output: Mapping[str, Any], root: Path, known_ids: Collection[str] = ()
+    output: Mapping[str, Any],
+    root: Path,
+    known_ids: Collection[str] = (),
+    mirror: Mapping[str, SourceFile] | None = None,
 ) -> tuple[list[Finding], list[ScanError]]:
-    """Turn Semgrep's JSON output into findings and per-file errors."""
+    """Turn Semgrep's JSON output into findings and per-file errors.
+
+    With `mirror` (file name in the run directory -> the file it copies), results are
+    reported under the original files' paths.
+    """
     cache: dict[Path, list[str]] = {}
+    texts: dict[str, list[str]] = {}
     findings: list[Finding] = []
     for result in output.get("results", []):
         extra = result.get("extra", {})
         meta = extra.get("metadata", {})
         rule_id = strip_rule_prefix(str(result["check_id"]), known_ids)
-        file = _relative(result["path"], root)
+        file, source = _locate(str(result["path"]), root, mirror)
         line = int(result["start"]["line"])
-        snippet = _line_text(Path(result["path"]), line, cache)
+        if source is not None:
+            snippet = _source_line(source, line, texts)
+        else:
+            snippet = _line_text(Path(result["path"]), line, cache)
         findings.append(
             Finding(
                 file=file,
@@ -278,7 +411,11 @@ def parse_output(
         reason = " ".join(str(error.get("message") or error.get("type") or "error").split())
         if not path and "rule" in reason.lower():
             raise RulesError(f"the rule pack is invalid: {reason}")
-        errors.append(
-            ScanError(file=_relative(path, root) if path else "", reason=reason, detector=DETECTOR)
-        )
+        file = _locate(str(path), root, mirror)[0] if path else ""
+        if mirror is not None:  # messages name the copy; say the original
+            reason = reason.replace(str(root) + os.sep, "")
+            reason = _MIRROR_NAME.sub(
+                lambda m: mirror[m.group(0)].path if m.group(0) in mirror else m.group(0), reason
+            )
+        errors.append(ScanError(file=file, reason=reason, detector=DETECTOR))
     return findings, errors

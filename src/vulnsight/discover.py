@@ -135,8 +135,8 @@ class _Walker:
                         target = self.link_target(path, True)
                         if target is not None:
                             subdirs.append((path, target))
-                    else:
-                        subdirs.append((path, os.path.realpath(path)))
+                    else:  # not a link: its real path is its parent's plus its name
+                        subdirs.append((path, os.path.join(real, entry.name)))
                     continue
                 if is_link:
                     if language_of(path) is None:
@@ -184,7 +184,7 @@ def read_source(path: Path, shown: str, max_bytes: int) -> SourceFile | ScanErro
     at most `max_bytes` of it. Bytes that are not UTF-8 are decoded as U+FFFD, one per
     bad sequence, so the file is scanned and its line numbers stay exact.
     """
-    language = language_of(path)
+    language = language_of(shown) or language_of(path)  # a link is read as it is named
     if language is None:
         return Skipped(shown, "unsupported language")
     if os.path.islink(path) and not os.path.exists(path):

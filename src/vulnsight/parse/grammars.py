@@ -112,10 +112,14 @@ def parse_text(text: str, grammar: str, budget: ParseBudget | None = None) -> tu
         return data[offset : offset + 65536]
 
     try:  # tree-sitter >= 0.25: a read callback, so that the progress callback is called
-        tree = parser.parse(read, progress_callback=lambda *_: time.monotonic() > deadline)
+        tree: Tree | None = parser.parse(
+            read, progress_callback=lambda *_: time.monotonic() > deadline
+        )
     except TypeError:  # tree-sitter < 0.25: the older timeout knob
         setattr(parser, "timeout_micros", int(budget.seconds * 1_000_000))  # noqa: B010
         tree = parser.parse(data)
+    except ValueError:  # the progress callback cancelled the parse
+        tree = None
     if tree is None or time.monotonic() > deadline:
         raise ParseError(f"over the parse budget: parsing took over {budget.seconds:g} s")
     nodes = tree.root_node.descendant_count

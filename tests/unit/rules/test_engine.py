@@ -160,3 +160,17 @@ def test_rule_metadata() -> None:
     assert meta.cwe == "CWE-89" and meta.languages == ("python",)
     assert meta.severity is Severity.HIGH
     assert all(m.cwe.startswith("CWE-") for m in metas.values())
+
+
+@pytest.mark.semgrep
+@needs_semgrep
+def test_what_semgrep_leaves_out_is_an_error_not_a_silent_pass() -> None:
+    from vulnsight.rules.engine import run_semgrep_sources
+    from vulnsight.types import SourceFile
+
+    big = "import os\n\n\ndef run(x):\n    os.system('ls ' + x)\n" + "y = 1\n" * 200_000
+    small = SourceFile("small.py", "python", "import os\nos.system('ls ' + input())\n")
+    findings, errors = run_semgrep_sources([SourceFile("big.py", "python", big), small])
+    assert {(f.file, f.line_number) for f in findings} == {("small.py", 2)}
+    assert [(e.file, e.detector) for e in errors] == [("big.py", "rules")]
+    assert errors[0].reason.startswith("not scanned by the rules (Semgrep skipped it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import sys
@@ -154,6 +155,8 @@ class ContractGroup(LazyGroup):
             _fail("", guard)
         except (click.Abort, KeyboardInterrupt, EOFError):
             _fail("vulnsight: interrupted", guard)
+        except _OutputClosed as exc:
+            _fail(f"vulnsight: {exc}", guard)
         except VulnsightError as exc:
             prefix = "vulnsight: " if isinstance(exc, ConfigError) else "vulnsight: error: "
             _fail(prefix + _one_line(str(exc)), guard)
@@ -162,6 +165,19 @@ class ContractGroup(LazyGroup):
             hint = "" if _DEBUG.get() else " (run with --debug for the traceback)"
             _fail(f"vulnsight: internal error: {type(exc).__name__}: {detail}{hint}", guard)
         sys.exit(code if isinstance(code, int) and code in (0, 1, 2) else EXIT_CLEAN)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            # click would exit 1 ("findings") here; a reader that went away is an error
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+            raise _OutputClosed("the reader of the output went away before the end") from exc
+
+
+class _OutputClosed(Exception):
+    """stdout was closed (a broken pipe) before the report was written."""
 
 
 _DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("vulnsight_debug", default=False)

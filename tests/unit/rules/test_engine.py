@@ -129,14 +129,6 @@ def test_missing_semgrep_raises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         run_semgrep([target], tmp_path)
 
 
-def test_targets_are_split_under_the_argument_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_ARG_BUDGET", 50)
-    paths = [Path(f"/tmp/dir/file{i:02d}.py") for i in range(10)]  # 20 chars each
-    chunks = engine._chunks(paths)
-    assert [len(c) for c in chunks] == [2, 2, 2, 2, 2]
-    assert [p for c in chunks for p in c] == paths
-
-
 def test_offline_environment() -> None:
     env = engine.semgrep_env({"SEMGREP_APP_TOKEN": "x", "PATH": "/bin"})
     assert "SEMGREP_APP_TOKEN" not in env

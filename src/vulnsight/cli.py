@@ -190,7 +190,7 @@ def _one_line(text: str) -> str:
 
 def _fail(message: str, guard: OutputGuard | None = None) -> NoReturn:
     """Print `message` (plus what was done about a stale report) on one line, exit 2."""
-    if _DEBUG.get() and sys.exc_info()[0] is not None:
+    if _DEBUG.get() and sys.exc_info()[0] not in (None, SystemExit):
         traceback.print_exc()
     guard = guard if guard is not None else current_guard()
     notes = guard.discard_stale() if guard is not None else []

@@ -61,6 +61,7 @@ class _Entry:
     path: Path  # as found (under the scan path)
     target: Path  # what is read: the path itself, or a link's resolved target
     linked: bool
+    real: str  # the resolved path of `target`
 
 
 class _Walker:
@@ -140,13 +141,13 @@ class _Walker:
                     continue
                 if is_link:
                     if language_of(path) is None:
-                        yield _Entry(path, path, True)  # counted as ignored, never opened
+                        yield _Entry(path, path, True, "")  # counted as ignored, never opened
                         continue
                     target = self.link_target(path, False)
                     if target is not None:
-                        yield _Entry(path, Path(target), True)
+                        yield _Entry(path, Path(target), True, target)
                     continue
-                yield _Entry(path, path, False)
+                yield _Entry(path, path, False, os.path.join(real, entry.name))
             stack.extend(reversed(subdirs))
 
 
@@ -187,13 +188,12 @@ def read_source(path: Path, shown: str, max_bytes: int) -> SourceFile | ScanErro
     language = language_of(shown) or language_of(path)  # a link is read as it is named
     if language is None:
         return Skipped(shown, "unsupported language")
-    if os.path.islink(path) and not os.path.exists(path):
-        return Skipped(shown, "broken symbolic link")
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return Skipped(shown, "symbolic link (not followed)")
+        if exc.errno == errno.ELOOP:  # a link: only ever read through its resolved target
+            broken = not os.path.exists(path)
+            return Skipped(shown, "broken symbolic link" if broken else "symbolic link")
         return ScanError(shown, f"cannot read file: {exc.strerror or exc}")
     try:
         info = os.fstat(fd)
@@ -257,8 +257,13 @@ def discover(
     seen: set[str] = set()
     read: set[str] = set()
 
-    def shown(path: Path) -> str:
-        return _rel(Path(os.path.abspath(path)), root_abs)
+    root_prefix = str(root_abs).rstrip(os.sep) + os.sep
+
+    def shown(path: Path) -> str:  # string work: pathlib costs most of a big walk
+        absolute = os.path.abspath(path)
+        if absolute.startswith(root_prefix):
+            return absolute[len(root_prefix) :].replace(os.sep, "/")
+        return _rel(Path(absolute), root_abs)
 
     walker = _Walker(boundaries, excludes, shown, errors, skipped)
     entries: list[_Entry] = []
@@ -269,9 +274,10 @@ def discover(
         if given.is_dir():
             entries.extend(walker.walk(given))
         else:
-            entries.append(_Entry(given, Path(os.path.realpath(given)), False))
+            real = os.path.realpath(given)
+            entries.append(_Entry(given, Path(real), False, real))
     # A file reached both directly and through a link is read once, under its own name.
-    direct = {os.path.realpath(e.target) for e in entries if not e.linked}
+    direct = {e.real for e in entries if not e.linked}
     for entry in entries:
         name = shown(entry.path)
         if name in seen:
@@ -280,7 +286,7 @@ def discover(
         if language_of(entry.path) is None and entry.path not in resolved:
             ignored += 1
             continue
-        real = os.path.realpath(entry.target)
+        real = entry.real
         if entry.linked and real in direct:
             skipped.append(Skipped(name, f"symbolic link to {shown(Path(real))}, scanned there"))
             continue

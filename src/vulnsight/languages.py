@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePath
 
 EXTENSIONS: dict[str, str] = {
@@ -39,4 +40,4 @@ CANONICAL_EXTENSION: dict[str, str] = {
 
 def language_of(path: str | PurePath) -> str | None:
     """The language of a file by its extension, or None when vulnsight does not scan it."""
-    return EXTENSIONS.get(PurePath(path).suffix.lower())
+    return EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower())

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vulnsight.config import ScanConfig
 from vulnsight.errors import ConfigError
+from vulnsight.output.text import printable
 from vulnsight.review.suppress import IgnoreRule
 from vulnsight.types import ConfigEffect
 
@@ -236,7 +237,7 @@ def _describe(exc: ValidationError, where: str) -> str:
     known = set(FileSettings.model_fields)
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top)"
+        loc = printable(".".join(str(p) for p in err["loc"])) or "(top)"
         if err["type"] == "extra_forbidden":
             key = str(err["loc"][-1])
             close = difflib.get_close_matches(key, sorted(known), n=1)
@@ -245,7 +246,7 @@ def _describe(exc: ValidationError, where: str) -> str:
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
             lines.append(f"{loc}: {msg} (got {err.get('input')!r})")
-    return f"{where}: " + "; ".join(lines)
+    return f"{printable(where)}: " + "; ".join(lines)
 
 
 def parse(table: Mapping[str, Any], where: str = "configuration") -> FileSettings:
@@ -278,6 +279,8 @@ def _table(path: Path, text: str) -> dict[str, Any] | None:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from exc
     tool = doc.get("tool", {})
     table = tool.get("vulnsight") if isinstance(tool, dict) else None
     if table is None:
@@ -356,7 +359,7 @@ def find(start: Path) -> tuple[Path | None, Path]:
                 tool = tomllib.loads(text).get("tool", {})
                 if isinstance(tool, dict) and "vulnsight" in tool:
                     return candidate, folder
-            except (ConfigError, tomllib.TOMLDecodeError):
+            except (ConfigError, tomllib.TOMLDecodeError, RecursionError):
                 return candidate, folder  # let `load` report what is wrong with it
         if folder == repo:
             return None, folder
@@ -416,9 +419,24 @@ def discover_config(
             trusted_file = replace(load(explicit), trusted=True)
     elif found is not None:
         repo_file = load(found, untrusted_root=repo)
-    mine = load_user() if user is True else (user or None)
+    mine = user if isinstance(user, ProjectConfig) else None
+    planted = None
+    at = user_config_path() if user is True else None
+    if at is not None and not (inside(at, repo) or inside(at, start)):
+        mine = load_user(at)
+    elif at is not None and at.is_file():
+        # e.g. scanning $HOME itself: a tree could carry .config/vulnsight/config.toml.
+        planted = ConfigEffect(
+            "user configuration",
+            "ignored",
+            f"{at} lies inside the scanned tree: not trusted, not read",
+            _label(at, repo),
+        )
     trusted = [c for c in (mine, trusted_file) if c is not None]
-    return combine(repo_file, trusted, repo, root, allow_repo_model)
+    project = combine(repo_file, trusted, repo, root, allow_repo_model)
+    if planted is not None:
+        project = replace(project, effects=(*project.effects, planted))
+    return project
 
 
 def combine(

@@ -215,3 +215,25 @@ def test_limit_is_pure_and_lists_applied_keys(tmp_path):
     out = limit(settings, "vulnsight.toml", tmp_path, allow_model=False)
     assert out.settings == settings
     assert {(e.key, e.action) for e in out.effects} == {("cache", "applied"), ("jobs", "applied")}
+
+
+def test_hostile_toml_is_a_clear_error(tmp_path):
+    repo = repo_with(tmp_path, "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        discover_config(None, repo)
+    (repo / "vulnsight.toml").write_text('"\\u001b[2Jmodel" = 1\n')
+    with pytest.raises(ConfigError) as err:
+        discover_config(None, repo)
+    assert "\x1b" not in str(err.value) and "\\u001b[2Jmodel" in str(err.value)
+
+
+def test_a_user_config_inside_the_scanned_tree_is_not_trusted(tmp_path, monkeypatch):
+    home = repo_with(tmp_path, 'model = "http://127.0.0.1:9/v1#x"\n')
+    (home / ".config" / "vulnsight").mkdir(parents=True)
+    (home / ".config" / "vulnsight" / "config.toml").write_text("allow_repo_model = true\n")
+    monkeypatch.delenv("VULNSIGHT_CONFIG")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    project = discover_config(None, home)
+    assert project.scan_config().model is None
+    assert effects(project)["user configuration"] == "ignored"

@@ -337,7 +337,14 @@ def serve(
             overrides["detectors"] = _parse_detectors(detectors)
         if model:
             overrides["model"] = model
-        service = ScanService.start(project, project.scan_config(overrides))
+        config = project.scan_config(overrides)
+        if config.untrusted_model and "llm" in config.detectors:
+            # The repository's own (user-allowed) model: never with the user's API key.
+            from vulnsight.review.lazy import LazyBackend
+
+            service = ScanService(project, config, LazyBackend(config.model, untrusted=True))
+        else:
+            service = ScanService.start(project, config)
         try:
             server = VulnsightServer(
                 service, options, use_cache=not no_cache, log=lambda m: click.echo(m, err=True)

@@ -33,8 +33,9 @@ _MARK = r"vulnsight:\s*ignore(?:\[(?P<ids>[^\]]*)\])?(?P<reason>.*)$"
 #: A mark at the start of a comment's text (after its opener, or a `*` continuation).
 _COMMENT_MARK = re.compile(r"^\s*(?:#|//+|/\*+!?|\*+)?\s*" + _MARK)
 
-#: Reads a scanned file's text by its report path (None when it cannot be read).
-TextReader = Callable[[str], str | None]
+#: Reads a scanned file's text by its report path (None when it cannot be read; a
+#: sequence of lines is accepted too).
+TextReader = Callable[[str], str | Sequence[str] | None]
 #: What suppressed a finding, in the order they are applied.
 KINDS: tuple[str, ...] = ("triage", "inline", "config", "baseline")
 
@@ -161,7 +162,7 @@ def inline_mark(finding: Finding, marks: FileMarks) -> InlineMark | None:
     return None
 
 
-def suppress(finding: Finding, reason: str, kind: str) -> Finding:
+def suppress(finding: Finding, reason: str, kind: str | None = None) -> Finding:
     """The finding marked suppressed by `kind` (see `KINDS`); an earlier one wins."""
     if finding.suppressed:
         return finding
@@ -186,7 +187,9 @@ def apply_suppressions(
     by_origin: dict[str, int] = {}
     for f in report.findings:
         if f.file not in cache:
-            cache[f.file] = file_marks(read_text(f.file) or "", f.file)
+            text = read_text(f.file) or ""
+            text = text if isinstance(text, str) else "\n".join(text)
+            cache[f.file] = file_marks(text, f.file)
         mark = inline_mark(f, cache[f.file])
         if mark is not None:
             f = suppress(f, f"inline: {mark.reason}", "inline")

@@ -175,8 +175,15 @@ def endpoint() -> Iterator[FakeEndpoint]:
 
 @pytest.mark.model
 def test_repository_config_cannot_send_code_to_its_endpoint(repo: Path, endpoint: FakeEndpoint):
-    # No --model flag: the refused endpoint gives way to the embedded default model.
-    commit(repo, {"vulnsight.toml": f'model = "{endpoint.url}"\n'})
+    # No --model flag: the refused endpoint gives way to the embedded default model
+    # (which judges JavaScript; it is off in Python).
+    commit(
+        repo,
+        {
+            "vulnsight.toml": f'model = "{endpoint.url}"\n',
+            "web.js": "function run(req) {\n  return eval(req.query.x);\n}\n",
+        },
+    )
     env = {"VULNSIGHT_API_KEY": "user-secret"}
     res = vulnsight_cli(
         "scan", str(repo), "--detectors", "llm", "--format", "json", "--no-progress", env=env
@@ -184,7 +191,7 @@ def test_repository_config_cannot_send_code_to_its_endpoint(repo: Path, endpoint
     assert res.returncode in (0, 1), res.stderr
     assert endpoint.requests == []
     report = json.loads(res.stdout)
-    assert report["stats"]["llm_functions"] == 4 and report["stats"]["model_loaded"] == 1
+    assert report["stats"]["llm_functions"] == 1 and report["stats"]["model_loaded"] == 1
     (effect,) = [e for e in report["config"] if e["key"] == "model"]
     assert (effect["action"], effect["source"]) == ("refused", "vulnsight.toml")
     text = vulnsight_cli("scan", str(repo), "--detectors", "llm", "--no-progress", env=env)

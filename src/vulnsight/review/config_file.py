@@ -419,6 +419,7 @@ def discover_config(
             trusted_file = replace(load(explicit), trusted=True)
     elif found is not None:
         repo_file = load(found, untrusted_root=repo)
+    shadowed = _shadowed(found if explicit is None else None, repo)
     mine = user if isinstance(user, ProjectConfig) else None
     planted = None
     at = user_config_path() if user is True else None
@@ -434,9 +435,34 @@ def discover_config(
         )
     trusted = [c for c in (mine, trusted_file) if c is not None]
     project = combine(repo_file, trusted, repo, root, allow_repo_model)
-    if planted is not None:
-        project = replace(project, effects=(*project.effects, planted))
+    extra = tuple(e for e in (planted, shadowed) if e is not None)
+    if extra:
+        project = replace(project, effects=(*project.effects, *extra))
     return project
+
+
+def _shadowed(found: Path | None, repo: Path) -> ConfigEffect | None:
+    """A note when a vulnsight.toml hides a `[tool.vulnsight]` in the pyproject.toml
+    beside it (a reviewer reading only one of them would be misled)."""
+    if found is None or found.name != "vulnsight.toml":
+        return None
+    other = found.parent / "pyproject.toml"
+    if not other.is_file():
+        return None
+    from vulnsight.review.trust import MAX_CONFIG_BYTES
+
+    try:
+        tool = tomllib.loads(_read(other, MAX_CONFIG_BYTES)).get("tool", {})
+    except (ConfigError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    if not (isinstance(tool, dict) and "vulnsight" in tool):
+        return None
+    return ConfigEffect(
+        "pyproject.toml",
+        "ignored",
+        f"[tool.vulnsight] in {_label(other, repo)} is not read: {_label(found, repo)} wins",
+        _label(other, repo),
+    )
 
 
 def combine(

@@ -48,6 +48,8 @@ def test_vulnsight_toml_without_table_header_wins_over_pyproject(tmp_path):
     config = discover_config(None, tmp_path).scan_config()
     assert config.detectors == ("rules",) and config.model == "base"
     assert config.include == ()  # nothing of pyproject.toml's table applies
+    project = discover_config(None, tmp_path)
+    assert [(e.key, e.action) for e in project.effects][-1] == ("pyproject.toml", "ignored")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,15 @@ def sarif_schema() -> dict:
     return json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_state(tmp_path_factory, monkeypatch):
+    """Every test gets its own scanner state directory and no user configuration, so a
+    developer's ~/.config/vulnsight or ~/.local/state never changes a result (and
+    subprocesses inherit the same through the environment)."""
+    monkeypatch.setenv("VULNSIGHT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("VULNSIGHT_CONFIG", "")
+
+
 class NetworkAttempt(AssertionError):
     pass
 

@@ -287,6 +287,12 @@ def main(debug: bool) -> None:
     help="vulnsight.toml or pyproject.toml (default: the nearest one).",
 )
 @click.option("--no-cache", is_flag=True, help="Ask the model again; do not read the cache.")
+@click.option(
+    "--allow-repo-model",
+    is_flag=True,
+    help="Let the scanned repository's configuration choose the model (an endpoint URL, "
+    "hub id or model file); refused by default.",
+)
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -303,11 +309,14 @@ def scan(
     baseline: Path | None,
     config_file: Path | None,
     no_cache: bool,
+    allow_repo_model: bool,
 ) -> None:
     """Scan files and directories for vulnerabilities.
 
-    Settings come from flags, then `[tool.vulnsight]` (pyproject.toml or vulnsight.toml),
-    then defaults. Exit status: 0 no unsuppressed finding at or above the threshold,
+    Settings come from flags, then the user configuration
+    (~/.config/vulnsight/config.toml), then the scanned repository's `[tool.vulnsight]`
+    (pyproject.toml or vulnsight.toml) within the limits a repository gets, then
+    defaults. Exit status: 0 no unsuppressed finding at or above the threshold,
     1 findings, 2 error.
     """
     from vulnsight.review.config_file import discover_config
@@ -324,7 +333,7 @@ def scan(
     }
     try:
         prepare_output(output, paths)
-        project = discover_config(config_file, paths[0])
+        project = discover_config(config_file, paths[0], allow_repo_model)
         config = project.scan_config({k: v for k, v in flags.items() if _given(k)})
         show = sys.stderr.isatty() if progress is None else progress
         options = ReviewOptions(diff_ref=diff_ref, baseline=baseline, use_cache=not no_cache)

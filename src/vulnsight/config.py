@@ -1,5 +1,5 @@
-"""Typed scan settings. Flags fill them today; config files (issue: review workflow)
-will be validated into the same type."""
+"""Typed scan settings: flags, the user configuration and the scanned repository's
+configuration (within limits, `review/trust.py`) are validated into this one type."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class ScanConfig:
     # scanned when it matches an `include` (or none is given) and no `exclude`.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # The model was chosen by the scanned repository's configuration (and allowed by the
+    # user): an endpoint then never receives the user's API key.
+    untrusted_model: bool = False
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.detectors if d not in DETECTORS]

@@ -196,6 +196,7 @@ def scan(
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)
     elapsed = time.perf_counter() - started
     stats: dict[str, float | int | str] = {
+        "files_discovered": len(found.files),
         "files_scanned": len(files),
         "files_skipped": len(found.skipped),
         "files_ignored": found.ignored,

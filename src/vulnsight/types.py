@@ -86,6 +86,9 @@ class Finding:
     fingerprint: str = ""
     suppressed: bool = False
     suppression_reason: str | None = None
+    # What suppressed it: "inline" (a comment mark), "config" (an ignore table),
+    # "triage" (a reviewer's false positive) or "baseline" (a known finding).
+    suppressed_by: str | None = None
 
     @property
     def type(self) -> str:
@@ -113,14 +116,36 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class ConfigEffect:
+    """One thing a configuration file changed in a scan, or tried to and was refused.
+
+    `action` is "applied" (honoured), "limited" (honoured within the limits a scanned
+    repository gets), "refused" or "ignored"; `count` is how many findings or files it
+    affected, when that is known; `origin` is "repository" or "user".
+    """
+
+    key: str
+    action: str
+    message: str
+    source: str = ""
+    count: int | None = None
+    origin: str = "repository"
+
+
+@dataclass(frozen=True)
 class Report:
-    """Everything a scan produced. Formatters turn it into text, JSON or SARIF."""
+    """Everything a scan produced. Formatters turn it into text, JSON or SARIF.
+
+    `config` lists what configuration files changed (reviewers must see what a
+    scanned repository's own configuration hid or changed).
+    """
 
     findings: tuple[Finding, ...]
     errors: tuple[ScanError, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     stats: dict[str, float | int | str] = field(default_factory=dict)
     root: str = "."
+    config: tuple[ConfigEffect, ...] = ()
 
 
 _WS = re.compile(r"\s+")

@@ -103,13 +103,16 @@ def test_review_workflow(repo: Path, tmp_path: Path, sarif_schema: dict) -> None
     assert diffed["stats"]["changed_files"] == 1
     assert diffed["stats"]["outside_change"] == 1  # the SQL injection: not in changed code
 
-    # Without --diff the baseline alone still hides the moved finding.
+    # Without --diff the baseline alone still hides the moved finding (listed as
+    # suppressed by the baseline, so JSON and SARIF show what it hid).
     _, out = cli("scan", str(repo), "--baseline", str(baseline), "--format", "json")
     assert json.loads(out)["stats"]["baseline_matched"] == 1  # moved from line 7 to 9
-    assert [f[:3] for f in found(json.loads(out))] == [
-        ("app.py", 18, "CWE-78"),
-        ("app.py", 22, "CWE-95"),
+    assert found(json.loads(out)) == [
+        ("app.py", 9, "CWE-89", True),
+        ("app.py", 18, "CWE-78", False),
+        ("app.py", 22, "CWE-95", True),
     ]
+    assert json.loads(out)["findings"][0]["suppressed_by"] == "baseline"
 
     # 4. SARIF lists the suppressed finding under `suppressions`.
     _, out = cli("scan", str(repo), "--diff", "HEAD", "--format", "sarif")

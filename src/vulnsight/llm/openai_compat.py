@@ -36,11 +36,14 @@ class OpenAICompatBackend:
         api_key: str | None = None,
         timeout: float = 120.0,
         max_tokens: int = 96,
+        api_key_env: str | None = "VULNSIGHT_API_KEY",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"{model}@{self.base_url}"
-        self._key = api_key or os.environ.get("VULNSIGHT_API_KEY")
+        # api_key_env="" (or None): an endpoint the user did not name (a scanned repository's
+        # configuration chose it) never receives the user's key.
+        self._key = api_key or (os.environ.get(api_key_env) if api_key_env else None)
         self._timeout = timeout
         self._max_tokens = max_tokens
         self._format_style = "json_schema"

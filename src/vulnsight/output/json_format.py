@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from vulnsight import __version__
-from vulnsight.types import Finding, Report
+from vulnsight.types import ConfigEffect, Finding, Report
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -29,6 +29,20 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "snippet": f.snippet,
         "fingerprint": f.fingerprint,
         "suppressed": f.suppressed,
+        "suppressed_by": f.suppressed_by,
+        "suppression_reason": f.suppression_reason,
+    }
+
+
+def effect_dict(e: ConfigEffect) -> dict[str, Any]:
+    """The public JSON shape of one configuration effect."""
+    return {
+        "key": e.key,
+        "action": e.action,
+        "message": e.message,
+        "source": e.source,
+        "count": e.count,
+        "origin": e.origin,
     }
 
 
@@ -42,6 +56,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         ],
         "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
         "stats": dict(report.stats),
+        "config": [effect_dict(e) for e in report.config],
     }
 
 

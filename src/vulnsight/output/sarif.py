@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from vulnsight import __version__
 from vulnsight.cwe import cwe_name
-from vulnsight.types import Finding, Report
+from vulnsight.types import ConfigEffect, Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/vulnsight/vulnsight"
@@ -69,7 +69,7 @@ def _rule(desc: RuleDescription) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, index: int) -> dict[str, Any]:
+def _result(f: Finding, index: int, baseline: bool = False) -> dict[str, Any]:
     region: dict[str, Any] = {"startLine": max(1, f.line_number)}
     if f.end_line and f.end_line >= f.line_number:
         region["endLine"] = f.end_line
@@ -98,10 +98,34 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
         },
     }
     if f.suppressed:
+        kind = "inSource" if f.suppressed_by in (None, "inline") else "external"
         result["suppressions"] = [
-            {"kind": "inSource", "justification": f.suppression_reason or "suppressed"}
+            {"kind": kind, "justification": f.suppression_reason or "suppressed"}
         ]
+    if baseline:
+        result["baselineState"] = "unchanged" if f.suppressed_by == "baseline" else "new"
     return result
+
+
+def _effect_notification(e: ConfigEffect) -> dict[str, Any]:
+    """A configuration effect as a tool execution notification."""
+    note: dict[str, Any] = {
+        "level": "note" if e.action == "applied" else "warning",
+        "message": {"text": f"{e.origin} configuration {e.source}: {e.key}: {e.message}"},
+        "descriptor": {"id": f"vulnsight.config.{e.action}"},
+        "properties": {"key": e.key, "action": e.action, "origin": e.origin},
+    }
+    if e.count is not None:
+        note["properties"]["count"] = e.count
+    if e.source and not Path(e.source).is_absolute():
+        note["locations"] = [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(e.source), "uriBaseId": "%SRCROOT%"}
+                }
+            }
+        ]
+    return note
 
 
 def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -> str:
@@ -137,6 +161,8 @@ def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -
         }
         for e in report.errors
     ]
+    notifications.extend(_effect_notification(e) for e in report.config)
+    baseline = "baseline_matched" in report.stats
     root_uri = Path(report.root).resolve().as_uri().rstrip("/") + "/"
     run: dict[str, Any] = {
         "tool": {
@@ -152,10 +178,27 @@ def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -
             {
                 "executionSuccessful": True,
                 "toolExecutionNotifications": notifications,
+                "properties": {
+                    "configuration": [
+                        {
+                            "key": e.key,
+                            "action": e.action,
+                            "message": e.message,
+                            "source": e.source,
+                            "origin": e.origin,
+                            **({"count": e.count} if e.count is not None else {}),
+                        }
+                        for e in report.config
+                    ],
+                    "suppressed": {
+                        kind: int(report.stats.get(f"suppressed_{kind}", 0))
+                        for kind in ("inline", "config", "baseline", "triage")
+                    },
+                },
             }
         ],
         "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
-        "results": [_result(f, order[rule_id(f)]) for f in report.findings],
+        "results": [_result(f, order[rule_id(f)], baseline) for f in report.findings],
         "properties": {"stats": dict(report.stats)},
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

@@ -91,3 +91,26 @@ def new_findings(report: Report, baseline: Baseline) -> Report:
     stats["baseline_matched"] = len(report.findings) - len(kept)
     stats["findings"] = len(kept)
     return replace(report, findings=tuple(kept), stats=stats)
+
+
+def mark_known(report: Report, baseline: Baseline, label: str) -> Report:
+    """The report with the findings the baseline already holds marked suppressed (kind
+    "baseline"), so JSON and SARIF still list them (`baselineState: unchanged`) and the
+    text output counts them; `label` names the baseline file in the reason."""
+    from vulnsight.review.suppress import suppress
+
+    left = dict(baseline.counts)
+    out: list[Finding] = []
+    matched = 0
+    for f in report.findings:
+        if left.get(f.fingerprint, 0) > 0:
+            left[f.fingerprint] -= 1
+            matched += 1
+            f = suppress(f, f"in baseline {label}", "baseline")
+        out.append(f)
+    stats = dict(report.stats)
+    stats["baseline_matched"] = matched
+    stats["suppressed_baseline"] = sum(1 for f in out if f.suppressed_by == "baseline")
+    stats["suppressed"] = sum(1 for f in out if f.suppressed)
+    stats["findings"] = sum(1 for f in out if f.suppressed_by != "baseline")
+    return replace(report, findings=tuple(out), stats=stats)

@@ -49,6 +49,11 @@ def _scan_options(func: F) -> F:
             click.option("--detectors", default=None, help="Comma-separated: rules, llm."),
             click.option("--model", default=None, help="Model spec, as for `vulnsight scan`."),
             click.option("--no-cache", is_flag=True, help="Do not use cached model verdicts."),
+            click.option(
+                "--allow-repo-model",
+                is_flag=True,
+                help="Let the repository's configuration choose the model.",
+            ),
         ]
     ):
         func = option(func)
@@ -62,12 +67,13 @@ def _run_scan(
     model: str | None,
     no_cache: bool,
     apply_triage: bool = True,
+    allow_repo_model: bool = False,
 ) -> Report:
     from vulnsight.cli import _parse_detectors
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.workflow import ReviewOptions, review_scan
 
-    project = discover_config(config_file, paths[0])
+    project = discover_config(config_file, paths[0], allow_repo_model)
     overrides: dict[str, Any] = {}
     if detectors:
         overrides["detectors"] = _parse_detectors(detectors)
@@ -114,6 +120,7 @@ def baseline_create(
     detectors: str | None,
     model: str | None,
     no_cache: bool,
+    allow_repo_model: bool,
 ) -> None:
     """Scan PATHS and record every finding (suppressed ones too) by fingerprint."""
     from vulnsight.cli import prepare_output
@@ -121,7 +128,7 @@ def baseline_create(
 
     with _errors():
         prepare_output(output, paths)
-        report = _run_scan(paths, config_file, detectors, model, no_cache, apply_triage=False)
+        report = _run_scan(paths, config_file, detectors, model, no_cache, False, allow_repo_model)
         _write(baselines.to_json(report), output)
     click.echo(f"baseline of {len(report.findings)} finding(s) written to {output}", err=True)
 
@@ -189,6 +196,7 @@ def triage(
     detectors: str | None,
     model: str | None,
     no_cache: bool,
+    allow_repo_model: bool,
 ) -> None:
     """Mark findings under PATH as true or false positives.
 
@@ -205,12 +213,14 @@ def triage(
         if fingerprints and label is None:
             raise ConfigError("--fingerprint needs --label tp or --label fp")
         value = parse_label(label) if label is not None else None
-        project = discover_config(config_file, path)
+        project = discover_config(config_file, path, allow_repo_model)
         if report is not None:
             findings = _load_report(report)
             root = path.resolve() if path.is_dir() else path.resolve().parent
         else:
-            scanned = _run_scan([path], config_file, detectors, model, no_cache, False)
+            scanned = _run_scan(
+                [path], config_file, detectors, model, no_cache, False, allow_repo_model
+            )
             findings, root = list(scanned.findings), Path(scanned.root)
         store = TriageStore.in_dir(project.state_dir)
         try:
@@ -311,6 +321,7 @@ def serve(
     detectors: str | None,
     model: str | None,
     no_cache: bool,
+    allow_repo_model: bool,
 ) -> None:
     """Serve the local HTTP API (POST /v1/scan, GET /v1/openapi.json, GET /v1/health)."""
     from vulnsight.cli import _parse_detectors
@@ -318,7 +329,7 @@ def serve(
     from vulnsight.review.server import ScanService, ServerOptions, VulnsightServer
 
     with _errors():
-        project = discover_config(config_file, Path("."))
+        project = discover_config(config_file, Path("."), allow_repo_model)
         defaults = project.settings.server
         options = ServerOptions(
             host=host or defaults.host,
@@ -331,7 +342,14 @@ def serve(
             overrides["detectors"] = _parse_detectors(detectors)
         if model:
             overrides["model"] = model
-        service = ScanService.start(project, project.scan_config(overrides))
+        config = project.scan_config(overrides)
+        if config.untrusted_model and "llm" in config.detectors:
+            # The repository's own (user-allowed) model: never with the user's API key.
+            from vulnsight.review.lazy import LazyBackend
+
+            service = ScanService(project, config, LazyBackend(config.model, untrusted=True))
+        else:
+            service = ScanService.start(project, config)
         try:
             server = VulnsightServer(
                 service, options, use_cache=not no_cache, log=lambda m: click.echo(m, err=True)

@@ -61,7 +61,9 @@ def _real(root: Path, file: str) -> str:
 def _git(cwd: Path, *args: str) -> str:
     try:
         proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args],
+            # A scanned checkout's own .git/config must not run commands (fsmonitor
+            # hooks, external diff or textconv drivers): scanned code is hostile.
+            ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -131,7 +133,17 @@ def changes_since(ref: str, cwd: Path) -> ChangeSet:
         raise ConfigError(f"--diff: not a git revision: {ref!r}")
     top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
     _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    diff = _git(top, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", ref, "--")
+    diff = _git(
+        top,
+        "diff",
+        "-U0",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        ref,
+        "--",
+    )
     ranges: dict[str, list[tuple[int, int]]] = {
         os.path.realpath(top / rel): spans for rel, spans in parse_unified_diff(diff).items()
     }

@@ -22,13 +22,24 @@ def _known(spec: str | None) -> tuple[str | None, float | None, dict[str, float]
     return name, float(threshold) if threshold is not None else None, by_language
 
 
+def _backend_of(spec: str | None) -> str:
+    from vulnsight.llm.models import resolve
+
+    return resolve(spec).backend
+
+
 class LazyBackend:
     """Stands in for `models.load(spec)` until the model is really asked something."""
 
-    def __init__(self, spec: str | None) -> None:
+    def __init__(self, spec: str | None, untrusted: bool = False) -> None:
         self._spec = spec
         self._backend: Backend | None = None
         self._name, self.default_threshold, self.language_thresholds = _known(spec)
+        # A model a scanned repository chose (and the user allowed): an endpoint never
+        # gets the user's API key.
+        self._overrides: dict[str, Any] = {}
+        if untrusted and _backend_of(spec) == "openai":
+            self._overrides["api_key_env"] = ""
 
     @property
     def loaded(self) -> bool:
@@ -39,7 +50,7 @@ class LazyBackend:
         if self._backend is None:
             from vulnsight.llm.models import load
 
-            self._backend = load(self._spec)
+            self._backend = load(self._spec, **self._overrides)
         return self._backend
 
     @property

@@ -9,8 +9,9 @@ triaged as a false positive is suppressed in later scans.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,10 +138,17 @@ def decide(finding: Finding, root: Path, label: int, note: str = "", project: st
 class TriageStore:
     """Decisions by fingerprint in one SQLite file (WAL, safe for concurrent writers)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        if read_only:
+            self._conn = _open_for_reading(path)
+            return
         self._conn = connect(path)
-        self._conn.execute(_SCHEMA)
+        try:
+            self._conn.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise ConfigError(f"cannot use triage decisions {path}: {exc}") from exc
 
     @classmethod
     def in_dir(cls, directory: Path) -> TriageStore:
@@ -176,17 +184,42 @@ class TriageStore:
         self._conn.close()
 
 
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """A connection that only reads (a read-only state directory is fine); a damaged
+    file fails here, not halfway through a scan."""
+    try:
+        conn = connect(path)
+    except ConfigError:
+        uri = path.absolute().as_uri() + "?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open {path}: {exc}") from exc
+    try:
+        conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    return conn
+
+
 def suppress_false_positives(report: Report, false_positives: dict[str, str]) -> Report:
     """Mark findings a reviewer called false positives as suppressed."""
     if not false_positives:
         return report
     out = tuple(
-        suppress(f, f"triaged as false positive: {false_positives[f.fingerprint] or 'no note'}")
+        suppress(
+            f,
+            f"triaged as false positive: {false_positives[f.fingerprint] or 'no note'}",
+            "triage",
+        )
         if f.fingerprint in false_positives
         else f
         for f in report.findings
     )
-    return Report(out, report.errors, report.skipped, dict(report.stats), report.root)
+    stats = dict(report.stats)
+    stats["suppressed_triage"] = sum(1 for f in out if f.suppressed_by == "triage")
+    return replace(report, findings=out, stats=stats)
 
 
 def to_jsonl(decisions: Iterable[Decision]) -> str:

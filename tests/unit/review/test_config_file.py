@@ -15,8 +15,8 @@ name = "demo"
 include = ["src/**"]
 exclude = ["src/vendor/**"]
 detectors = ["rules"]
-min_confidence = 0.4
-max_file_size = 5000
+min_confidence = 0.25
+max_file_size = 500000
 
 [[tool.vulnsight.ignore]]
 paths = ["tests/**"]
@@ -26,24 +26,30 @@ reason = "fixtures"
 
 
 def test_pyproject_table_becomes_a_scan_config(tmp_path):
+    (tmp_path / ".git").mkdir()
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     (tmp_path / "src").mkdir()
     project = discover_config(None, tmp_path / "src")
-    assert project.source == tmp_path / "pyproject.toml"
+    assert project.source == tmp_path.resolve() / "pyproject.toml"
     config = project.scan_config()
     assert config.detectors == ("rules",)
     assert config.include == ("src/**",) and config.exclude == ("src/vendor/**",)
-    assert config.min_confidence == 0.4 and config.max_file_bytes == 5000
+    assert config.min_confidence == 0.25 and config.max_file_bytes == 500000
     assert project.ignores[0].cwes == ("CWE-89",)
-    assert project.state_dir == tmp_path / ".vulnsight"
+    assert project.ignores[0].origin == "repository"
+    # Scanner state lives outside the tree (the tests' $VULNSIGHT_STATE_DIR).
+    assert tmp_path.resolve() not in project.state_dir.resolve().parents
     assert project.scan_config({"min_confidence": 0.9}).min_confidence == 0.9
 
 
 def test_vulnsight_toml_without_table_header_wins_over_pyproject(tmp_path):
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    (tmp_path / "vulnsight.toml").write_text('detectors = ["llm"]\nmodel = "fake"\n')
+    (tmp_path / "vulnsight.toml").write_text('detectors = ["rules"]\nmodel = "base"\n')
     config = discover_config(None, tmp_path).scan_config()
-    assert config.detectors == ("llm",) and config.model == "fake"
+    assert config.detectors == ("rules",) and config.model == "base"
+    assert config.include == ()  # nothing of pyproject.toml's table applies
+    project = discover_config(None, tmp_path)
+    assert [(e.key, e.action) for e in project.effects][-1] == ("pyproject.toml", "ignored")
 
 
 @pytest.mark.parametrize(

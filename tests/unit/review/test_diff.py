@@ -82,3 +82,23 @@ def test_findings_in_changed_functions_or_lines_are_held(tmp_path: Path):
     assert changes.holds(tmp_path, at(6), [top])
     assert changes.holds(tmp_path, at(8), [g, top])
     assert not changes.holds(tmp_path, at(15), [g, top])
+
+
+def test_a_checkouts_git_config_runs_nothing(tmp_path):
+    """An untrusted checkout may carry its own .git/config: its fsmonitor hook and diff
+    drivers must not run when `--diff` asks git what changed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.py").write_text("a = 1\n")
+    (repo / ".gitattributes").write_text("*.py diff=evil\n")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "init")
+    pwned = tmp_path / "pwned"
+    _git(repo, "config", "core.fsmonitor", f"touch {pwned}-fsmonitor; false")
+    _git(repo, "config", "diff.evil.textconv", f"touch {pwned}-textconv; cat")
+    _git(repo, "config", "diff.evil.command", f"touch {pwned}-command; true")
+    (repo / "a.py").write_text("a = 1\nb = 2\n")
+    changes = changes_since("HEAD", repo)
+    assert changes.lines_of(repo.resolve(), "a.py")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []

@@ -18,4 +18,6 @@ def test_fully_cached_rescan_never_loads_the_model(tmp_path):
     assert (again.stats["model_loaded"], again.stats["cache_hits"]) == (0, 2)
     assert again.stats["cache_hit_rate"] == 1.0
     assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in first.findings]
-    assert (tmp_path / ".vulnsight" / "cache.sqlite3").is_file()
+    # The cache is in the per-user state directory, never in the scanned tree.
+    assert (project.state_dir / "cache.sqlite3").is_file()
+    assert not (tmp_path / ".vulnsight").exists()

@@ -18,7 +18,7 @@ import click
 from vulnsight.errors import ConfigError
 
 DEFAULT_DETECTORS = "hybrid,rules,llm,flag-all,flag-none"
-PERTURBATIONS_ALL = "rename,deadcode,comment,reformat"
+PERTURBATIONS_ALL = "rename,deadcode,comment,reformat,identifier,literal"
 
 
 def _split(value: str) -> list[str]:

@@ -1,8 +1,9 @@
 """The model's view of one function: its numbered lines plus callees and callers.
 
-Everything here is pure. Comments are stripped first (scanned code may try to talk to
-the model), then the target's lines are numbered with their file line so the model can
-answer with a line of the file; callee signatures and immediate callers follow while
+Everything here is pure. Comments are stripped and string literals neutralised first
+(scanned code may try to talk to the model; `parse/literals.py`), then the target's
+lines are numbered with their file line so the model can answer with a line of the
+file; callee signatures and immediate callers follow while
 the token budget allows. Callers and callees are context only.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from vulnsight.parse.callgraph import CallGraph, short_name
 from vulnsight.parse.comments import strip_comments
+from vulnsight.parse.literals import neutralise_literals
 from vulnsight.types import Function
 
 CALLER_WINDOW = 8  # lines kept on each side of a call site when a caller is trimmed
@@ -97,7 +99,8 @@ def build_context(
 
 
 def _stripped(fn: Function) -> list[str]:
-    return strip_comments(fn.code, fn.language, fn.file).split("\n")
+    clean = strip_comments(fn.code, fn.language, fn.file)
+    return neutralise_literals(clean, fn.language, fn.file).split("\n")
 
 
 def _tidy(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -135,6 +138,7 @@ def _callee_signatures(fn: Function, graph: CallGraph) -> list[str]:
         if not callee.signature:
             continue
         clean = strip_comments(callee.signature, callee.language, callee.file)
+        clean = neutralise_literals(clean, callee.language, callee.file)
         signature = _WS.sub(" ", clean).strip()
         if signature:
             signatures[signature] = None

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vulnsight.config import ScanConfig
-from vulnsight.detectors.hybrid import merge
+from vulnsight.detectors.hybrid import merge_with_stats
 from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
 from vulnsight.discover import discover
 from vulnsight.errors import ParseError
@@ -75,11 +75,14 @@ def run_detectors(
     progress: ProgressFn | None = None,
     all_functions: Sequence[Function] | None = None,
     by_language: Mapping[str, float] | None = None,
+    min_confidence: float = 0.0,
 ) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
     """Run every detector over the batch and merge their findings.
 
     `all_functions` (default: the batch's) locate findings in their enclosing function;
-    `threshold` and `by_language` are the model's flagging thresholds for the merge.
+    `threshold` and `by_language` are the model's flagging thresholds for the merge;
+    the model never lowers a rule hit below `min_confidence` (the floor the report
+    filters by).
     """
     done: dict[str, int] = {}
 
@@ -110,11 +113,15 @@ def run_detectors(
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
     located = batch.functions if all_functions is None else all_functions
-    findings = merge(rules.findings, llm.findings, llm.scores, located, threshold, by_language)
+    findings, merge_stats = merge_with_stats(
+        rules.findings, llm.findings, llm.scores, located, threshold, by_language, min_confidence
+    )
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():
         stats.update(r.stats)
+    if "llm" in results and "rules" in results:
+        stats.update(merge_stats.as_stats())
     if llm.timings_ms:
         ordered = sorted(llm.timings_ms)
         stats["llm_ms_p95"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
@@ -190,7 +197,7 @@ def scan(
     )
     merge_at, by_language = _merge_thresholds(detectors, threshold)
     findings, det_errors, det_stats = run_detectors(
-        batch, detectors, merge_at, progress, functions, by_language
+        batch, detectors, merge_at, progress, functions, by_language, config.min_confidence
     )
     below = [f for f in findings if f.confidence < config.min_confidence]
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)

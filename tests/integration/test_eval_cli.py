@@ -100,3 +100,27 @@ def test_eval_writes_leaderboard_predictions_and_plots(tmp_path):
     res2 = CliRunner().invoke(main, args)
     assert res2.exit_code == 0, res2.output
     assert (out / "predictions.jsonl").read_text().splitlines() == preds
+
+
+def test_attack_perturbations_of_vulnerable_records_only(tmp_path):
+    data = write_data(tmp_path)
+    out = tmp_path / "out"
+    args = ["eval", "--data", str(data), "--detectors", "flag-all", "--out", str(out)]
+    args += ["--perturb", "identifier,literal", "--perturb-vulnerable", "--no-progress"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    vulnerable = {row[0] for row in ROWS if row[3] == 1}
+    perturbed: dict[str, set[str]] = {}
+    for line in (out / "predictions.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["perturbation"] != "none":
+            perturbed.setdefault(row["perturbation"], set()).add(row["record_id"])
+    assert set(perturbed) == {"identifier", "literal"}
+    assert perturbed["literal"] <= vulnerable and perturbed["identifier"] <= vulnerable
+    # every vulnerable function here has a body with `{` or a simple first statement
+    assert perturbed["literal"] == vulnerable - {"sg1"}
+    results = json.loads((out / "results.json").read_text())
+    robust = results["detectors"][0]["robustness"]
+    assert robust["literal"]["flip_rate"] == 0.0 and robust["literal"]["mean_score_shift"] == 0.0
+    assert results["config"]["perturb_vulnerable"] is True
+    assert "Mean score shift of vulnerable records" in (out / "LEADERBOARD.md").read_text()

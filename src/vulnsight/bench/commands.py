@@ -18,7 +18,7 @@ import click
 from vulnsight.errors import ConfigError
 
 DEFAULT_DETECTORS = "hybrid,rules,llm,flag-all,flag-none"
-PERTURBATIONS_ALL = "rename,deadcode,comment,reformat"
+PERTURBATIONS_ALL = "rename,deadcode,comment,reformat,identifier,literal"
 
 
 def _split(value: str) -> list[str]:
@@ -80,6 +80,11 @@ def _fingerprint(ids: list[str], settings: dict[str, Any]) -> str:
     default=None,
     help="Perturb only this many records per source (seeded).",
 )
+@click.option(
+    "--perturb-vulnerable",
+    is_flag=True,
+    help="Perturb only vulnerable records (an attacker's aim is evasion; halves model time).",
+)
 @click.option("--model", default=None, help="Model spec for llm/hybrid (see `vulnsight scan`).")
 @click.option("--llm-threshold", type=float, default=None, help="P(vulnerable) to flag.")
 @click.option("--include-reserved", is_flag=True, help="Do not drop the reserved projects.")
@@ -98,6 +103,7 @@ def eval_command(
     out_dir: Path,
     perturb: str,
     perturb_sample: int | None,
+    perturb_vulnerable: bool,
     model: str | None,
     llm_threshold: float | None,
     include_reserved: bool,
@@ -171,6 +177,7 @@ def _eval(args: dict[str, Any]) -> None:
         "seed": args["seed"],
         "perturb": perts,
         "perturb_sample": args["perturb_sample"],
+        "perturb_vulnerable": args["perturb_vulnerable"],
         "model": args["model"],
         "llm_threshold": args["llm_threshold"],
         "include_reserved": args["include_reserved"],
@@ -180,7 +187,12 @@ def _eval(args: dict[str, Any]) -> None:
     }
     ids = [r.id for r in records]
     config["fingerprint"] = _fingerprint(
-        ids, {k: config[k] for k in ("model", "llm_threshold", "perturb", "perturb_sample")}
+        ids,
+        {
+            k: config[k]
+            for k in ("model", "llm_threshold", "perturb", "perturb_sample", "perturb_vulnerable")
+            if k != "perturb_vulnerable" or config[k]  # older results keep their fingerprint
+        },
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
@@ -199,11 +211,11 @@ def _eval(args: dict[str, Any]) -> None:
 
     variants: dict[str, dict[str, str]] = {}
     if perts:
-        chosen = records
+        chosen = [r for r in records if r.label == 1] if args["perturb_vulnerable"] else records
         if args["perturb_sample"] is not None:
             rng = random.Random(args["seed"])
             by_source: dict[str, list[Any]] = {}
-            for r in records:
+            for r in chosen:
                 by_source.setdefault(r.source, []).append(r)
             chosen = [
                 r

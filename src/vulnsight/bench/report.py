@@ -68,13 +68,16 @@ def robustness(
     original: Mapping[str, Prediction],
     perturbed: Mapping[str, Prediction],
 ) -> dict[str, Any]:
-    """How often the verdict flips under a perturbation, and how often a flagged
-    vulnerable record is no longer flagged (evasion)."""
+    """How often the verdict flips under a perturbation, how often a flagged
+    vulnerable record is no longer flagged (evasion), and how far the score of
+    vulnerable records moves on average (`mean_score_shift`, perturbed - original)."""
     both = [r for r in records if r.id in original and r.id in perturbed]
     flips = sum(1 for r in both if original[r.id].predicted != perturbed[r.id].predicted)
     caught = [r for r in both if r.label == 1 and original[r.id].predicted]
     evaded = sum(1 for r in caught if not perturbed[r.id].predicted)
+    shifts = [perturbed[r.id].score - original[r.id].score for r in both if r.label == 1]
     return {
+        "mean_score_shift": round(sum(shifts) / len(shifts), 4) if shifts else 0.0,
         "n": len(both),
         "flip_rate": flips / len(both) if both else 0.0,
         "flips": flips,
@@ -233,6 +236,16 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             for pert in perts:
                 rb = d.get("robustness", {}).get(pert)
                 cells.append(f"{_f(rb['flip_rate'])} ({_f(rb['evasion_rate'])})" if rb else "-")
+            out.append(f"| {d['detector']} | " + " | ".join(cells) + " |")
+        out += ["", "Mean score shift of vulnerable records (perturbed - original):", ""]
+        out.append("| detector | " + " | ".join(perts) + " |")
+        out.append("|---|" + "---:|" * len(perts))
+        for d in dets:
+            cells = []
+            for pert in perts:
+                rb = d.get("robustness", {}).get(pert)
+                shift = rb.get("mean_score_shift") if rb else None
+                cells.append(f"{shift:+.3f}" if shift is not None else "-")
             out.append(f"| {d['detector']} | " + " | ".join(cells) + " |")
     notes = []
     for name, reason in sorted(results.get("unavailable", {}).items()):

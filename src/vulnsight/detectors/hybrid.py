@@ -3,6 +3,11 @@
 The model may add findings and raise or lower a rule hit's confidence, but a rule hit
 is never removed, and its confidence never drops by more than `MAX_DEMOTION`: the
 model's disagreement is stated in the message instead, so nothing is silently lost.
+
+Nor does the model push a rule hit out of sight: the scanned code chooses the words the
+model reads (identifiers, strings), so a rule hit the user asked to see (confidence at
+or above `--min-confidence`) is never lowered below that floor. It is held there, its
+message says the model would have lowered it, and `MergeStats.held_at_floor` counts it.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from vulnsight.types import Finding, Function
 
@@ -55,6 +60,20 @@ def _adjust(rule_conf: float, p: float) -> float:
     return round(max(0.0, min(1.0, rule_conf + shift)), 4)
 
 
+@dataclass(frozen=True)
+class MergeStats:
+    """What the model did to rule hits in one merge."""
+
+    #: rule hits whose confidence the model lowered
+    demoted: int = 0
+    #: rule hits the model would have lowered below the min-confidence floor; held there
+    held_at_floor: int = 0
+
+    def as_stats(self) -> dict[str, float | int | str]:
+        """The counts as report stats (`model_demoted`, `model_held_at_min_confidence`)."""
+        return {"model_demoted": self.demoted, "model_held_at_min_confidence": self.held_at_floor}
+
+
 def merge(
     rule_findings: Sequence[Finding],
     model_findings: Sequence[Finding],
@@ -62,12 +81,33 @@ def merge(
     functions: Iterable[Function],
     threshold: float = 0.5,
     by_language: Mapping[str, float] | None = None,
+    min_confidence: float = 0.0,
 ) -> list[Finding]:
-    """One list of findings with `detectors` saying who agrees on each location.
+    """One list of findings with `detectors` saying who agrees on each location
+    (`merge_with_stats` without the stats)."""
+    merged, _ = merge_with_stats(
+        rule_findings, model_findings, scores, functions, threshold, by_language, min_confidence
+    )
+    return merged
+
+
+def merge_with_stats(
+    rule_findings: Sequence[Finding],
+    model_findings: Sequence[Finding],
+    scores: Mapping[str, float],
+    functions: Iterable[Function],
+    threshold: float = 0.5,
+    by_language: Mapping[str, float] | None = None,
+    min_confidence: float = 0.0,
+) -> tuple[list[Finding], MergeStats]:
+    """One list of findings with `detectors` saying who agrees on each location, and
+    counts of what the model did to rule hits.
 
     The model agrees with a rule hit when its score for the enclosing function reaches
-    the threshold of that function's language (`by_language`, else `threshold`)."""
+    the threshold of that function's language (`by_language`, else `threshold`). A rule
+    hit at or above `min_confidence` is never lowered below it by the model."""
     index = FunctionIndex(functions)
+    demoted = held = 0
     merged: list[Finding] = []
     used_model: set[int] = set()
     for rf in rule_findings:
@@ -86,15 +126,26 @@ def merge(
             continue
         agrees = fn is not None and p >= (by_language or {}).get(fn.language, threshold)
         verdict = "agrees" if agrees else "does not flag this function"
+        note = f"model {verdict}: p={p:.2f}"
+        confidence = _adjust(rf.confidence, p)
+        if confidence < rf.confidence:
+            demoted += 1
+            if rf.confidence >= min_confidence > confidence:
+                held += 1
+                note += (
+                    f"; it would lower confidence to {confidence:.2f}, "
+                    f"held at --min-confidence {min_confidence:.2f}"
+                )
+                confidence = min_confidence
         merged.append(
             replace(
                 rf,
                 function=function,
-                confidence=_adjust(rf.confidence, p),
+                confidence=confidence,
                 detectors=("rules", "llm") if agrees else ("rules",),
                 model=next((model_findings[i].model for i in same), rf.model),
-                message=f"{rf.message} [model {verdict}: p={p:.2f}]",
+                message=f"{rf.message} [{note}]",
             )
         )
     merged.extend(mf for i, mf in enumerate(model_findings) if i not in used_model)
-    return merged
+    return merged, MergeStats(demoted=demoted, held_at_floor=held)

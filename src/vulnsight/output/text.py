@@ -81,4 +81,10 @@ def render(report: Report) -> str:
         f"{st.get('files_scanned', 0)} files, {st.get('functions', 0)} functions, "
         f"{len(report.findings)} findings in {st.get('seconds', 0)} s"
     )
+    held = st.get("model_held_at_min_confidence", 0)
+    if held:
+        out.append(
+            f"{held} rule hit(s) held at --min-confidence: the model would have lowered "
+            "them below it (see their messages)"
+        )
     return "\n".join(out) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from vulnsight.llm.prompt import PROMPT_VERSION
 from vulnsight.train.config import TrainConfig
 from vulnsight.train.run import run_training
 
@@ -28,7 +29,7 @@ def test_lora_training_writes_a_model_directory_and_resumes(tiny_base, tiny_data
     run_training(config, lambda kind, payload: events.append((kind, payload)))
 
     manifest = json.loads((out / "vulnsight-model.json").read_text())
-    assert manifest["prompt_version"] == "verdict_v1"
+    assert manifest["prompt_version"] == PROMPT_VERSION
     assert 0.0 <= manifest["threshold"] <= 1.0
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert (out / "adapter" / "adapter_config.json").is_file()

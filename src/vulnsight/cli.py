@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -182,6 +183,15 @@ def main() -> None:
     help="vulnsight.toml or pyproject.toml (default: the nearest one).",
 )
 @click.option("--no-cache", is_flag=True, help="Ask the model again; do not read the cache.")
+@click.option("--profile", is_flag=True, help="Print per-stage timings to stderr.")
+@click.option(
+    "--gate",
+    type=click.Choice(["safe", "sinks", "off"]),
+    default="safe",
+    show_default=True,
+    help="Which functions the model judges: all but trivial ones in C/C++/JS (safe), "
+    "only those reaching a risky API (sinks, faster, less recall), or all (off).",
+)
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -198,6 +208,8 @@ def scan(
     baseline: Path | None,
     config_file: Path | None,
     no_cache: bool,
+    profile: bool,
+    gate: str,
 ) -> None:
     """Scan files and directories for vulnerabilities.
 
@@ -216,6 +228,7 @@ def scan(
         "budget_tokens": budget_tokens,
         "max_file_bytes": max_bytes,
         "jobs": jobs,
+        "gate": gate,
     }
     try:
         project = discover_config(config_file, paths[0])
@@ -226,7 +239,10 @@ def scan(
             report = review_scan(paths, project, config, options, progress=tick)
         if fmt == "text":
             report = visible(report)
+        started = time.perf_counter()
         text = _render(report, fmt)
+        if profile:
+            _print_profile(report, started)
     except ConfigError as exc:
         click.echo(f"vulnsight: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -245,6 +261,13 @@ def scan(
     else:
         click.echo(text, nl=False)
     sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
+
+
+def _print_profile(report: Report, render_started: float) -> None:
+    from vulnsight.output.profile import render_profile
+
+    stats = {**report.stats, "time_output_s": round(time.perf_counter() - render_started, 3)}
+    click.echo(render_profile(stats), err=True, nl=False)
 
 
 #: ScanConfig fields and the scan parameters that set them, where the names differ.

@@ -36,7 +36,10 @@ def build_detectors(
         model = backend if backend is not None else load(config.model)
         threshold, by_language = effective_thresholds(config.llm_threshold, model)
         options = LLMOptions(
-            threshold=threshold, budget_tokens=config.budget_tokens, by_language=by_language
+            threshold=threshold,
+            budget_tokens=config.budget_tokens,
+            by_language=by_language,
+            gate=config.gate,
         )
         detectors.append(LLMDetector(model, options, cache=cache))
     return detectors

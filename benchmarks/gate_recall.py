@@ -21,7 +21,7 @@ Records whose code is not in the shared datasets (the harvested mature-clean one
 label 0) are left out: the gate can only remove flags, so on clean records it can only
 lower the false-positive rate. Prints Markdown tables and writes a JSON beside them.
 
-    python benchmarks/gate_recall.py [--out benchmarks/results/gate_recall.json]
+    python benchmarks/gate_recall.py [--mode safe|sinks] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -61,11 +61,70 @@ def load_codes(ids: set[str] | None, datasets: Path) -> dict[str, Any]:
     return found
 
 
+MODE = "safe"
+
+
 def gate_record(rec: Any, rule_lines: set[int] | None = None) -> list[Any]:
     """The gate's decisions on a record's functions, the record written as one file."""
     functions = extract(SourceFile(snippet_path(rec), rec.language, snippet_text(rec)))
-    gate = Gate(CallGraph.build(functions))
+    gate = Gate(CallGraph.build(functions), mode=MODE)
     return [gate.decide(fn, rule_lines or set()) for fn in functions]
+
+
+def model_sample(
+    datasets: Path, languages: set[str], exclude: set[str], n: int, seed: int = 0
+) -> dict[str, Any]:
+    """Run the shipped model (no gate) on `n` random vulnerable records outside the test
+    split: of those it flags, how many the gate would skip entirely (lost TPs)."""
+    import random
+    import tempfile
+
+    from vulnsight.bench.records import write_batch
+    from vulnsight.detectors import effective_thresholds
+    from vulnsight.detectors.interface import ScanBatch
+    from vulnsight.detectors.llm import LLMDetector, LLMOptions
+    from vulnsight.discover import discover
+    from vulnsight.llm.models import load
+    from vulnsight.pipeline import parse_files
+
+    pool = sorted(
+        (
+            r
+            for r in load_codes(None, datasets).values()
+            if r.label == 1 and r.language in languages and r.id not in exclude
+        ),
+        key=lambda r: r.id,
+    )
+    sample = random.Random(seed).sample(pool, min(n, len(pool)))
+    backend = load("default")
+    threshold, by_language = effective_thresholds(None, backend)
+    det = LLMDetector(backend, LLMOptions(threshold=threshold, by_language=by_language))
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    try:
+        for i in range(0, len(sample), 16):
+            chunk = sample[i : i + 16]
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = write_batch(chunk, Path(tmp))
+                found = discover([Path(tmp)])
+                functions, _ = parse_files(found.files)
+                graph = CallGraph.build(functions)
+                batch = ScanBatch(found.root, found.files, tuple(functions), graph)
+                result = det.detect_all(batch)
+            gate = Gate(graph, mode=MODE)
+            for rec in chunk:
+                fns = [f for f in functions if f.file == paths[rec.id]]
+                t = by_language.get(rec.language, threshold)
+                p = max((result.scores.get(f.qualified_id, 0.0) for f in fns), default=0.0)
+                row = out[rec.language]
+                row["sampled"] += 1
+                if fns and p >= t:
+                    row["model_tp"] += 1
+                    judged = [gate.decide(f).judge for f in fns]
+                    row["tp_lost"] += not any(judged)
+                    row["tp_partial"] += any(judged) and not all(judged)
+    finally:
+        backend.close()
+    return {k: dict(v) for k, v in sorted(out.items())}
 
 
 def broad_check(datasets: Path, languages: set[str], exclude: set[str]) -> dict[str, Any]:
@@ -103,7 +162,13 @@ def main() -> None:
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
     ap.add_argument("--datasets", type=Path, default=DATASETS)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/gate_recall.json")
+    ap.add_argument("--mode", default="safe", help="the gate's mode: safe or sinks")
+    ap.add_argument(
+        "--model-sample", type=int, default=0, help="also run the model on N vulnerable records"
+    )
     args = ap.parse_args()
+    global MODE
+    MODE = args.mode
     meta = json.loads(args.manifest.read_text("utf-8"))
     default = float(meta.get("threshold", 0.5))
     by_lang = language_thresholds(meta.get("thresholds") or {}, args.manifest)
@@ -196,10 +261,24 @@ def main() -> None:
     ]:
         share = row["skipped_entirely"] / row["vulnerable"] if row["vulnerable"] else 0.0
         print(f"| {key} | {row['vulnerable']} | {row['skipped_entirely']} | {share:.1%} |")
+    sampled: dict[str, Any] = {}
+    if args.model_sample:
+        sampled = model_sample(args.datasets, on, set(preds[args.llm]), args.model_sample)
+        print(
+            "\n| language (model run, sample outside the test split) | sampled | model TPs "
+            "| TPs lost | TPs partly gated |"
+        )
+        print("|---|---:|---:|---:|---:|")
+        for lang, row in sampled.items():
+            print(
+                f"| {lang} | {row.get('sampled', 0)} | {row.get('model_tp', 0)} "
+                f"| {row.get('tp_lost', 0)} | {row.get('tp_partial', 0)} |"
+            )
     args.out.write_text(
         json.dumps(
             {
                 "predictions": str(args.predictions.relative_to(ROOT)),
+                "mode": args.mode,
                 "detector": args.llm,
                 "by_language": {lang: dict(rows[lang]) for lang in langs},
                 "total": total,
@@ -207,6 +286,7 @@ def main() -> None:
                 "decisions": dict(sorted(reasons.items())),
                 "tp_lost_or_partial": lost_ids,
                 "vulnerable_skipped_entirely_outside_test": broad,
+                "model_sample": sampled,
             },
             indent=2,
         )

@@ -53,10 +53,13 @@ def build_context(
     budget_tokens: int = 8192,
     count_tokens: Callable[[str], int] = approx_tokens,
     max_callers: int = 3,
+    number_every: int = 1,
 ) -> Context:
     """Build the model's view of `fn` within `budget_tokens` (measured by `count_tokens`).
 
-    Target lines come first as ``"{n}| {line}"``; if they alone exceed the budget the
+    Target lines come first as ``"{n}| {line}"`` (with `number_every` > 1 only every
+    that many lines carry their number: an experiment, see benchmarks/RESULTS.md; the
+    shipped model was trained with every line numbered); if they alone exceed the budget the
     first lines that fit are kept and `truncated` is set. Then callee signatures under
     a ``// callees:`` header (``#`` for Python), then up to `max_callers` callers, each
     under ``// caller: <name> (<file>)`` as its signature and the `CALLER_WINDOW` lines
@@ -65,7 +68,10 @@ def build_context(
     """
     mark = "#" if fn.language == "python" else "//"
     target = _tidy(list(enumerate(_stripped(fn), start=fn.start_line)))
-    lines = [f"{number}| {text}".rstrip() for number, text in target]
+    lines = [
+        f"{number}| {text}".rstrip() if i % number_every == 0 else text
+        for i, (number, text) in enumerate(target)
+    ]
     line_map = [number for number, _ in target]
     truncated = False
     if count_tokens("\n".join(lines)) > budget_tokens:

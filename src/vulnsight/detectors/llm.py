@@ -39,6 +39,8 @@ class LLMOptions:
     #: the model gate's mode (`detectors/gate.py`): "safe", "sinks" or "off"; scans get
     #: theirs from `ScanConfig.gate` ("safe" unless set)
     gate: str = "off"
+    #: number every n-th target line only (1: every line, as the model was trained)
+    number_every: int = 1
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
@@ -114,6 +116,7 @@ class LLMDetector:
             budget_tokens=self.options.budget_tokens,
             count_tokens=self.backend.count_tokens,
             max_callers=self.options.max_callers,
+            number_every=self.options.number_every,
         )
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:

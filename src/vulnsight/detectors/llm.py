@@ -20,6 +20,7 @@ from vulnsight.types import Finding, Function, ScanError, Severity, fingerprint
 
 if TYPE_CHECKING:
     from vulnsight.detectors.gate import Gate
+    from vulnsight.detectors.workers import Answer, WorkerPool
     from vulnsight.review.interface import VerdictStore
 
 #: Functions per backend call: small enough for a smooth progress bar.
@@ -41,6 +42,9 @@ class LLMOptions:
     gate: str = "off"
     #: number every n-th target line only (1: every line, as the model was trained)
     number_every: int = 1
+    #: model worker processes (`detectors/workers.py`); they load `model_spec` each
+    workers: int = 1
+    model_spec: str | None = None
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
@@ -135,19 +139,31 @@ class LLMDetector:
         gate = self._new_gate(batch)
         now, deferred = self._gate(gate, batch, functions, clock, counts)
         hits = 0
-        for group in (now, None):
-            if group is None:  # functions whose only reason may be a rule hit
-                group = self._gate_deferred(gate, batch, deferred, clock, counts)
-                if progress and len(deferred) > len(group):
-                    progress(len(deferred) - len(group))
-            for i in range(0, len(group), CHUNK):
-                todo = group[i : i + CHUNK]
-                chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
-                hits += len(todo) - len(chunk)
-                if chunk:
-                    self._judge(batch, chunk, findings, errors, scores, timings, clock, counts)
-                if progress:
-                    progress(len(todo))
+        pool = self._pool()
+        try:
+            for group in (now, None):
+                if group is None:  # functions whose only reason may be a rule hit
+                    group = self._gate_deferred(gate, batch, deferred, clock, counts)
+                    if progress and len(deferred) > len(group):
+                        progress(len(deferred) - len(group))
+                pending: list[tuple[list[Function], list[Function]]] = []
+                for i in range(0, len(group), CHUNK):
+                    todo = group[i : i + CHUNK]
+                    chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
+                    hits += len(todo) - len(chunk)
+                    if pool is not None:
+                        pending.append((todo, chunk))
+                        continue
+                    if chunk:
+                        self._judge(batch, chunk, findings, errors, scores, timings, clock, counts)
+                    if progress:
+                        progress(len(todo))
+                if pool is not None and pending:
+                    out = (findings, errors, scores, timings)
+                    self._judge_parallel(pool, batch, pending, out, clock, counts, progress)
+        finally:
+            if pool is not None:
+                pool.close()
         return DetectorResult(
             findings=tuple(findings),
             errors=tuple(errors),
@@ -246,6 +262,87 @@ class LLMDetector:
             self._to_cache(chunk, findings[first_new:], scores)
         clock["model"] += time.perf_counter() - asked
 
+    def _pool(self) -> WorkerPool | None:
+        if self.options.workers <= 1:
+            return None
+        from vulnsight.detectors.workers import WorkerPool
+
+        return WorkerPool(self.options.model_spec, self.options.workers)
+
+    def _judge_parallel(
+        self,
+        pool: WorkerPool,
+        batch: ScanBatch,
+        pending: Sequence[tuple[list[Function], list[Function]]],
+        out: tuple[list[Finding], list[ScanError], dict[str, float], list[float]],
+        clock: dict[str, float],
+        counts: dict[str, int],
+        progress: Progress | None,
+    ) -> None:
+        """`_judge` for many chunks at once on the worker processes, merged in order."""
+        from vulnsight.detectors.workers import Job
+
+        findings, errors, scores, timings = out
+        started = time.perf_counter()
+        asked = [chunk for _, chunk in pending if chunk]
+        jobs: list[list[Job]] = []
+        for chunk in asked:
+            contexts = [self._context(fn, batch) for fn in chunk]
+            counts["model_tokens"] += sum(ctx.tokens for ctx in contexts)
+            counts["model_judged"] += len(chunk)
+            jobs.append(
+                [
+                    Job(ctx.text, fn.language, self.options.threshold_for(fn.language))
+                    for fn, ctx in zip(chunk, contexts, strict=True)
+                ]
+            )
+        sent = time.perf_counter()
+        clock["context"] += sent - started
+        answers = pool.map(jobs)
+        for todo, chunk in pending:
+            if chunk:
+                first_new = len(findings)
+                for fn, answer in zip(chunk, next(answers), strict=True):
+                    self._take(fn, answer, findings, errors, scores, timings)
+                self._to_cache(chunk, findings[first_new:], scores)
+            if progress:
+                progress(len(todo))
+        clock["model"] += time.perf_counter() - sent
+
+    def _take(
+        self,
+        fn: Function,
+        answer: Answer,
+        findings: list[Finding],
+        errors: list[ScanError],
+        scores: dict[str, float],
+        timings: list[float],
+    ) -> None:
+        """Record a worker's answer about `fn` as `_decide`/`_generate` would."""
+        if answer.error is not None:
+            errors.append(ScanError(fn.file, f"model: {answer.error}", self.name))
+            return
+        timings.append(answer.seconds * 1000)
+        if answer.p_vulnerable is not None:  # a decision; text only for flagged functions
+            scores[fn.qualified_id] = answer.p_vulnerable
+            if answer.text is not None:
+                try:
+                    verdict = parse_verdict(answer.text)
+                except ModelError as exc:
+                    errors.append(ScanError(fn.file, f"{fn.name}: {exc}", self.name))
+                    return
+                findings.append(to_finding(verdict, fn, self.backend.name, answer.p_vulnerable))
+            return
+        try:
+            verdict = parse_verdict(answer.text or "")
+        except ModelError as exc:
+            errors.append(ScanError(fn.file, f"{fn.name}: {exc}", self.name))
+            return
+        p = verdict.confidence if verdict.vulnerability else 1.0 - verdict.confidence
+        scores[fn.qualified_id] = p
+        if verdict.vulnerability and p >= self.options.threshold_for(fn.language):
+            findings.append(to_finding(verdict, fn, self.backend.name, p))
+
     def _stats(
         self,
         asked: int,
@@ -265,6 +362,7 @@ class LLMDetector:
             "time_gate_s": round(clock.get("gate", 0.0), 3),
             "time_context_s": round(clock.get("context", 0.0), 3),
             "time_model_s": round(clock.get("model", 0.0), 3),
+            "model_workers": self.options.workers,
         }
         stats.update({k: v for k, v in sorted(counts.items()) if k.startswith("gate_")})
         if "wait_rules" in clock:

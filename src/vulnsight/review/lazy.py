@@ -31,6 +31,11 @@ class LazyBackend:
         self._name, self.default_threshold, self.language_thresholds = _known(spec)
 
     @property
+    def spec(self) -> str | None:
+        """The model spec this stands in for (model worker processes load it too)."""
+        return self._spec
+
+    @property
     def loaded(self) -> bool:
         """Whether the model was loaded."""
         return self._backend is not None

@@ -14,7 +14,7 @@ functions; it is flagged at the model's calibrated threshold of its language. Pr
 Youden's J per language, the share of flagged vulnerable records whose reported line is
 a labelled line, context tokens and model seconds, and writes the JSON beside.
 
-    python benchmarks/context_format.py [--formats 1 5] [--limit 0] [--gate off]
+    python benchmarks/context_format.py [--formats 1 5] [--per-language 0] [--gate off]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def run_format(records: list[Any], backend: Any, every: int, gate: str) -> dict[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--formats", type=int, nargs="+", default=[1, 5])
-    ap.add_argument("--limit", type=int, default=0, help="first N records only (0: all)")
+    ap.add_argument("--per-language", type=int, default=0, help="N records per language (0: all)")
     ap.add_argument("--gate", default="off")
     ap.add_argument("--model", default="default")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/context_format.json")
@@ -126,8 +126,16 @@ def main() -> None:
     records = sorted(
         (r for r in load_codes(ids, DATASETS).values() if r.language in on), key=lambda r: r.id
     )
-    if args.limit:
-        records = records[: args.limit]
+    if args.per_language:  # a stable mix of sources and labels: records in hash order
+        import hashlib
+
+        def key(r: Any) -> str:
+            return hashlib.sha256(r.id.encode()).hexdigest()
+
+        by_lang: dict[str, list[Any]] = defaultdict(list)
+        for r in sorted(records, key=key):
+            by_lang[r.language].append(r)
+        records = [r for rs in by_lang.values() for r in rs[: args.per_language]]
     runs = [run_format(records, backend, every, args.gate) for every in args.formats]
     print(f"{len(records)} records ({', '.join(sorted(on))}), model {backend.name}\n")
     langs = sorted(runs[0]["by_language"])

@@ -132,7 +132,8 @@ def one_run(
             env.update({"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "COLUMNS": "200"})
         else:
             cmd.append("--no-progress")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
@@ -141,17 +142,21 @@ def one_run(
             proc.kill()
             _, err = proc.communicate()
             wall = time.perf_counter() - start
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = round(usage.ru_utime + usage.ru_stime - cpu0, 1)
             text = _ANSI.sub("", err.decode("utf-8", "replace"))
             done = [(int(a), int(b)) for a, b in _PROGRESS.findall(text)]
             judged, total = done[-1] if done else (0, 0)
-            return {"capped": True, "wall_seconds": round(wall, 1), "llm_done": judged,
-                    "llm_total": total}  # fmt: skip
+            return {"capped": True, "wall_seconds": round(wall, 1), "cpu_seconds": cpu,
+                    "llm_done": judged, "llm_total": total}  # fmt: skip
         wall = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu0
         if proc.returncode not in (0, 1):
             raise SystemExit(f"scan failed ({proc.returncode}): {err.decode()[-2000:]}")
         stats: dict[str, Any] = json.loads(out.read_text())["stats"]
     stats["wall_seconds"] = round(wall, 3)
+    stats["cpu_seconds"] = round(cpu, 1)
     if peak > before:  # the largest child so far: this one, when it beat the earlier ones
         stats["child_peak_rss_mb"] = round(peak / 1024, 1)
     return stats
@@ -194,7 +199,7 @@ def tree_main(args: argparse.Namespace) -> None:
     tree = build_tree(args.cache)
     lines_by_lang = count_lines(tree)
     total = sum(lines_by_lang.values())
-    extra = ("--jobs", str(args.jobs)) if args.jobs != 1 else ()
+    extra = (*(("--jobs", str(args.jobs)) if args.jobs != 1 else ()), *args.extra)
     runs = {
         d: [one_run(tree, d, args.cap if "llm" in d else None, extra) for _ in range(args.repeat)]
         for d in args.detectors
@@ -205,17 +210,17 @@ def tree_main(args: argparse.Namespace) -> None:
         f"({platform.processor() or platform.machine()}), shared machine; label {args.label}."
     )
     print(
-        "\n| detectors | end-to-end s | s per 10k lines | functions | model languages "
+        "\n| detectors | end-to-end s | s per 10k lines | CPU s | functions | model languages "
         "| judged | skipped by gate | context tokens | peak RSS MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d, rs in runs.items():
         done = [r for r in rs if not r.get("capped")]
         if done:
             wall = _med(done, "wall_seconds")
             per = round(float(wall) * 10_000 / total, 1) if isinstance(wall, float) else "-"
             print(
-                f"| {d} | {wall} | {per} | {_med(done, 'functions')} "
+                f"| {d} | {wall} | {per} | {_med(done, 'cpu_seconds')} | {_med(done, 'functions')} "
                 f"| {_med(done, 'llm_functions')} | {_med(done, 'model_functions_judged')} "
                 f"| {_med(done, 'model_functions_skipped')} | {_med(done, 'model_tokens')} "
                 f"| {_med(done, 'child_peak_rss_mb')} |"
@@ -225,8 +230,9 @@ def tree_main(args: argparse.Namespace) -> None:
                 rate = r["llm_done"] / r["wall_seconds"] if r["wall_seconds"] else 0.0
                 left = (r["llm_total"] - r["llm_done"]) / rate if rate else float("inf")
                 print(
-                    f"| {d} (capped) | > {r['wall_seconds']} (stopped) | - | - "
-                    f"| {r['llm_total']} | {r['llm_done']} in {r['wall_seconds']} s "
+                    f"| {d} (capped) | > {r['wall_seconds']} (stopped) | - "
+                    f"| {r['cpu_seconds']} | - "
+                    f"| {r['llm_total']} | {r['llm_done']} units in {r['wall_seconds']} s "
                     f"(~{left:.0f} s more at that rate) | - | - | - |"
                 )
     label = f"-tree-{args.label}"
@@ -250,6 +256,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--detectors", nargs="+", default=["rules,llm", "rules"])
     ap.add_argument("--label", default="after")
+    ap.add_argument("--extra", nargs="*", default=[], help="more scan flags, e.g. --gate sinks")
     args = ap.parse_args()
     if args.tree:
         tree_main(args)

@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -293,6 +294,15 @@ def main(debug: bool) -> None:
     help="Let the scanned repository's configuration choose the model (an endpoint URL, "
     "hub id or model file); refused by default.",
 )
+@click.option("--profile", is_flag=True, help="Print per-stage timings to stderr.")
+@click.option(
+    "--gate",
+    type=click.Choice(["safe", "sinks", "off"]),
+    default="safe",
+    show_default=True,
+    help="Which functions the model judges: all but trivial ones in C/C++/JS (safe), "
+    "only those reaching a risky API (sinks, faster, less recall), or all (off).",
+)
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -310,6 +320,8 @@ def scan(
     config_file: Path | None,
     no_cache: bool,
     allow_repo_model: bool,
+    profile: bool,
+    gate: str,
 ) -> None:
     """Scan files and directories for vulnerabilities.
 
@@ -330,6 +342,7 @@ def scan(
         "budget_tokens": budget_tokens,
         "max_file_bytes": max_bytes,
         "jobs": jobs,
+        "gate": gate,
     }
     try:
         prepare_output(output, paths)
@@ -341,7 +354,10 @@ def scan(
             report = review_scan(paths, project, config, options, progress=tick)
         if fmt == "text":
             report = visible(report)
+        started = time.perf_counter()
         text = _render(report, fmt)
+        if profile:
+            _print_profile(report, started)
     except ConfigError as exc:
         _fail(f"vulnsight: {exc}")
     except VulnsightError as exc:
@@ -375,6 +391,13 @@ def prepare_output(output: Path | None, paths: Sequence[Path]) -> None:
     if broken:
         shown = ", ".join(safe_text(str(p)) for p in broken)
         raise ConfigError(f"broken symbolic link: {shown}")
+
+
+def _print_profile(report: Report, render_started: float) -> None:
+    from vulnsight.output.profile import render_profile
+
+    stats = {**report.stats, "time_output_s": round(time.perf_counter() - render_started, 3)}
+    click.echo(render_profile(stats), err=True, nl=False)
 
 
 #: ScanConfig fields and the scan parameters that set them, where the names differ.

@@ -3,8 +3,9 @@
 Everything here is pure. Comments are stripped and string literals neutralised first
 (scanned code may try to talk to the model; `parse/literals.py`), then the target's
 lines are numbered with their file line so the model can answer with a line of the
-file; callee signatures and immediate callers follow while
-the token budget allows. Callers and callees are context only.
+file; callee signatures and immediate callers follow while the token budget allows.
+Callers and callees are context only: a caller is shown as its signature and the few
+lines around its call of the target.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from vulnsight.parse.comments import strip_comments
 from vulnsight.parse.literals import neutralise_literals
 from vulnsight.types import Function
 
-CALLER_WINDOW = 8  # lines kept on each side of a call site when a caller is trimmed
+#: Lines kept on each side of the call site in a caller: callers are context only, and
+#: whole callers used to fill the token budget (they dominated the p95 prompt length).
+CALLER_WINDOW = 3
 
 _WS = re.compile(r"\s+")
 
@@ -52,18 +55,25 @@ def build_context(
     budget_tokens: int = 8192,
     count_tokens: Callable[[str], int] = approx_tokens,
     max_callers: int = 3,
+    number_every: int = 1,
 ) -> Context:
     """Build the model's view of `fn` within `budget_tokens` (measured by `count_tokens`).
 
-    Target lines come first as ``"{n}| {line}"``; if they alone exceed the budget the
+    Target lines come first as ``"{n}| {line}"`` (with `number_every` > 1 only every
+    that many lines carry their number: an experiment, see benchmarks/RESULTS.md; the
+    shipped model was trained with every line numbered); if they alone exceed the budget the
     first lines that fit are kept and `truncated` is set. Then callee signatures under
     a ``// callees:`` header (``#`` for Python), then up to `max_callers` callers, each
-    under ``// caller: <name> (<file>)``, trimmed to the lines around the call when the
-    whole caller does not fit, and left out when even that does not fit.
+    under ``// caller: <name> (<file>)`` as its signature and the `CALLER_WINDOW` lines
+    on each side of its first call of the target (fewer when that does not fit; left
+    out when even the call line does not fit).
     """
     mark = "#" if fn.language == "python" else "//"
     target = _tidy(list(enumerate(_stripped(fn), start=fn.start_line)))
-    lines = [f"{number}| {text}".rstrip() for number, text in target]
+    lines = [
+        f"{number}| {text}".rstrip() if i % number_every == 0 else text
+        for i, (number, text) in enumerate(target)
+    ]
     line_map = [number for number, _ in target]
     truncated = False
     if count_tokens("\n".join(lines)) > budget_tokens:
@@ -146,22 +156,31 @@ def _callee_signatures(fn: Function, graph: CallGraph) -> list[str]:
 
 
 def _caller_blocks(caller: Function, target: Function, mark: str) -> list[list[str]]:
-    """The caller in full, then trimmed to the lines around its call of `target`."""
+    """`caller` as signature plus call-site window, widest first; [] when no call is seen.
+
+    The window is cut from the caller's comment-stripped lines, so the call line is
+    shown as written; `...` marks the lines left out.
+    """
     header = f"{mark} caller: {caller.name} ({caller.file})"
-    body = [text for _, text in _tidy(list(enumerate(_stripped(caller))))]
-    blocks = [[header, *body]]
     name = short_name(target)
     if name is None:
-        return blocks
+        return []
+    body = [text for _, text in _tidy(list(enumerate(_stripped(caller))))]
     call = re.compile(rf"\b{re.escape(name)}\s*\(")
     site = next((i for i, text in enumerate(body) if call.search(text)), None)
-    if site is not None:
-        low, high = max(0, site - CALLER_WINDOW), min(len(body), site + CALLER_WINDOW + 1)
+    if site is None:
+        return []
+    clean = strip_comments(caller.signature, caller.language, caller.file)
+    signature = _WS.sub(" ", clean).strip()
+    blocks: list[list[str]] = []
+    for width in dict.fromkeys((CALLER_WINDOW, 1, 0)):
+        low, high = max(0, site - width), min(len(body), site + width + 1)
         window = body[low:high]
-        if low > 0:
-            window.insert(0, f"{mark} ...")
+        if low == 1:
+            window = [body[0], *window]
+        elif low > 1:
+            window = [signature or body[0], f"{mark} ...", *window]
         if high < len(body):
             window.append(f"{mark} ...")
-        if len(window) < len(body):
-            blocks.append([header, *window])
+        blocks.append([header, *window])
     return blocks

@@ -9,7 +9,8 @@ import fnmatch
 import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from vulnsight.config import ScanConfig
@@ -85,8 +86,9 @@ def run_detectors(
     filters by).
     """
     done: dict[str, int] = {}
+    seconds: dict[str, float] = {}
 
-    def run(det: Detector) -> DetectorResult:
+    def run(det: Detector, batch: ScanBatch) -> DetectorResult:
         total = det.units(batch)
         done[det.name] = 0
 
@@ -97,22 +99,31 @@ def run_detectors(
 
         if progress:
             progress(det.name, 0, total)
-        return det.detect_all(batch, tick)
+        started = time.perf_counter()
+        try:
+            return det.detect_all(batch, tick)
+        finally:
+            seconds[det.name] = time.perf_counter() - started
 
     # The rules detector mostly waits on its Semgrep subprocess: start it first, in a
     # thread, so Semgrep's start-up overlaps the model's work instead of adding to it.
+    # The model's gate may ask for its hits (functions holding one are judged).
     results: dict[str, DetectorResult] = {}
     background = [d for d in detectors if d.name == "rules"][:1]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = {d.name: pool.submit(run, d) for d in background}
+        pending = {d.name: pool.submit(run, d, batch) for d in background}
+        rules_future: Future[DetectorResult] | None = pending.get("rules")
+        if rules_future is not None:
+            batch = replace(batch, rule_hits=_findings_of(rules_future))
         for det in detectors:
             if det.name not in pending:
-                results[det.name] = run(det)
+                results[det.name] = run(det, batch)
         for name, future in pending.items():
             results[name] = future.result()
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
     located = batch.functions if all_functions is None else all_functions
+    started = time.perf_counter()
     findings, merge_stats = merge_with_stats(
         rules.findings, llm.findings, llm.scores, located, threshold, by_language, min_confidence
     )
@@ -125,7 +136,26 @@ def run_detectors(
     if llm.timings_ms:
         ordered = sorted(llm.timings_ms)
         stats["llm_ms_p95"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
+    for name, spent in seconds.items():
+        stats[f"time_{_STAGE.get(name, name)}_s"] = round(spent, 3)
+    stats["time_merge_s"] = round(time.perf_counter() - started, 3)
     return findings, errors, stats
+
+
+def _findings_of(future: Future[DetectorResult]) -> Callable[[], Sequence[Finding]]:
+    """A getter that waits for `future`'s findings (none if the detector failed)."""
+
+    def get() -> Sequence[Finding]:
+        try:
+            return future.result().findings
+        except Exception:  # the failure itself surfaces where the result is collected
+            return ()
+
+    return get
+
+
+#: Stage names of detectors in the timing stats (the rules detector is Semgrep's run).
+_STAGE = {"rules": "semgrep", "llm": "model_stage"}
 
 
 def _parse_focused(
@@ -184,7 +214,9 @@ def scan(
     found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
     files = tuple(f for f in found.files if _wanted(f.path, config))
     excluded = len(found.files) - len(files)
+    discovered = time.perf_counter()
     functions, parse_errs = _parse_focused(files, found.root, focus if only is not None else None)
+    parsed = time.perf_counter()
     selected = functions if only is None else [f for f in functions if only(found.root, f)]
     if only is not None:
         holding = {f.file for f in selected}
@@ -194,7 +226,9 @@ def scan(
         files=files,
         functions=tuple(selected),
         graph=CallGraph.build(functions),
+        changed=only is not None,
     )
+    graphed = time.perf_counter()
     merge_at, by_language = _merge_thresholds(detectors, threshold)
     findings, det_errors, det_stats = run_detectors(
         batch, detectors, merge_at, progress, functions, by_language, config.min_confidence
@@ -214,6 +248,9 @@ def scan(
         "seconds": round(elapsed, 3),
         "functions_per_second": round(len(functions) / elapsed, 2) if elapsed else 0.0,
         "detectors": ",".join(d.name for d in detectors),
+        "time_discovery_s": round(discovered - started, 3),
+        "time_parsing_s": round(parsed - discovered, 3),
+        "time_callgraph_s": round(graphed - parsed, 3),
     }
     # ru_maxrss is in KiB on Linux: the process's peak, model included.
     stats["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -117,7 +117,7 @@ def test_budget_truncates_target() -> None:
     assert context.line_map[-1] == 0
 
 
-def test_callers_trimmed_or_dropped_to_fit_budget() -> None:
+def test_callers_shown_as_signature_and_call_site_window() -> None:
     filler = "".join(f"    y{i} = {i}\n" for i in range(60))
     code = (
         "def sink(x):\n    eval(x)\n\n"
@@ -127,16 +127,57 @@ def test_callers_trimmed_or_dropped_to_fit_budget() -> None:
     graph = CallGraph.build(functions)
     sink = get(functions, "sink")
     full = build_context(sink, graph, budget_tokens=10_000)
-    assert "y59 = 59" in full.text and "y0 = 0" in full.text
-    trimmed = build_context(sink, graph, budget_tokens=120)
-    assert trimmed.tokens <= 120
-    assert "    sink(x)" in trimmed.text
-    assert "y0 = 0" not in trimmed.text
-    assert "# ..." in trimmed.text
+    # the target keeps its exact file line numbers; the caller is context only
+    assert full.text.split("\n") == [
+        "1| def sink(x):",
+        "2|     eval(x)",
+        "# caller: long_caller (c.py)",
+        "def long_caller(x):",
+        "# ...",
+        "    y57 = 57",
+        "    y58 = 58",
+        "    y59 = 59",
+        "    sink(x)",
+        "    z0 = 0",
+        "    z1 = 1",
+        "    z2 = 2",
+        "# ...",
+    ]
+    assert full.line_map == (1, 2) + (0,) * 11
+    narrower = build_context(sink, graph, budget_tokens=40)
+    assert narrower.tokens <= 40
+    assert narrower.text.split("\n")[-4:] == ["    y59 = 59", "    sink(x)", "    z0 = 0", "# ..."]
+    call_only = build_context(sink, graph, budget_tokens=30)
+    assert call_only.text.split("\n")[-3:] == ["# ...", "    sink(x)", "# ..."]
     tiny = build_context(sink, graph, budget_tokens=20)
     assert "caller" not in tiny.text and tiny.tokens <= 20
     none = build_context(sink, graph, budget_tokens=10_000, max_callers=0)
     assert "caller" not in none.text
+
+
+def test_caller_window_keeps_the_call_line_of_a_c_caller() -> None:
+    body = "".join(f"    n += {i};\n" for i in range(20))
+    code = (
+        "static void copy(char *d, const char *s) { strcpy(d, s); }\n\n"
+        f"int run(char *in) {{\n    char b[8];\n    int n = 0;\n{body}"
+        "    copy(b, in);\n    return n;\n}\n"
+    )
+    functions = extract(SourceFile("m.c", "c", code))
+    graph = CallGraph.build(functions)
+    context = build_context(get(functions, "copy"), graph)
+    lines = context.text.split("\n")
+    assert lines[0] == "1| static void copy(char *d, const char *s) { strcpy(d, s); }"
+    at = lines.index("// caller: run (m.c)")
+    assert lines[at + 1 :] == [
+        "int run(char *in)",
+        "// ...",
+        "    n += 17;",
+        "    n += 18;",
+        "    n += 19;",
+        "    copy(b, in);",
+        "    return n;",
+        "}",
+    ]
 
 
 def test_custom_token_counter() -> None:

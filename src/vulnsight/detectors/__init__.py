@@ -34,12 +34,31 @@ def build_detectors(
         from vulnsight.llm.models import load
 
         model = backend if backend is not None else load(config.model)
+        same_model = backend is None or getattr(backend, "spec", object()) == config.model
         threshold, by_language = effective_thresholds(config.llm_threshold, model)
         options = LLMOptions(
-            threshold=threshold, budget_tokens=config.budget_tokens, by_language=by_language
+            threshold=threshold,
+            budget_tokens=config.budget_tokens,
+            by_language=by_language,
+            gate=config.gate,
+            # workers load the model themselves: only when it is the config's own spec
+            workers=model_workers(config.jobs, config.model) if same_model else 1,
+            model_spec=config.model,
         )
         detectors.append(LLMDetector(model, options, cache=cache))
     return detectors
+
+
+def model_workers(jobs: int, spec: str | None, cores: int | None = None) -> int:
+    """Model worker processes for `--jobs`: at most one per core, and only for a model
+    spec every worker can load on its own (embedded, GGUF, model directory, fake)."""
+    import os
+
+    from vulnsight.llm.models import resolve
+
+    if jobs <= 1 or resolve(spec).backend not in ("llamacpp", "hub", "fake"):
+        return 1
+    return max(1, min(jobs, cores or os.cpu_count() or 1))
 
 
 def effective_thresholds(

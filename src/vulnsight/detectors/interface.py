@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -21,13 +21,17 @@ class ScanBatch:
     """What detectors see: the files of one scan, their functions and the call graph.
 
     `root` is the directory file paths are relative to; `files` hold those relative
-    paths, so `root / file.path` is the file on disk.
+    paths, so `root / file.path` is the file on disk. `changed` says the functions were
+    selected as changed code (`--diff`); `rule_hits`, when set, returns the rules
+    detector's findings (waiting for them), for the model gate.
     """
 
     root: Path
     files: tuple[SourceFile, ...]
     functions: tuple[Function, ...]
     graph: CallGraph
+    changed: bool = False
+    rule_hits: Callable[[], Sequence[Finding]] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,6 +19,8 @@ from vulnsight.llm.schema import VERDICT_SCHEMA, Verdict, parse_verdict
 from vulnsight.types import Finding, Function, ScanError, Severity, fingerprint
 
 if TYPE_CHECKING:
+    from vulnsight.detectors.gate import Gate
+    from vulnsight.detectors.workers import Answer, WorkerPool
     from vulnsight.review.interface import VerdictStore
 
 #: Functions per backend call: small enough for a smooth progress bar.
@@ -33,6 +37,14 @@ class LLMOptions:
     #: per-language thresholds a model was calibrated for; `math.inf`: the model is off
     #: in that language (it is not asked, and rule hits there stand on their own)
     by_language: Mapping[str, float] = field(default_factory=dict)
+    #: the model gate's mode (`detectors/gate.py`): "safe", "sinks" or "off"; scans get
+    #: theirs from `ScanConfig.gate` ("safe" unless set)
+    gate: str = "off"
+    #: number every n-th target line only (1: every line, as the model was trained)
+    number_every: int = 1
+    #: model worker processes (`detectors/workers.py`); they load `model_spec` each
+    workers: int = 1
+    model_spec: str | None = None
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
@@ -108,56 +120,262 @@ class LLMDetector:
             budget_tokens=self.options.budget_tokens,
             count_tokens=self.backend.count_tokens,
             max_callers=self.options.max_callers,
+            number_every=self.options.number_every,
         )
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
-        """Verdicts for every function; model failures become `ScanError`s."""
+        """Verdicts for every function the gate lets through; model failures become
+        `ScanError`s. Functions the gate skips are "not flagged" without a model call."""
         findings: list[Finding] = []
         errors: list[ScanError] = []
         scores: dict[str, float] = {}
         timings: list[float] = []
+        clock: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
         functions = [fn for fn in batch.functions if self.options.asks(fn.language)]
         off = len(batch.functions) - len(functions)
         if progress and off:
             progress(off)
+        gate = self._new_gate(batch)
+        now, deferred = self._gate(gate, batch, functions, clock, counts)
         hits = 0
-        for i in range(0, len(functions), CHUNK):
-            todo = functions[i : i + CHUNK]
-            chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
-            hits += len(todo) - len(chunk)
-            first_new = len(findings)
-            if not chunk:
-                if progress:
-                    progress(len(todo))
-                continue
-            prompts = [render(self._context(fn, batch).text, fn.language) for fn in chunk]
-            try:
-                if self.backend.capabilities.supports_decision:
-                    self._decide(chunk, prompts, findings, scores, timings)
-                else:
-                    self._generate(chunk, prompts, findings, errors, scores, timings)
-            except ModelError as exc:
-                errors.extend(ScanError(fn.file, f"model: {exc}", self.name) for fn in chunk)
-            else:
-                self._to_cache(chunk, findings[first_new:], scores)
-            if progress:
-                progress(len(todo))
-        stats: dict[str, float | int | str] = {"llm_functions": len(functions)}
-        if off:
-            stats["llm_languages_off"] = off
-        if self.cache is not None:
-            stats["cache_hits"] = hits
-            stats["cache_misses"] = len(functions) - hits
-        if timings:
-            stats["llm_ms_median"] = round(statistics.median(timings), 1)
-            stats["llm_flagged"] = len(findings)
+        pool = self._pool()
+        try:
+            for group in (now, None):
+                if group is None:  # functions whose only reason may be a rule hit
+                    group = self._gate_deferred(gate, batch, deferred, clock, counts)
+                    if progress and len(deferred) > len(group):
+                        progress(len(deferred) - len(group))
+                pending: list[tuple[list[Function], list[Function]]] = []
+                for i in range(0, len(group), CHUNK):
+                    todo = group[i : i + CHUNK]
+                    chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
+                    hits += len(todo) - len(chunk)
+                    if pool is not None:
+                        pending.append((todo, chunk))
+                        continue
+                    if chunk:
+                        self._judge(batch, chunk, findings, errors, scores, timings, clock, counts)
+                    if progress:
+                        progress(len(todo))
+                if pool is not None and pending:
+                    out = (findings, errors, scores, timings)
+                    self._judge_parallel(pool, batch, pending, out, clock, counts, progress)
+        finally:
+            if pool is not None:
+                pool.close()
         return DetectorResult(
             findings=tuple(findings),
             errors=tuple(errors),
             scores=scores,
-            stats=stats,
+            stats=self._stats(len(functions), off, hits, findings, timings, clock, counts),
             timings_ms=tuple(timings),
         )
+
+    def _new_gate(self, batch: ScanBatch) -> Gate | None:
+        if self.options.gate == "off":
+            return None
+        from vulnsight.detectors.gate import Gate
+
+        return Gate(batch.graph, mode=self.options.gate)
+
+    def _gate(
+        self,
+        gate: Gate | None,
+        batch: ScanBatch,
+        functions: Sequence[Function],
+        clock: dict[str, float],
+        counts: dict[str, int],
+    ) -> tuple[list[Function], list[Function]]:
+        """(functions to judge now, functions that need the rule hits to decide)."""
+        if gate is None:
+            return list(functions), []
+        started = time.perf_counter()
+        now: list[Function] = []
+        deferred: list[Function] = []
+        for fn in functions:
+            decision = gate.decide(fn, changed=batch.changed)
+            (now if decision.judge else deferred).append(fn)
+            if decision.judge:
+                counts[f"gate_judged_{decision.reason}"] += 1
+        clock["gate"] += time.perf_counter() - started
+        return now, deferred
+
+    def _gate_deferred(
+        self,
+        gate: Gate | None,
+        batch: ScanBatch,
+        deferred: Sequence[Function],
+        clock: dict[str, float],
+        counts: dict[str, int],
+    ) -> list[Function]:
+        """Of `deferred`, those with a rule hit inside; the rest are skipped."""
+        if gate is None or not deferred:
+            return list(deferred)
+        waited = time.perf_counter()
+        hits = batch.rule_hits() if batch.rule_hits is not None else ()
+        clock["wait_rules"] += time.perf_counter() - waited
+        started = time.perf_counter()
+        lines: dict[str, set[int]] = defaultdict(set)
+        for f in hits:
+            lines[f.file].add(f.line_number)
+        judged: list[Function] = []
+        for fn in deferred:
+            decision = gate.decide(fn, lines.get(fn.file, ()))
+            if decision.judge:
+                judged.append(fn)
+                counts[f"gate_judged_{decision.reason}"] += 1
+            else:
+                counts["gate_skipped"] += 1
+                counts[f"gate_skipped_{decision.reason}"] += 1
+        clock["gate"] += time.perf_counter() - started
+        return judged
+
+    def _judge(
+        self,
+        batch: ScanBatch,
+        chunk: Sequence[Function],
+        findings: list[Finding],
+        errors: list[ScanError],
+        scores: dict[str, float],
+        timings: list[float],
+        clock: dict[str, float],
+        counts: dict[str, int],
+    ) -> None:
+        """Ask the backend about `chunk` (cache misses) and cache what it said."""
+        first_new = len(findings)
+        started = time.perf_counter()
+        contexts = [self._context(fn, batch) for fn in chunk]
+        prompts = [render(ctx.text, fn.language) for fn, ctx in zip(chunk, contexts, strict=True)]
+        asked = time.perf_counter()
+        clock["context"] += asked - started
+        counts["model_tokens"] += sum(ctx.tokens for ctx in contexts)
+        counts["model_judged"] += len(chunk)
+        try:
+            if self.backend.capabilities.supports_decision:
+                self._decide(chunk, prompts, findings, scores, timings)
+            else:
+                self._generate(chunk, prompts, findings, errors, scores, timings)
+        except ModelError as exc:
+            errors.extend(ScanError(fn.file, f"model: {exc}", self.name) for fn in chunk)
+        else:
+            self._to_cache(chunk, findings[first_new:], scores)
+        clock["model"] += time.perf_counter() - asked
+
+    def _pool(self) -> WorkerPool | None:
+        if self.options.workers <= 1:
+            return None
+        from vulnsight.detectors.workers import WorkerPool
+
+        return WorkerPool(self.options.model_spec, self.options.workers)
+
+    def _judge_parallel(
+        self,
+        pool: WorkerPool,
+        batch: ScanBatch,
+        pending: Sequence[tuple[list[Function], list[Function]]],
+        out: tuple[list[Finding], list[ScanError], dict[str, float], list[float]],
+        clock: dict[str, float],
+        counts: dict[str, int],
+        progress: Progress | None,
+    ) -> None:
+        """`_judge` for many chunks at once on the worker processes, merged in order."""
+        from vulnsight.detectors.workers import Job
+
+        findings, errors, scores, timings = out
+        started = time.perf_counter()
+        asked = [chunk for _, chunk in pending if chunk]
+        jobs: list[list[Job]] = []
+        for chunk in asked:
+            contexts = [self._context(fn, batch) for fn in chunk]
+            counts["model_tokens"] += sum(ctx.tokens for ctx in contexts)
+            counts["model_judged"] += len(chunk)
+            jobs.append(
+                [
+                    Job(ctx.text, fn.language, self.options.threshold_for(fn.language))
+                    for fn, ctx in zip(chunk, contexts, strict=True)
+                ]
+            )
+        sent = time.perf_counter()
+        clock["context"] += sent - started
+        answers = pool.map(jobs)
+        for todo, chunk in pending:
+            if chunk:
+                first_new = len(findings)
+                for fn, answer in zip(chunk, next(answers), strict=True):
+                    self._take(fn, answer, findings, errors, scores, timings)
+                self._to_cache(chunk, findings[first_new:], scores)
+            if progress:
+                progress(len(todo))
+        clock["model"] += time.perf_counter() - sent
+
+    def _take(
+        self,
+        fn: Function,
+        answer: Answer,
+        findings: list[Finding],
+        errors: list[ScanError],
+        scores: dict[str, float],
+        timings: list[float],
+    ) -> None:
+        """Record a worker's answer about `fn` as `_decide`/`_generate` would."""
+        if answer.error is not None:
+            errors.append(ScanError(fn.file, f"model: {answer.error}", self.name))
+            return
+        timings.append(answer.seconds * 1000)
+        if answer.p_vulnerable is not None:  # a decision; text only for flagged functions
+            scores[fn.qualified_id] = answer.p_vulnerable
+            if answer.text is not None:
+                try:
+                    verdict = parse_verdict(answer.text)
+                except ModelError as exc:
+                    errors.append(ScanError(fn.file, f"{fn.name}: {exc}", self.name))
+                    return
+                findings.append(to_finding(verdict, fn, self.backend.name, answer.p_vulnerable))
+            return
+        try:
+            verdict = parse_verdict(answer.text or "")
+        except ModelError as exc:
+            errors.append(ScanError(fn.file, f"{fn.name}: {exc}", self.name))
+            return
+        p = verdict.confidence if verdict.vulnerability else 1.0 - verdict.confidence
+        scores[fn.qualified_id] = p
+        if verdict.vulnerability and p >= self.options.threshold_for(fn.language):
+            findings.append(to_finding(verdict, fn, self.backend.name, p))
+
+    def _stats(
+        self,
+        asked: int,
+        off: int,
+        hits: int,
+        findings: Sequence[Finding],
+        timings: Sequence[float],
+        clock: Mapping[str, float],
+        counts: Mapping[str, int],
+    ) -> dict[str, float | int | str]:
+        skipped = counts.get("gate_skipped", 0)
+        stats: dict[str, float | int | str] = {
+            "llm_functions": asked,
+            "model_functions_judged": counts.get("model_judged", 0),
+            "model_functions_skipped": skipped,
+            "model_tokens": counts.get("model_tokens", 0),
+            "time_gate_s": round(clock.get("gate", 0.0), 3),
+            "time_context_s": round(clock.get("context", 0.0), 3),
+            "time_model_s": round(clock.get("model", 0.0), 3),
+            "model_workers": self.options.workers,
+        }
+        stats.update({k: v for k, v in sorted(counts.items()) if k.startswith("gate_")})
+        if "wait_rules" in clock:
+            stats["time_gate_wait_rules_s"] = round(clock["wait_rules"], 3)
+        if off:
+            stats["llm_languages_off"] = off
+        if self.cache is not None:
+            stats["cache_hits"] = hits
+            stats["cache_misses"] = asked - skipped - hits
+        if timings:
+            stats["llm_ms_median"] = round(statistics.median(timings), 1)
+            stats["llm_flagged"] = len(findings)
+        return stats
 
     # Incremental cache (review workflow): consulted before the backend, written after
     # each chunk so an interrupted scan resumes where it stopped.

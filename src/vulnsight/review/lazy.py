@@ -42,6 +42,11 @@ class LazyBackend:
             self._overrides["api_key_env"] = ""
 
     @property
+    def spec(self) -> str | None:
+        """The model spec this stands in for (model worker processes load it too)."""
+        return self._spec
+
+    @property
     def loaded(self) -> bool:
         """Whether the model was loaded."""
         return self._backend is not None

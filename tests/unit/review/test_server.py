@@ -26,7 +26,8 @@ def responder(prompt):
 
 def _start(tmp_path, **opts) -> Iterator[VulnsightServer]:
     project = ProjectConfig(root=tmp_path)
-    service = ScanService(project, ScanConfig(detectors=("llm",)), FakeBackend(responder=responder))
+    config = ScanConfig(detectors=("llm",), gate="off")  # every function asked: cache counts
+    service = ScanService(project, config, FakeBackend(responder=responder))
     server = VulnsightServer(service, ServerOptions(port=0, **opts))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -11,7 +11,7 @@ def test_fully_cached_rescan_never_loads_the_model(tmp_path):
     src.mkdir()
     (src / "a.py").write_text("def f(x):\n    return x\n\n\ndef g(y):\n    return y\n")
     project = ProjectConfig(root=tmp_path)
-    config = project.scan_config({"detectors": ("llm",), "model": "fake"})
+    config = project.scan_config({"detectors": ("llm",), "model": "fake", "gate": "off"})
     first = review_scan([src], project, config, ReviewOptions())
     again = review_scan([src], project, config, ReviewOptions())
     assert (first.stats["model_loaded"], first.stats["cache_misses"]) == (1, 2)

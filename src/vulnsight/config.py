@@ -9,6 +9,8 @@ from vulnsight.discover import DEFAULT_EXCLUDES
 from vulnsight.errors import ConfigError
 
 DETECTORS: tuple[str, ...] = ("rules", "llm")
+#: Every detector a config may name; `flow` (data flow) is opt-in (see README).
+KNOWN_DETECTORS: tuple[str, ...] = ("rules", "llm", "flow")
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,11 @@ class ScanConfig:
     exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = [d for d in self.detectors if d not in DETECTORS]
+        unknown = [d for d in self.detectors if d not in KNOWN_DETECTORS]
         if unknown:
             raise ConfigError(
-                f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTORS)}"
+                f"unknown detector(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(KNOWN_DETECTORS)}"
             )
         if not self.detectors:
             raise ConfigError("at least one detector is needed")

@@ -110,6 +110,10 @@ def run_detectors(
     llm = results.get("llm", DetectorResult())
     located = batch.functions if all_functions is None else all_functions
     findings = merge(rules.findings, llm.findings, llm.scores, located, threshold, by_language)
+    if "flow" in results:
+        from vulnsight.detectors.flow import combine
+
+        findings = combine(findings, results["flow"].findings)
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():

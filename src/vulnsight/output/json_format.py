@@ -29,6 +29,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "snippet": f.snippet,
         "fingerprint": f.fingerprint,
         "suppressed": f.suppressed,
+        "path": [
+            {"file": s.file, "line": s.line, "function": s.function, "description": s.description}
+            for s in f.path
+        ],
     }
 
 

@@ -24,6 +24,12 @@ def render(report: Report) -> str:
             out.append(f"         {f.message}")
             if f.snippet:
                 out.append(f"         > {f.snippet}")
+            if f.path:
+                out.append("         path:")
+                out.extend(
+                    f"           {n}. {s.file}:{s.line} in {s.function}: {s.description}"
+                    for n, s in enumerate(f.path, start=1)
+                )
         out.append("")
     if not report.findings:
         out.append("No findings.")

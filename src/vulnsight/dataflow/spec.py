@@ -1,0 +1,181 @@
+"""Source, sink and sanitiser specifications, read from `specs/<language>.toml`.
+
+The specifications are data, like the rule pack: a pattern is an `fnmatch` glob over the
+dotted name of an expression (`request.args`, `*.execute`, `os.system`). Each file is
+read once per process and validated into frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from vulnsight.errors import RulesError
+
+#: TypeScript shares JavaScript's specification.
+_SPEC_FILE = {"python": "python", "javascript": "javascript", "typescript": "javascript"}
+
+#: A sanitiser that cleans a value for every weakness (int(), parseInt()).
+ALL_CWES = "*"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where untrusted data enters: an attribute chain or the result of a call."""
+
+    patterns: tuple[str, ...]
+    label: str
+    call: bool = False  # the pattern names a function whose result is untrusted
+    confidence: float = 0.8
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """A call whose argument must not be untrusted, with the weakness it causes."""
+
+    id: str
+    patterns: tuple[str, ...]
+    cwe: str
+    label: str
+    args: tuple[int, ...] = ()  # positions checked; empty: every argument
+    keywords: tuple[str, ...] = ()  # keyword arguments checked as well
+    requires: str = ""  # regex the argument list must match (`shell=True`)
+    unless: str = ""  # regex that makes the call safe (`Loader=SafeLoader`)
+    constructor: bool = False  # `new Function(...)`
+
+    def applies(self, arguments_text: str) -> bool:
+        """Whether the call's argument text meets `requires` and not `unless`."""
+        if self.requires and not re.search(self.requires, arguments_text):
+            return False
+        return not (self.unless and re.search(self.unless, arguments_text))
+
+
+@dataclass(frozen=True)
+class SanitiserSpec:
+    """A call whose result is clean for the listed CWEs (`*`: every weakness)."""
+
+    patterns: tuple[str, ...]
+    cwes: frozenset[str]
+    label: str
+    validator: bool = False  # a check (`if not is_safe(x): return`), not a transformation
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """Everything the engine knows about one language's libraries."""
+
+    language: str
+    sources: tuple[SourceSpec, ...]
+    sinks: tuple[SinkSpec, ...]
+    sanitisers: tuple[SanitiserSpec, ...]
+    handler_decorators: tuple[str, ...] = ()  # regexes: parameters are untrusted
+    handler_names: tuple[str, ...] = ()  # exported functions whose parameters are untrusted
+
+    def source_for(self, dotted: str, call: bool) -> SourceSpec | None:
+        """The source a dotted attribute chain (or called name) is, if any."""
+        for spec in self.sources:
+            if spec.call == call and _matches(dotted, spec.patterns):
+                return spec
+        return None
+
+    def sinks_for(self, callee: str, constructor: bool = False) -> list[SinkSpec]:
+        """The sinks a called name is."""
+        return [
+            s for s in self.sinks if s.constructor == constructor and _matches(callee, s.patterns)
+        ]
+
+    def sanitiser_for(self, callee: str) -> SanitiserSpec | None:
+        """The sanitiser or validator a called name is, if any."""
+        for spec in self.sanitisers:
+            if _matches(callee, spec.patterns):
+                return spec
+        return None
+
+    def is_handler(self, decorators: str, name: str, exported: bool) -> bool:
+        """Whether a function's parameters come straight from an HTTP request."""
+        if any(re.search(p, decorators) for p in self.handler_decorators):
+            return True
+        return exported and name in self.handler_names
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+def has_spec(language: str) -> bool:
+    """Whether the engine has a specification for `language`."""
+    return language in _SPEC_FILE
+
+
+@cache
+def load_spec(language: str) -> LanguageSpec:
+    """The specification of a language (TypeScript reads JavaScript's).
+
+    Raises RulesError when the file is missing or malformed.
+    """
+    name = _SPEC_FILE.get(language)
+    if name is None:
+        raise RulesError(f"no data-flow specification for {language!r}")
+    try:
+        text = resources.files("vulnsight.dataflow").joinpath(f"specs/{name}.toml").read_text()
+        data = tomllib.loads(text)
+        return _build(language, data)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise RulesError(f"bad data-flow specification {name}.toml: {exc}") from exc
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"expected a string or a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
+    sources = tuple(
+        SourceSpec(
+            patterns=_strings(s["pattern"]),
+            label=str(s["label"]),
+            call=bool(s.get("call", False)),
+            confidence=float(s.get("confidence", 0.8)),
+        )
+        for s in data.get("source", [])
+    )
+    sinks = tuple(
+        SinkSpec(
+            id=str(s["id"]),
+            patterns=_strings(s["pattern"]),
+            cwe=str(s["cwe"]),
+            label=str(s["label"]),
+            args=tuple(int(a) for a in s.get("args", [])),
+            keywords=_strings(s.get("keywords", [])),
+            requires=str(s.get("requires", "")),
+            unless=str(s.get("unless", "")),
+            constructor=bool(s.get("constructor", False)),
+        )
+        for s in data.get("sink", [])
+    )
+    sanitisers = tuple(
+        SanitiserSpec(
+            patterns=_strings(s["pattern"]),
+            cwes=frozenset(_strings(s["cwes"])),
+            label=str(s["label"]),
+            validator=bool(s.get("validator", False)),
+        )
+        for s in data.get("sanitiser", [])
+    )
+    handlers = data.get("handlers", {})
+    return LanguageSpec(
+        language=language,
+        sources=sources,
+        sinks=sinks,
+        sanitisers=sanitisers,
+        handler_decorators=_strings(handlers.get("decorators", [])),
+        handler_names=_strings(handlers.get("exported_names", [])),
+    )

@@ -33,6 +33,10 @@ PYTHON_FLAGGED = {
     ("cli_tools.py", 19, "CWE-94"),  # input() -> exec
     ("cli_tools.py", 31, "CWE-89"),  # Django request.GET stored in self.query by __init__
     ("cli_tools.py", 43, "CWE-89"),  # request.POST appended to a list, .format, execute
+    ("more_sinks.py", 10, "CWE-918"),  # requests.get(url)
+    ("more_sinks.py", 19, "CWE-611"),  # lxml etree.fromstring
+    ("more_sinks.py", 29, "CWE-117"),  # logging.info
+    ("more_sinks.py", 34, "CWE-79"),  # make_response
 }
 # (file, line) of each safe near-miss sink.
 PYTHON_SILENT = {
@@ -49,6 +53,9 @@ PYTHON_SILENT = {
     ("cli_tools.py", 21),  # int(input())
     ("cli_tools.py", 34),  # parameterised query of the same attribute
     ("cli_tools.py", 52),  # len() of the tainted list
+    ("more_sinks.py", 15),  # int() page number in the URL
+    ("more_sinks.py", 24),  # resolve_entities=False
+    ("more_sinks.py", 30),  # line breaks replaced
 }
 JS_FLAGGED = {
     ("db.js", 8, "CWE-89"),  # Express req.query -> helper in another file
@@ -62,6 +69,7 @@ JS_FLAGGED = {
     ("koa_app.js", 16, "CWE-78"),  # process.argv
     ("app/api/files/route.ts", 7, "CWE-22"),  # Next.js route handler, request.url
     ("app/api/files/route.ts", 13, "CWE-601"),  # await request.json()
+    ("fetcher.js", 5, "CWE-918"),  # axios.get(req.query.target)
 }
 JS_SILENT = {
     ("db.js", 12),  # parameterised query
@@ -74,6 +82,7 @@ JS_SILENT = {
     ("server.js", 72),  # if (1 === 2)
     ("koa_app.js", 18),  # .length of process.env
     ("app/api/files/route.ts", 18),  # Number() before the path
+    ("fetcher.js", 11),  # parseInt before the URL
 }
 
 
@@ -102,7 +111,7 @@ def test_cross_file_path_runs_from_the_handler_into_the_helper(tmp_path: Path) -
             "views.py",
             13,
             "user",
-            "source: request.args (HTTP request data (Flask/Django/FastAPI request))",
+            "source: request.args (HTTP request data (Flask/Django/FastAPI/Pyramid request))",
         ),
         ("views.py", 13, "user", "assigned to name"),
         ("views.py", 14, "user", "passed to load_user() as name"),

@@ -25,7 +25,7 @@ def test_sarif_code_flows_follow_the_path_and_validate(tmp_path: Path, sarif_sch
     doc = json.loads(sarif_render(report))
     jsonschema.validate(doc, sarif_schema)
     results = doc["runs"][0]["results"]
-    assert len(results) == len(report.findings) == 12
+    assert len(results) == len(report.findings) == 16
     by_location = {
         (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
          r["locations"][0]["physicalLocation"]["region"]["startLine"]): r
@@ -46,7 +46,7 @@ def test_sarif_code_flows_follow_the_path_and_validate(tmp_path: Path, sarif_sch
     ]
     assert steps == [
         ("views.py", 13, "user",
-         "source: request.args (HTTP request data (Flask/Django/FastAPI request))", 1),
+         "source: request.args (HTTP request data (Flask/Django/FastAPI/Pyramid request))", 1),
         ("views.py", 13, "user", "assigned to name", 2),
         ("views.py", 14, "user", "passed to load_user() as name", 3),
         ("helpers.py", 10, "load_user", "parameter name", 4),
@@ -69,7 +69,7 @@ def test_text_and_json_print_the_path(tmp_path: Path) -> None:
     assert (
         "         path:\n"
         "           1. views.py:13 in user: source: request.args "
-        "(HTTP request data (Flask/Django/FastAPI request))\n"
+        "(HTTP request data (Flask/Django/FastAPI/Pyramid request))\n"
         "           2. views.py:13 in user: assigned to name\n"
         "           3. views.py:14 in user: passed to load_user() as name\n"
         "           4. helpers.py:10 in load_user: parameter name\n"

@@ -64,9 +64,7 @@ def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
                 "parse_s": round(parsed - started, 3),
                 "flow_s": round(done - parsed, 3),
                 "errors": len(result.errors),
-                "list": [
-                    f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in result.findings
-                ]
+                "list": [f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in result.findings]
                 if list_findings
                 else [],
             }
@@ -85,7 +83,9 @@ def main() -> int:
     rows = measure(args.group, args.list_findings)
     functions = sum(int(str(r["functions"])) for r in rows)
     flagged = sum(int(str(r["flagged_functions"])) for r in rows)
-    print("| group | package | lang | files | LOC | functions | findings | flagged fn | rate | flow s |")
+    print(
+        "| group | package | lang | files | LOC | functions | findings | flagged fn | rate | flow s |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
@@ -93,7 +93,9 @@ def main() -> int:
             f"{r['functions']} | {r['findings']} | {r['flagged_functions']} | "
             f"{float(str(r['flag_rate'])):.2%} | {r['flow_s']} |"
         )
-    print(f"\ntotal: {flagged} of {functions} functions flagged ({flagged / max(1, functions):.3%})")
+    print(
+        f"\ntotal: {flagged} of {functions} functions flagged ({flagged / max(1, functions):.3%})"
+    )
     for r in rows:
         for line in r["list"] if isinstance(r["list"], list) else []:
             print(f"  {r['package']}: {line}")

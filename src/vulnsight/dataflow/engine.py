@@ -328,6 +328,7 @@ class FunctionAnalysis:
                 path=(self.step(node, f"source: {dotted} ({source.label})"),),
                 source=source.label,
                 confidence=source.confidence,
+                only=source.cwes,
             )
             return (taint,)
         obj = node.child_by_field_name("object")
@@ -499,6 +500,7 @@ class FunctionAnalysis:
                 path=(self.step(node, f"source: {callee}() ({source.label})"),),
                 source=source.label,
                 confidence=source.confidence,
+                only=source.cwes,
             )
             return (taint,)
         args_text = self.text(args_node) if args_node is not None else ""

@@ -32,6 +32,9 @@ class SourceSpec:
     label: str
     call: bool = False  # the pattern names a function whose result is untrusted
     confidence: float = 0.8
+    # The weaknesses it counts for (empty: all). A local source (argv, environment,
+    # stdin) is the user's own input: opening the file it names is what a CLI is for.
+    cwes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             label=str(s["label"]),
             call=bool(s.get("call", False)),
             confidence=float(s.get("confidence", 0.8)),
+            cwes=frozenset(_strings(s.get("cwes", []))),
         )
         for s in data.get("source", [])
     )

@@ -28,6 +28,7 @@ class Taint:
     source: str = ""
     confidence: float = 0.8
     sanitised: frozenset[str] = frozenset()
+    only: frozenset[str] = frozenset()  # the CWEs this source counts for (empty: all)
 
     def key(self) -> tuple[int | None, str, frozenset[str]]:
         """Taints with the same key are the same fact; the first path found is kept."""
@@ -48,7 +49,7 @@ class Taint:
 
     def reaches(self, cwe: str) -> bool:
         """Whether the value is still dangerous for `cwe`."""
-        return cwe not in self.sanitised
+        return cwe not in self.sanitised and (not self.only or cwe in self.only)
 
 
 #: A value's taints (empty: trusted). Tuples keep paths deterministic.

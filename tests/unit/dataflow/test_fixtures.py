@@ -191,3 +191,14 @@ def test_files_of_other_languages_are_left_alone(tmp_path: Path) -> None:
     (tmp_path / "a.c").write_text("int main(int c, char **v) { system(v[1]); }\n")
     result = run_flow(tmp_path)
     assert result.findings == () and result.errors == ()
+
+
+def test_local_sources_count_for_code_execution_not_for_file_paths(tmp_path: Path) -> None:
+    (tmp_path / "tool.py").write_text(
+        "import os, sys\n\n"
+        "def main():\n"
+        "    with open(sys.argv[1]) as fh:\n"
+        "        fh.read()\n"
+        "    os.system(sys.argv[2])\n"
+    )
+    assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(6, "CWE-78")]

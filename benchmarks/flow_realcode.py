@@ -84,7 +84,8 @@ def main() -> int:
     functions = sum(int(str(r["functions"])) for r in rows)
     flagged = sum(int(str(r["flagged_functions"])) for r in rows)
     print(
-        "| group | package | lang | files | LOC | functions | findings | flagged fn | rate | flow s |"
+        "| group | package | lang | files | LOC | functions | findings | flagged fn | rate "
+        "| flow s |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -153,12 +153,12 @@ class FunctionAnalysis:
         self.dead = True
 
     def branch(
-        self, body: Node | None, narrowing: tuple[list[str], frozenset[str]] | None
+        self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
     ) -> tuple[dict[str, Value], bool]:
         """Analyse `body` on a copy of the state; return its state and whether it ends."""
         saved_env, saved_consts, saved_dead = dict(self.env), dict(self.consts), self.dead
-        if narrowing is not None:
-            self.sanitise_names(*narrowing)
+        for names, cwes in narrowing or []:
+            self.sanitise_names(names, cwes)
         if body is not None:
             self.run(body)
         result = (self.env, self.dead)
@@ -186,12 +186,10 @@ class FunctionAnalysis:
         if decided is False:
             self.run_alternatives(alternatives)
             return
-        names, cwes, positive = self.validated(condition)
-        narrow = (names, cwes) if names else None
-        then = self.branch(consequence, narrow if positive else None)
+        then = self.branch(consequence, self.checks(condition, True))
         saved_env, saved_dead = dict(self.env), self.dead
-        if narrow is not None and not positive:
-            self.sanitise_names(*narrow)
+        for names, cwes in self.checks(condition, False):
+            self.sanitise_names(names, cwes)
         self.run_alternatives(alternatives)
         otherwise = (self.env, self.dead)
         self.env, self.dead = saved_env, saved_dead
@@ -368,7 +366,16 @@ class FunctionAnalysis:
         if decided is False:
             return self.expr(no) if no is not None else CLEAN
         self.expr(condition)
-        return union(*(self.expr(c) for c in (yes, no) if c is not None))
+        values = []
+        for branch, outcome in ((yes, True), (no, False)):
+            if branch is None:
+                continue
+            saved = dict(self.env)
+            for names, cwes in self.checks(condition, outcome):
+                self.sanitise_names(names, cwes)
+            values.append(self.expr(branch))
+            self.env = saved
+        return union(*values)
 
     def expr_assignment(self, node: Node) -> Value:
         left = node.child_by_field_name("left") or node.child_by_field_name("name")
@@ -591,46 +598,46 @@ class FunctionAnalysis:
                 kept = (t.cleaned(cwes) for t in self.env[name])
                 self.env[name] = tuple(t for t in kept if t is not None)
 
-    def validated(self, condition: Node | None) -> tuple[list[str], frozenset[str], bool]:
-        """Names a condition checks with a validator, the CWEs checked, and whether the
-        check holds when the condition is true (`if ok(x)`) or false (`if not ok(x)`)."""
-        if condition is None:
-            return [], frozenset(), True
-        node, positive = condition, True
-        while True:
-            if node.type == "parenthesized_expression" and node.named_child_count == 1:
-                node = node.named_children[0]
-            elif node.type == "not_operator" or (
-                node.type == "unary_expression" and self.text(node).startswith("!")
-            ):
-                arg = node.child_by_field_name("argument")
-                if arg is None:
-                    break
-                node, positive = arg, not positive
-            else:
-                break
-        if node.type in ("comparison_operator",) and node.named_child_count == 2:
-            ops = [self.text(c) for c in node.children if not c.is_named]
+    def checks(self, node: Node | None, outcome: bool) -> list[tuple[list[str], frozenset[str]]]:
+        """What holds when condition `node` evaluates to `outcome`: the names a validator
+        (or an `in ALLOWED` test) has accepted, with the CWEs it checks for."""
+        if node is None:
+            return []
+        kind = node.type
+        if kind == "parenthesized_expression" and node.named_child_count == 1:
+            return self.checks(node.named_children[0], outcome)
+        if kind == "not_operator" or (kind == "unary_expression" and self.text(node)[:1] == "!"):
+            return self.checks(node.child_by_field_name("argument"), not outcome)
+        ops = [self.text(c) for c in node.children if not c.is_named]
+        if kind in ("boolean_operator", "binary_expression") and ops in (["and"], ["&&"]):
+            if not outcome:
+                return []  # either side may have failed
+            return [c for part in node.named_children for c in self.checks(part, True)]
+        if kind in ("boolean_operator", "binary_expression") and ops in (["or"], ["||"]):
+            if outcome:
+                return []
+            return [c for part in node.named_children for c in self.checks(part, False)]
+        if kind == "comparison_operator" and node.named_child_count == 2:
             subject = node.named_children[0]
-            if ops in (["in"], ["not", "in"]) and subject.type in ("identifier", "attribute"):
-                return [self.dotted(subject)], frozenset({"*"}), positive == (ops == ["in"])
-        if node.type in ("call", "call_expression"):
-            callee = self.dotted(node.child_by_field_name("function"))
-            spec = self.spec.sanitiser_for(callee)
-            if spec is not None and spec.validator:
-                names: list[str] = []
-                fn = node.child_by_field_name("function")
-                obj = fn.child_by_field_name("object") if fn is not None else None
-                args = node.child_by_field_name("arguments")
-                for part in [obj, *(args.named_children if args is not None else [])]:
-                    if part is not None and part.type in (
-                        "identifier",
-                        "attribute",
-                        "member_expression",
-                    ):
-                        names.append(self.dotted(part))
-                return names, spec.cwes, positive
-        return [], frozenset(), True
+            accepted = ops in (["in"], ["not", "in"]) and outcome == (ops == ["in"])
+            if accepted and subject.type in ("identifier", "attribute"):
+                return [([self.dotted(subject)], frozenset({"*"}))]
+            return []
+        if kind in ("call", "call_expression") and outcome:
+            fn = node.child_by_field_name("function")
+            spec = self.spec.sanitiser_for(self.dotted(fn))
+            if spec is None or not spec.validator:
+                return []
+            obj = fn.child_by_field_name("object") if fn is not None else None
+            args = node.child_by_field_name("arguments")
+            names = [
+                self.dotted(part)
+                for part in [obj, *(args.named_children if args is not None else [])]
+                if part is not None
+                and part.type in ("identifier", "attribute", "member_expression")
+            ]
+            return [(names, spec.cwes)] if names else []
+        return []
 
 
 def _bound_names(node: Node, data: bytes) -> list[str]:

@@ -202,3 +202,24 @@ def test_local_sources_count_for_code_execution_not_for_file_paths(tmp_path: Pat
         "    os.system(sys.argv[2])\n"
     )
     assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(6, "CWE-78")]
+
+
+def test_validators_in_compound_conditions_and_ternaries(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_text(
+        "function go(req, res) {\n"
+        "  const next = String(req.query.next || '/');\n"
+        "  res.redirect(next.startsWith('/') && !next.startsWith('//') ? next : '/');\n"
+        "  res.redirect(next.startsWith('/') || other ? next : '/');\n"
+        "}\n"
+    )
+    (tmp_path / "b.py").write_text(
+        "from flask import request, redirect\n\n"
+        "def view():\n"
+        "    target = request.args['next']\n"
+        "    if ok and target in ALLOWED:\n"
+        "        return redirect(target)\n"
+        "    if target not in ALLOWED or other:\n"
+        "        return redirect(target)\n"
+    )
+    found = [(f.file, f.line_number) for f in run_flow(tmp_path).findings]
+    assert found == [("a.js", 4), ("b.py", 8)]

@@ -630,14 +630,26 @@ class FunctionAnalysis:
                 return []
             obj = fn.child_by_field_name("object") if fn is not None else None
             args = node.child_by_field_name("arguments")
-            names = [
-                self.dotted(part)
-                for part in [obj, *(args.named_children if args is not None else [])]
-                if part is not None
-                and part.type in ("identifier", "attribute", "member_expression")
-            ]
+            names: list[str] = []
+            for part in [obj, *(args.named_children if args is not None else [])]:
+                if part is not None and part.type in ("call", "call_expression"):
+                    inner = part.child_by_field_name("arguments")  # normpath(x).startswith
+                    names.extend(self.checked_names(inner.named_children if inner else []))
+                elif part is not None:
+                    names.extend(self.checked_names([part]))
             return [(names, spec.cwes)] if names else []
         return []
+
+    def checked_names(self, parts: Sequence[Node]) -> list[str]:
+        """The variables among a validator's operands (`x`, `self.x`, `url=x`)."""
+        names = []
+        for part in parts:
+            operand = part
+            if part.type == "keyword_argument":
+                operand = part.child_by_field_name("value") or part
+            if operand.type in ("identifier", "attribute", "member_expression"):
+                names.append(self.dotted(operand))
+        return names
 
 
 def _bound_names(node: Node, data: bytes) -> list[str]:

@@ -93,11 +93,13 @@ class LanguageSpec:
         ]
 
     def sanitiser_for(self, callee: str) -> SanitiserSpec | None:
-        """The sanitiser or validator a called name is, if any."""
-        for spec in self.sanitisers:
-            if _matches(callee, spec.patterns):
-                return spec
-        return None
+        """The sanitiser or validator a called name is, if any; a name several
+        validators list (`*.startswith`) checks for all their CWEs."""
+        found = [spec for spec in self.sanitisers if _matches(callee, spec.patterns)]
+        if not found or not found[0].validator or len(found) == 1:
+            return found[0] if found else None
+        cwes = frozenset().union(*(spec.cwes for spec in found if spec.validator))
+        return SanitiserSpec(found[0].patterns, cwes, found[0].label, validator=True)
 
     def is_handler(self, decorators: str, name: str, exported: bool) -> bool:
         """Whether a function's parameters come straight from an HTTP request."""

@@ -223,3 +223,23 @@ def test_validators_in_compound_conditions_and_ternaries(tmp_path: Path) -> None
     )
     found = [(f.file, f.line_number) for f in run_flow(tmp_path).findings]
     assert found == [("a.js", 4), ("b.py", 8)]
+
+
+def test_fixed_hosts_regex_checks_and_checked_normalised_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "import os, re, requests\n"
+        "from flask import request, send_file, redirect\n\n"
+        "def view():\n"
+        "    env = request.args['env']\n"
+        "    requests.get('https://example.com/%s/age' % env)\n"
+        "    requests.get('https://%s.example.com/age' % env)\n"
+        "    name = request.args['name']\n"
+        "    if not os.path.normpath(name).startswith('images/'):\n"
+        "        raise ValueError(name)\n"
+        "    send_file(name)\n"
+        "    target = request.args['next']\n"
+        "    if not re.match(r'^https://[a-z]+\\.example\\.com/', target):\n"
+        "        return 'no'\n"
+        "    return redirect(target)\n"
+    )
+    assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(7, "CWE-918")]

@@ -108,12 +108,12 @@ class _Scan:
 
     def analyse(self, fn: Function, parsed: _Parsed, node: Node | None) -> Summary:
         self.analysed += 1
-        callees = self.graph.callees(fn)
+        by_name: dict[str, list[Function]] = {}
+        for callee in self.graph.callees(fn):
+            by_name.setdefault(short_name(callee) or callee.name, []).append(callee)
 
         def resolve(leaf: str) -> list[tuple[str, Summary]]:
-            return [
-                (short_name(c) or c.name, self.summary(c)) for c in callees if short_name(c) == leaf
-            ]
+            return [(leaf, self.summary(c)) for c in by_name.get(leaf, ())]
 
         units = parsed.units - ({node.start_byte} if node is not None else set())
         owner = fn.name.rsplit(".", 1)[0] if fn.kind in ("method", "constructor") else fn.name

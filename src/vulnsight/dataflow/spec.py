@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from dataclasses import dataclass, field
+from fnmatch import translate
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -78,23 +78,43 @@ class LanguageSpec:
     sanitisers: tuple[SanitiserSpec, ...]
     handler_decorators: tuple[str, ...] = ()  # regexes: parameters are untrusted
     handler_names: tuple[str, ...] = ()  # exported functions whose parameters are untrusted
+    # name lookups already answered (names repeat a lot within a scan)
+    _memo: dict[tuple[str, str, bool], Any] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def source_for(self, dotted: str, call: bool) -> SourceSpec | None:
         """The source a dotted attribute chain (or called name) is, if any."""
-        for spec in self.sources:
-            if spec.call == call and _matches(dotted, spec.patterns):
-                return spec
-        return None
+        key = ("source", dotted, call)
+        if key not in self._memo:
+            self._memo[key] = next(
+                (s for s in self.sources if s.call == call and _matches(dotted, s.patterns)),
+                None,
+            )
+        found: SourceSpec | None = self._memo[key]
+        return found
 
     def sinks_for(self, callee: str, constructor: bool = False) -> list[SinkSpec]:
         """The sinks a called name is."""
-        return [
-            s for s in self.sinks if s.constructor == constructor and _matches(callee, s.patterns)
-        ]
+        key = ("sink", callee, constructor)
+        if key not in self._memo:
+            self._memo[key] = [
+                s
+                for s in self.sinks
+                if s.constructor == constructor and _matches(callee, s.patterns)
+            ]
+        return list(self._memo[key])
 
     def sanitiser_for(self, callee: str) -> SanitiserSpec | None:
         """The sanitiser or validator a called name is, if any; a name several
         validators list (`*.startswith`) checks for all their CWEs."""
+        key = ("sanitiser", callee, False)
+        if key not in self._memo:
+            self._memo[key] = self._sanitiser_for(callee)
+        found: SanitiserSpec | None = self._memo[key]
+        return found
+
+    def _sanitiser_for(self, callee: str) -> SanitiserSpec | None:
         found = [spec for spec in self.sanitisers if _matches(callee, spec.patterns)]
         if not found or not found[0].validator or len(found) == 1:
             return found[0] if found else None
@@ -109,7 +129,13 @@ class LanguageSpec:
 
 
 def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(name, p) for p in patterns)
+    return _regex(patterns).match(name) is not None
+
+
+@cache
+def _regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regex for a list of fnmatch globs."""
+    return re.compile("|".join(f"(?:{translate(p)})" for p in patterns))
 
 
 def has_spec(language: str) -> bool:

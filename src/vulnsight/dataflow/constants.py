@@ -50,8 +50,9 @@ def _value(node: Node, data: bytes, names: Mapping[str, Any], depth: int) -> Any
         return UNKNOWN
     kind = node.type
     text = _text(node, data)
-    if kind in ("integer", "number", "float"):
-        number = text.replace("_", "")
+    if kind in ("integer", "number", "float", "number_literal"):
+        number = text.replace("_", "").rstrip("uUlLfF") if kind == "number_literal" else text
+        number = number.replace("_", "")
         try:
             return int(number, 0)
         except ValueError:

@@ -29,16 +29,20 @@ _FUNCTIONS = frozenset({
 })
 _BLOCKS = frozenset({
     "block", "statement_block", "module", "program", "else_clause", "finally_clause",
+    "compound_statement",
     "expression_statement", "labeled_statement", "export_statement", "decorated_definition",
 })
 _SKIPPED = frozenset({
     "class_definition", "class_declaration", "import_statement", "import_from_statement",
     "comment", "pass_statement", "global_statement", "nonlocal_statement", "decorator",
     "interface_declaration", "type_alias_declaration", "enum_declaration",
+    "preproc_include", "preproc_def", "preproc_function_def", "type_definition",
+    "struct_specifier", "enum_specifier", "union_specifier",
 })
 _CLEAN_EXPRESSIONS = frozenset({
     "comparison_operator", "not_operator", "integer", "float", "number", "true", "false",
     "none", "null", "undefined", "this", "super", "regex", "lambda", "class",
+    "number_literal", "char_literal", "sizeof_expression",
 })
 _ASSIGNMENTS = frozenset({
     "assignment", "augmented_assignment", "assignment_expression",
@@ -109,15 +113,20 @@ class FunctionAnalysis:
         kind = node.type
         if kind in ("identifier", "this", "super", "property_identifier"):
             return self.text(node)
-        if kind in ("attribute", "member_expression"):
-            obj = node.child_by_field_name("object")
-            prop = node.child_by_field_name("attribute") or node.child_by_field_name("property")
+        if kind in ("attribute", "member_expression", "field_expression"):
+            obj = node.child_by_field_name("object") or node.child_by_field_name("argument")
+            prop = (
+                node.child_by_field_name("attribute")
+                or node.child_by_field_name("property")
+                or node.child_by_field_name("field")
+            )
             return f"{self.dotted(obj)}.{self.text(prop) if prop is not None else '?'}"
+        if kind == "pointer_expression":  # `*p` and `&x` stand for p and x
+            return self.dotted(node.child_by_field_name("argument"))
         if kind in ("call", "call_expression"):
             return self.dotted(node.child_by_field_name("function")) + "()"
         if kind in ("subscript", "subscript_expression"):
-            base = node.child_by_field_name("value") or node.child_by_field_name("object")
-            return self.dotted(base) + "[]"
+            return self.dotted(_subscript_base(node)) + "[]"
         if kind in ("parenthesized_expression", "await", "await_expression", "non_null_expression"):
             return self.dotted(node.named_children[0]) if node.named_child_count else "?"
         return "?"
@@ -270,9 +279,11 @@ class FunctionAnalysis:
 
     def run_declaration(self, node: Node) -> None:
         for declarator in node.named_children:
-            if declarator.type != "variable_declarator":
+            if declarator.type not in ("variable_declarator", "init_declarator"):
                 continue
-            name = declarator.child_by_field_name("name")
+            name = declarator.child_by_field_name("name") or declarator.child_by_field_name(
+                "declarator"
+            )
             value = declarator.child_by_field_name("value")
             if name is None or value is None:
                 continue
@@ -312,7 +323,14 @@ class FunctionAnalysis:
         return union(*(self.expr(c) for c in node.named_children))
 
     def expr_name(self, node: Node) -> Value:
-        return self.env.get(self.text(node), CLEAN)
+        name = self.text(node)
+        source = self.spec.source_for(name, call=False)  # `argv`, even as a parameter
+        if source is None:
+            return self.env.get(name, CLEAN)
+        step = self.step(node, f"source: {name} ({source.label})")
+        return (
+            Taint((step,), source=source.label, confidence=source.confidence, only=source.cwes),
+        )
 
     def expr_attribute(self, node: Node) -> Value:
         dotted = self.dotted(node)
@@ -337,17 +355,30 @@ class FunctionAnalysis:
         return value
 
     def expr_subscript(self, node: Node) -> Value:
-        base = node.child_by_field_name("value") or node.child_by_field_name("object")
+        base = _subscript_base(node)
         index = node.child_by_field_name("subscript") or node.child_by_field_name("index")
         if index is not None:
-            self.expr(index)
+            self.check_operand(node, "[]", "index", self.expr(index))
         return self.expr(base) if base is not None else CLEAN
+
+    def check_operand(self, node: Node, operator: str, operand: str, value: Value) -> None:
+        """Record a sink hit when an operator's operand (a divisor, an index) is untrusted."""
+        sink = self.spec.operator_sink(operator, operand) if value else None
+        if sink is None:
+            return
+        step = self.step(node, f"sink: {sink.label} in {self.text(node)[:60]} ({sink.cwe})")
+        for taint in value:
+            if taint.reaches(sink.cwe):
+                self.record(SinkHit(taint, sink, step))
 
     def expr_binary(self, node: Node) -> Value:
         op = node.child_by_field_name("operator")
         values = [self.expr(c) for c in node.named_children]
-        if op is not None and self.text(op) in _COMPARISONS:
+        symbol = self.text(op) if op is not None else ""
+        if symbol in _COMPARISONS:
             return CLEAN
+        if len(values) == 2:
+            self.check_operand(node, symbol, "right", values[1])
         return union(*values)
 
     def expr_conditional(self, node: Node) -> Value:
@@ -405,7 +436,19 @@ class FunctionAnalysis:
             else:
                 self.consts[name] = known
             return
-        if kind in ("attribute", "member_expression"):
+        if kind in ("init_declarator", "pointer_declarator", "array_declarator"):
+            inner = target.child_by_field_name("declarator")
+            if inner is not None:
+                self.bind(inner, value, right, constant_ok)
+            return
+        if kind == "pointer_expression":  # `*p = x`: p points at x's data now (may-alias)
+            inner = target.child_by_field_name("argument")
+            if inner is not None and value:
+                name = self.dotted(inner)
+                stored = step_all(value, self.step(target, f"stored through {name}"))
+                self.env[name] = union(self.env.get(name, CLEAN), stored)
+            return
+        if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
             if name.split(".", 1)[0] in _SELF:
@@ -414,7 +457,10 @@ class FunctionAnalysis:
                     self.fields[name] = union(self.fields.get(name, CLEAN), sourced)
             return
         if kind in ("subscript", "subscript_expression"):
-            base = target.child_by_field_name("value") or target.child_by_field_name("object")
+            base = _subscript_base(target)
+            index = target.child_by_field_name("subscript") or target.child_by_field_name("index")
+            if index is not None:
+                self.check_operand(target, "[]", "index", self.expr(index))
             if base is not None and value:
                 name = self.dotted(base)
                 stored = step_all(value, self.step(target, f"stored in {name}"))
@@ -478,6 +524,8 @@ class FunctionAnalysis:
                 continue
             arg_nodes.append(arg)
             positional.append(self.expr(arg))
+            if arg.type == "pointer_expression":  # f(&n) may change n
+                self.consts.pop(self.dotted(arg), None)
         receiver: Value = CLEAN
         attribute_call = callee_node is not None and callee_node.type in (
             "attribute",
@@ -509,7 +557,15 @@ class FunctionAnalysis:
                 confidence=source.confidence,
                 only=source.cwes,
             )
+            for k in source.out_args:
+                if k < len(arg_nodes):
+                    self.store_into(arg_nodes[k], (taint,), node, "read into")
             return (taint,)
+        propagator = self.spec.propagator_for(callee)
+        if propagator is not None and propagator.into < len(arg_nodes):
+            copied = union(*(v for i, v in enumerate(positional) if i != propagator.into))
+            if copied:
+                self.store_into(arg_nodes[propagator.into], copied, node, "copied into")
         args_text = self.text(args_node) if args_node is not None else ""
         sinks = self.spec.sinks_for(callee, constructor)
         for sink in sinks:
@@ -579,6 +635,34 @@ class FunctionAnalysis:
                 self.record(SinkHit(merged, hit.sink, hit.step))
         return union(result)
 
+    def store_into(self, target: Node, value: Value, call: Node, verb: str) -> None:
+        """A call wrote `value` into the buffer `target` names (`fgets(buf, ...)`,
+        `strcat(data + n, src)`, `fscanf(f, "%d", &n)`): weak update of that variable."""
+        node: Node | None = target
+        while node is not None and node.type in (
+            "binary_expression",
+            "pointer_expression",
+            "cast_expression",
+            "parenthesized_expression",
+            "subscript_expression",
+        ):
+            if node.type == "binary_expression":
+                node = node.child_by_field_name("left")
+            elif node.type == "cast_expression":
+                node = node.child_by_field_name("value")
+            elif node.type == "subscript_expression":
+                node = _subscript_base(node)
+            elif node.type == "pointer_expression":
+                node = node.child_by_field_name("argument")
+            else:
+                node = node.named_children[0] if node.named_child_count else None
+        if node is None or node.type not in ("identifier", "field_expression"):
+            return
+        name = self.dotted(node)
+        stored = step_all(value, self.step(call, f"{verb} {name}"))
+        self.env[name] = union(self.env.get(name, CLEAN), stored)
+        self.consts.pop(name, None)
+
     def record(self, hit: SinkHit) -> None:
         """A tainted value reached a sink: a finding (source) or a summary fact (param)."""
         if hit.taint.param is None:
@@ -623,6 +707,8 @@ class FunctionAnalysis:
             if accepted and subject.type in ("identifier", "attribute"):
                 return [([self.dotted(subject)], frozenset({"*"}))]
             return []
+        if self.spec.comparison_cwes and len(ops) == 1 and ops[0] in _COMPARISONS:
+            return self.compared(node, ops[0], outcome)
         if kind in ("call", "call_expression") and outcome:
             fn = node.child_by_field_name("function")
             spec = self.spec.sanitiser_for(self.dotted(fn))
@@ -640,6 +726,35 @@ class FunctionAnalysis:
             return [(names, spec.cwes)] if names else []
         return []
 
+    def compared(
+        self, node: Node, op: str, outcome: bool
+    ) -> list[tuple[list[str], frozenset[str]]]:
+        """What a comparison (`n < 10`, `d != 0`) checks: every compared variable for the
+        comparison CWEs, and for the upper-bound ones only a variable bounded above."""
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        found: list[tuple[list[str], frozenset[str]]] = []
+        for side, operand in (("left", left), ("right", right)):
+            if operand is None:
+                continue
+            inner = operand.child_by_field_name("arguments")  # fabs(d) > 0.0001
+            names = self.checked_names(inner.named_children if inner else [operand])
+            if not names:
+                continue
+            below = {"left": ("<", "<="), "right": (">", ">=")}[side]
+            above = {"left": (">", ">="), "right": ("<", "<=")}[side]
+            upper = (
+                (op in below and outcome)
+                or (op in above and not outcome)
+                or (op in ("==", "===") and outcome)
+                or (op in ("!=", "!==") and not outcome)
+            )
+            cwes = self.spec.comparison_cwes - (
+                frozenset() if upper else self.spec.upper_bound_cwes
+            )
+            found.append((names, cwes))
+        return found
+
     def checked_names(self, parts: Sequence[Node]) -> list[str]:
         """The variables among a validator's operands (`x`, `self.x`, `url=x`)."""
         names = []
@@ -647,16 +762,25 @@ class FunctionAnalysis:
             operand = part
             if part.type == "keyword_argument":
                 operand = part.child_by_field_name("value") or part
-            if operand.type in ("identifier", "attribute", "member_expression"):
+            if operand.type in ("identifier", "attribute", "member_expression", "field_expression"):
                 names.append(self.dotted(operand))
         return names
+
+
+def _subscript_base(node: Node) -> Node | None:
+    """The indexed value: `value` (Python), `object` (JavaScript), `argument` (C)."""
+    return (
+        node.child_by_field_name("value")
+        or node.child_by_field_name("object")
+        or node.child_by_field_name("argument")
+    )
 
 
 def _bound_names(node: Node, data: bytes) -> list[str]:
     kind = node.type
     if kind in ("identifier", "shorthand_property_identifier_pattern"):
         return [data[node.start_byte : node.end_byte].decode("utf-8", "replace")]
-    for field_name in ("name", "pattern", "left", "value"):
+    for field_name in ("name", "pattern", "left", "value", "declarator"):
         inner = node.child_by_field_name(field_name)
         if inner is not None and kind not in ("object_pattern", "array_pattern"):
             return _bound_names(inner, data)
@@ -673,6 +797,10 @@ def parameter_names(node: Node, data: bytes) -> list[str]:
     destructured parameter is named by its text."""
     single = node.child_by_field_name("parameter")
     params = node.child_by_field_name("parameters")
+    declarator = node.child_by_field_name("declarator")
+    while params is None and declarator is not None:  # C: int f(int a) is a declarator
+        params = declarator.child_by_field_name("parameters")
+        declarator = declarator.child_by_field_name("declarator")
     names: list[str] = []
     for p in [single] if single is not None else (params.named_children if params else []):
         if p.type in ("comment", "keyword_separator", "positional_separator"):
@@ -699,6 +827,7 @@ _STATEMENTS: dict[str, Callable[[FunctionAnalysis, Node], None]] = {
     "try_statement": FunctionAnalysis.run_try,
     "with_statement": FunctionAnalysis.run_with,
     "lexical_declaration": FunctionAnalysis.run_declaration,
+    "declaration": FunctionAnalysis.run_declaration,
     "variable_declaration": FunctionAnalysis.run_declaration,
     "switch_statement": FunctionAnalysis.run_switch,
     "match_statement": FunctionAnalysis.run_switch,
@@ -708,6 +837,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "shorthand_property_identifier": FunctionAnalysis.expr_name,
     "attribute": FunctionAnalysis.expr_attribute,
     "member_expression": FunctionAnalysis.expr_attribute,
+    "field_expression": FunctionAnalysis.expr_attribute,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
     "binary_expression": FunctionAnalysis.expr_binary,

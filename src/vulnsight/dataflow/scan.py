@@ -265,7 +265,7 @@ def _finding(hit: SinkHit, parsed: dict[str, _Parsed]) -> Finding:
     lines = parsed[step.file].source.text.split("\n") if step.file in parsed else []
     snippet = lines[step.line - 1].strip() if 0 < step.line <= len(lines) else ""
     language = parsed[step.file].spec.language if step.file in parsed else "python"
-    family = "javascript" if language == "typescript" else language
+    family = {"typescript": "javascript", "cpp": "c"}.get(language, language)
     rule = f"vulnsight.flow.{family}.{hit.sink.id}"
     origin = path[0]
     message = (

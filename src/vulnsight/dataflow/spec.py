@@ -18,7 +18,13 @@ from typing import Any
 from vulnsight.errors import RulesError
 
 #: TypeScript shares JavaScript's specification.
-_SPEC_FILE = {"python": "python", "javascript": "javascript", "typescript": "javascript"}
+_SPEC_FILE = {
+    "python": "python",
+    "javascript": "javascript",
+    "typescript": "javascript",
+    "c": "c",
+    "cpp": "c",
+}
 
 #: A sanitiser that cleans a value for every weakness (int(), parseInt()).
 ALL_CWES = "*"
@@ -35,6 +41,7 @@ class SourceSpec:
     # The weaknesses it counts for (empty: all). A local source (argv, environment,
     # stdin) is the user's own input: opening the file it names is what a CLI is for.
     cwes: frozenset[str] = frozenset()
+    out_args: tuple[int, ...] = ()  # C: the call fills these arguments (`fgets(buf, ...)`)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,24 @@ class SanitiserSpec:
 
 
 @dataclass(frozen=True)
+class PropagatorSpec:
+    """A call that copies its other arguments into argument `into` (`strcpy(dst, src)`)."""
+
+    patterns: tuple[str, ...]
+    into: int = 0
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """An operator whose operand must not be untrusted (`x / n`: the divisor, CWE-369;
+    `buf[i]`: the index, CWE-129). `operand` is `right` or `index`."""
+
+    operators: tuple[str, ...]
+    operand: str
+    sink: SinkSpec
+
+
+@dataclass(frozen=True)
 class LanguageSpec:
     """Everything the engine knows about one language's libraries."""
 
@@ -78,6 +103,12 @@ class LanguageSpec:
     sanitisers: tuple[SanitiserSpec, ...]
     handler_decorators: tuple[str, ...] = ()  # regexes: parameters are untrusted
     handler_names: tuple[str, ...] = ()  # exported functions whose parameters are untrusted
+    propagators: tuple[PropagatorSpec, ...] = ()
+    operators: tuple[OperatorSpec, ...] = ()
+    # CWEs a comparison checks for (`if (n < 10) buf[n]`, `if (d != 0) x / d`), with the
+    # CWEs that need an upper bound (`n < 10`, not `n >= 0`).
+    comparison_cwes: frozenset[str] = frozenset()
+    upper_bound_cwes: frozenset[str] = frozenset()
     # name lookups already answered (names repeat a lot within a scan)
     _memo: dict[tuple[str, str, bool], Any] = field(
         default_factory=dict, compare=False, hash=False, repr=False
@@ -120,6 +151,23 @@ class LanguageSpec:
             return found[0] if found else None
         cwes = frozenset().union(*(spec.cwes for spec in found if spec.validator))
         return SanitiserSpec(found[0].patterns, cwes, found[0].label, validator=True)
+
+    def propagator_for(self, callee: str) -> PropagatorSpec | None:
+        """The copying call a name is, if any (`strcpy`, `memcpy`...)."""
+        key = ("propagator", callee, False)
+        if key not in self._memo:
+            self._memo[key] = next(
+                (p for p in self.propagators if _matches(callee, p.patterns)), None
+            )
+        found: PropagatorSpec | None = self._memo[key]
+        return found
+
+    def operator_sink(self, operator: str, operand: str) -> SinkSpec | None:
+        """The sink an operator's operand is, if any."""
+        for spec in self.operators:
+            if spec.operand == operand and operator in spec.operators:
+                return spec.sink
+        return None
 
     def is_handler(self, decorators: str, name: str, exported: bool) -> bool:
         """Whether a function's parameters come straight from an HTTP request."""
@@ -176,6 +224,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             call=bool(s.get("call", False)),
             confidence=float(s.get("confidence", 0.8)),
             cwes=frozenset(_strings(s.get("cwes", []))),
+            out_args=tuple(int(a) for a in s.get("out_args", [])),
         )
         for s in data.get("source", [])
     )
@@ -203,6 +252,19 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         for s in data.get("sanitiser", [])
     )
     handlers = data.get("handlers", {})
+    propagators = tuple(
+        PropagatorSpec(patterns=_strings(p["pattern"]), into=int(p.get("into", 0)))
+        for p in data.get("propagator", [])
+    )
+    operators = tuple(
+        OperatorSpec(
+            operators=_strings(o["operators"]),
+            operand=str(o["operand"]),
+            sink=SinkSpec(id=str(o["id"]), patterns=(), cwe=str(o["cwe"]), label=str(o["label"])),
+        )
+        for o in data.get("operator", [])
+    )
+    checks = data.get("comparisons", {})
     return LanguageSpec(
         language=language,
         sources=sources,
@@ -210,4 +272,8 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         sanitisers=sanitisers,
         handler_decorators=_strings(handlers.get("decorators", [])),
         handler_names=_strings(handlers.get("exported_names", [])),
+        propagators=propagators,
+        operators=operators,
+        comparison_cwes=frozenset(_strings(checks.get("cwes", []))),
+        upper_bound_cwes=frozenset(_strings(checks.get("upper_bound_cwes", []))),
     )

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.dataflow.helpers import FIXTURES, as_records, copy_fixture, run_flow
 
 
-@pytest.mark.parametrize("language", ["python", "javascript"])
+@pytest.mark.parametrize("language", ["python", "javascript", "c"])
 def test_findings_and_paths_match_the_snapshot(language: str, tmp_path: Path) -> None:
     expected = json.loads((FIXTURES / language / "expected.json").read_text())
     result = run_flow(copy_fixture(language, tmp_path))
@@ -86,9 +86,29 @@ JS_SILENT = {
 }
 
 
+C_FLAGGED = {
+    ("util.c", 7, "CWE-78"),  # recv() into a buffer -> helper in another file -> system()
+    ("server.c", 28, "CWE-134"),  # fgets() -> printf(name)
+    ("server.c", 39, "CWE-129"),  # fscanf(&index) -> buffer[index], lower bound only
+    ("server.c", 52, "CWE-369"),  # fgets -> atoi -> 100 / divisor
+    ("server.c", 62, "CWE-78"),  # argv[1] strncat'ed into command -> system()
+}
+C_SILENT = {
+    ("server.c", 29),  # printf("%s\n", name)
+    ("server.c", 42),  # index checked against both bounds
+    ("server.c", 55),  # divisor != 0
+    ("server.c", 63),  # fopen(argv[2]): a CLI opens the file it is given
+    ("server.c", 65),  # if (0)
+}
+
+
 @pytest.mark.parametrize(
     ("language", "flagged", "silent"),
-    [("python", PYTHON_FLAGGED, PYTHON_SILENT), ("javascript", JS_FLAGGED, JS_SILENT)],
+    [
+        ("python", PYTHON_FLAGGED, PYTHON_SILENT),
+        ("javascript", JS_FLAGGED, JS_SILENT),
+        ("c", C_FLAGGED, C_SILENT),
+    ],
 )
 def test_each_case_is_flagged_and_each_near_miss_is_silent(
     language: str,
@@ -188,7 +208,9 @@ def test_reassignment_with_a_constant_clears_the_taint(tmp_path: Path) -> None:
 
 
 def test_files_of_other_languages_are_left_alone(tmp_path: Path) -> None:
-    (tmp_path / "a.c").write_text("int main(int c, char **v) { system(v[1]); }\n")
+    (tmp_path / "a.sol").write_text(
+        "contract A { function f(bytes memory d) public { address(this).call(d); } }\n"
+    )
     result = run_flow(tmp_path)
     assert result.findings == () and result.errors == ()
 
@@ -243,3 +265,11 @@ def test_fixed_hosts_regex_checks_and_checked_normalised_paths(tmp_path: Path) -
         "    return redirect(target)\n"
     )
     assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(7, "CWE-918")]
+
+
+def test_c_helper_called_with_a_constant_is_silent(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text(
+        "void run(const char *cmd) { system(cmd); }\n"
+        'void ok(void) { char d[100] = "ls"; run(d); }\n'
+    )
+    assert run_flow(tmp_path).findings == ()

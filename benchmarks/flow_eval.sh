@@ -4,7 +4,8 @@
 set -euo pipefail
 D=${DATASETS:-/work/shared/datasets}
 OUT=${1:-/tmp/flow_eval}
-vulnsight eval --data "$D/securityeval.jsonl" --data "$D/llmseceval_secure.jsonl" \
+${VULNSIGHT:-vulnsight} eval --data "$D/securityeval.jsonl" --data "$D/llmseceval_secure.jsonl" \
     --data "$D/sven_dev.jsonl" --data "$D/cyberseceval_icd.jsonl" \
-    --data "$D/semgrep_rules_tests.jsonl" --detectors rules,rules+flow,flow \
+    --data "$D/semgrep_rules_tests.jsonl" --data "$D/juliet_c_cpp.jsonl" \
+    --detectors rules,rules+flow,flow \
     --sample 300 --seed 0 --out "$OUT" --no-plots

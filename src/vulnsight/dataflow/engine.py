@@ -57,6 +57,8 @@ _MUTATORS = frozenset({
 })
 # fmt: on
 
+#: a branch's outcome: variables' taints, constants, whether it ended (return, break...)
+_State = tuple[dict[str, Value], dict[str, Any], bool]
 #: resolve(call node, callee leaf name) -> summaries of the scanned functions it may call
 Resolver = Callable[[str], Sequence[tuple[str, Summary]]]
 
@@ -163,24 +165,36 @@ class FunctionAnalysis:
 
     def branch(
         self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
-    ) -> tuple[dict[str, Value], bool]:
+    ) -> _State:
         """Analyse `body` on a copy of the state; return its state and whether it ends."""
         saved_env, saved_consts, saved_dead = dict(self.env), dict(self.consts), self.dead
         for names, cwes in narrowing or []:
             self.sanitise_names(names, cwes)
         if body is not None:
             self.run(body)
-        result = (self.env, self.dead)
+        result = (self.env, self.consts, self.dead)
         self.env, self.consts, self.dead = saved_env, saved_consts, saved_dead
         return result
 
-    def join(self, outcomes: list[tuple[dict[str, Value], bool]]) -> None:
-        live = [env for env, dead in outcomes if not dead]
+    def here(self) -> _State:
+        """A copy of the current state."""
+        return (dict(self.env), dict(self.consts), self.dead)
+
+    def join(self, outcomes: list[_State]) -> None:
+        """The state after branches: taints of every live branch, constants they agree on."""
+        live = [(env, consts) for env, consts, dead in outcomes if not dead]
         if not live:
             self.dead = True
             return
-        keys = dict.fromkeys(k for env in live for k in env)
-        self.env = {k: union(*(env.get(k, CLEAN) for env in live)) for k in keys}
+        keys = dict.fromkeys(k for env, _ in live for k in env)
+        self.env = {k: union(*(env.get(k, CLEAN) for env, _ in live)) for k in keys}
+        first = live[0][1]
+        self.consts = {
+            k: v
+            for k, v in first.items()
+            if all(k in c and c[k] == v and type(c[k]) is type(v) for _, c in live)
+        }
+        self.dead = False
 
     def run_if(self, node: Node) -> None:
         condition = node.child_by_field_name("condition")
@@ -196,12 +210,12 @@ class FunctionAnalysis:
             self.run_alternatives(alternatives)
             return
         then = self.branch(consequence, self.checks(condition, True))
-        saved_env, saved_dead = dict(self.env), self.dead
+        saved = self.here()
         for names, cwes in self.checks(condition, False):
             self.sanitise_names(names, cwes)
         self.run_alternatives(alternatives)
-        otherwise = (self.env, self.dead)
-        self.env, self.dead = saved_env, saved_dead
+        otherwise = (self.env, self.consts, self.dead)
+        self.env, self.consts, self.dead = saved
         self.join([then, otherwise])
 
     def run_branch_body(self, body: Node | None) -> None:
@@ -222,7 +236,8 @@ class FunctionAnalysis:
         condition = node.child_by_field_name("condition")
         if condition is not None:
             self.expr(condition)
-            if truth(condition, self.data, self.consts) is False:
+            once = node.type == "do_statement"  # do { ... } while (0) runs once
+            if truth(condition, self.data, self.consts) is False and not once:
                 return
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
@@ -231,12 +246,12 @@ class FunctionAnalysis:
             if part is not None:
                 self.run(part)
         body = node.child_by_field_name("body")
-        before = (dict(self.env), False)
+        before = self.here()
         for _ in range(2):
             if left is not None and right is not None:
                 self.bind(left, self.expr(right), left)
             state = self.branch(body, None)
-            self.join([before, (state[0], False)])
+            self.join([before, (state[0], state[1], False)])
         alternative = node.child_by_field_name("alternative")
         if alternative is not None:
             self.run(alternative)
@@ -254,7 +269,7 @@ class FunctionAnalysis:
                 part.named_children[-1] if part.named_child_count else None
             )
             if inner is not None:
-                self.join([(dict(self.env), False), self.branch(inner, None)])
+                self.join([self.here(), self.branch(inner, None)])
         final = node.child_by_field_name("finalizer") or next(
             (c for c in node.named_children if c.type == "finally_clause"), None
         )
@@ -295,7 +310,7 @@ class FunctionAnalysis:
             self.expr(value)
         body = node.child_by_field_name("body")
         cases = body.named_children if body is not None else []
-        outcomes = [(dict(self.env), False)]
+        outcomes = [self.here()]
         for case in cases:
             outcomes.append(self.branch(case, None))
         self.join(outcomes)

@@ -273,3 +273,25 @@ def test_c_helper_called_with_a_constant_is_silent(tmp_path: Path) -> None:
         'void ok(void) { char d[100] = "ls"; run(d); }\n'
     )
     assert run_flow(tmp_path).findings == ()
+
+
+def test_do_while_zero_runs_once_and_branches_forget_constants(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text(
+        "void f(int sock, int flag) {\n"
+        "    char input[16];\n"
+        "    int data = -1;\n"
+        "    do {\n"
+        "        if (recv(sock, input, 15, 0) <= 0) { break; }\n"
+        "        data = atoi(input);\n"
+        "    } while (0);\n"
+        '    printf("%d", 100 / data);\n'
+        "    int n = -1;\n"
+        '    if (flag) { fscanf(stdin, "%d", &n); }\n'
+        '    if (n != 0) { printf("%d", 100 / n); }\n'
+        '    printf("%d", 100 % n);\n'
+        "}\n"
+    )
+    assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [
+        (8, "CWE-369"),
+        (12, "CWE-369"),
+    ]

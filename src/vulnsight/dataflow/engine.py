@@ -752,7 +752,9 @@ class FunctionAnalysis:
         for side, operand in (("left", left), ("right", right)):
             if operand is None:
                 continue
-            inner = operand.child_by_field_name("arguments")  # fabs(d) > 0.0001
+            inner = operand.child_by_field_name("arguments")  # fabs(d) > 0.0001, not read(...)
+            if inner is not None and inner.named_child_count != 1:
+                continue
             names = self.checked_names(inner.named_children if inner else [operand])
             if not names:
                 continue
@@ -764,9 +766,14 @@ class FunctionAnalysis:
                 or (op in ("==", "===") and outcome)
                 or (op in ("!=", "!==") and not outcome)
             )
-            cwes = self.spec.comparison_cwes - (
-                frozenset() if upper else self.spec.upper_bound_cwes
+            nonzero = (op in ("!=", "!==", ">", "<") and outcome) or (
+                op in ("==", "===", ">=", "<=") and not outcome
             )
+            cwes = self.spec.comparison_cwes
+            if not upper:
+                cwes -= self.spec.upper_bound_cwes
+            if not nonzero:
+                cwes -= self.spec.nonzero_cwes
             found.append((names, cwes))
         return found
 

@@ -109,6 +109,7 @@ class LanguageSpec:
     # CWEs that need an upper bound (`n < 10`, not `n >= 0`).
     comparison_cwes: frozenset[str] = frozenset()
     upper_bound_cwes: frozenset[str] = frozenset()
+    nonzero_cwes: frozenset[str] = frozenset()  # need a comparison that excludes zero
     # name lookups already answered (names repeat a lot within a scan)
     _memo: dict[tuple[str, str, bool], Any] = field(
         default_factory=dict, compare=False, hash=False, repr=False
@@ -276,4 +277,5 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         operators=operators,
         comparison_cwes=frozenset(_strings(checks.get("cwes", []))),
         upper_bound_cwes=frozenset(_strings(checks.get("upper_bound_cwes", []))),
+        nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
     )

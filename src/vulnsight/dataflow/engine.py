@@ -575,7 +575,8 @@ class FunctionAnalysis:
             for k in source.out_args:
                 if k < len(arg_nodes):
                     self.store_into(arg_nodes[k], (taint,), node, "read into")
-            return (taint,)
+            # what `recv`/`fgets` return is a count or the buffer's address, not the data
+            return CLEAN if source.out_args else (taint,)
         propagator = self.spec.propagator_for(callee)
         if propagator is not None and propagator.into < len(arg_nodes):
             copied = union(*(v for i, v in enumerate(positional) if i != propagator.into))

@@ -295,3 +295,15 @@ def test_do_while_zero_runs_once_and_branches_forget_constants(tmp_path: Path) -
         (8, "CWE-369"),
         (12, "CWE-369"),
     ]
+
+
+def test_the_count_recv_returns_is_not_the_data(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text(
+        "void f(int sock) {\n"
+        "    char input[16];\n"
+        "    int n = recv(sock, input, 15, 0);\n"
+        "    input[n] = '\\0';\n"
+        "    printf(input);\n"
+        "}\n"
+    )
+    assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(5, "CWE-134")]

@@ -376,6 +376,17 @@ class FunctionAnalysis:
             self.check_operand(node, "[]", "index", self.expr(index))
         return self.expr(base) if base is not None else CLEAN
 
+    def expr_cast(self, node: Node) -> Value:
+        value_node = node.child_by_field_name("value")
+        value = self.expr(value_node) if value_node is not None else CLEAN
+        kind = node.child_by_field_name("type")
+        if value and kind is not None and self.spec.narrow_casts:
+            written = " ".join(self.text(kind).split())
+            if written in self.spec.narrow_casts:
+                cleaned = (t.cleaned(self.spec.narrow_cast_cwes) for t in value)
+                return tuple(t for t in cleaned if t is not None)
+        return value
+
     def check_operand(self, node: Node, operator: str, operand: str, value: Value) -> None:
         """Record a sink hit when an operator's operand (a divisor, an index) is untrusted."""
         sink = self.spec.operator_sink(operator, operand) if value else None
@@ -861,6 +872,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "attribute": FunctionAnalysis.expr_attribute,
     "member_expression": FunctionAnalysis.expr_attribute,
     "field_expression": FunctionAnalysis.expr_attribute,
+    "cast_expression": FunctionAnalysis.expr_cast,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
     "binary_expression": FunctionAnalysis.expr_binary,

@@ -110,6 +110,10 @@ class LanguageSpec:
     comparison_cwes: frozenset[str] = frozenset()
     upper_bound_cwes: frozenset[str] = frozenset()
     nonzero_cwes: frozenset[str] = frozenset()  # need a comparison that excludes zero
+    # casts to a type whose every value is a valid index (`(unsigned char)c` into a
+    # 256-entry table) clean a value for these CWEs
+    narrow_casts: tuple[str, ...] = ()
+    narrow_cast_cwes: frozenset[str] = frozenset()
     # name lookups already answered (names repeat a lot within a scan)
     _memo: dict[tuple[str, str, bool], Any] = field(
         default_factory=dict, compare=False, hash=False, repr=False
@@ -266,6 +270,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         for o in data.get("operator", [])
     )
     checks = data.get("comparisons", {})
+    casts = data.get("casts", {})
     return LanguageSpec(
         language=language,
         sources=sources,
@@ -278,4 +283,6 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         comparison_cwes=frozenset(_strings(checks.get("cwes", []))),
         upper_bound_cwes=frozenset(_strings(checks.get("upper_bound_cwes", []))),
         nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
+        narrow_casts=_strings(casts.get("narrow", [])),
+        narrow_cast_cwes=frozenset(_strings(casts.get("cwes", []))),
     )

@@ -307,3 +307,15 @@ def test_the_count_recv_returns_is_not_the_data(tmp_path: Path) -> None:
         "}\n"
     )
     assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(5, "CWE-134")]
+
+
+def test_a_byte_cast_indexes_a_table_safely(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text(
+        "int f(FILE *fp, int *table) {\n"
+        "    char buf[64];\n"
+        "    fread(buf, 1, 64, fp);\n"
+        "    int a = table[(unsigned char)buf[0]];\n"
+        "    return a + table[buf[1]];\n"
+        "}\n"
+    )
+    assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(5, "CWE-129")]

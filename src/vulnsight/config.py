@@ -9,7 +9,7 @@ from vulnsight.discover import DEFAULT_EXCLUDES
 from vulnsight.errors import ConfigError
 
 #: The default detectors, and every detector a config may name. `flow` (data flow) is
-#: on by default: it flagged none of 8,407 held-out mature functions (benchmarks/RESULTS.md).
+#: on by default: it flagged 8 of 11,833 held-out mature functions (benchmarks/RESULTS.md).
 DETECTORS: tuple[str, ...] = ("rules", "llm", "flow")
 KNOWN_DETECTORS: tuple[str, ...] = DETECTORS
 

@@ -237,9 +237,9 @@ def main(debug: bool) -> None:
 )
 @click.option(
     "--detectors",
-    default="rules,llm",
+    default="rules,llm,flow",
     show_default=True,
-    help="Comma-separated: rules, llm (hybrid = both).",
+    help="Comma-separated: rules, llm, flow (data flow); hybrid = all three.",
 )
 @click.option(
     "--model",

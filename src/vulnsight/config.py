@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from vulnsight.discover import DEFAULT_EXCLUDES
 from vulnsight.errors import ConfigError
 
-DETECTORS: tuple[str, ...] = ("rules", "llm")
+#: The default detectors, and every detector a config may name. `flow` (data flow) is
+#: on by default: it flagged 8 of 11,833 held-out mature functions (benchmarks/RESULTS.md).
+DETECTORS: tuple[str, ...] = ("rules", "llm", "flow")
+KNOWN_DETECTORS: tuple[str, ...] = DETECTORS
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,11 @@ class ScanConfig:
     untrusted_model: bool = False
 
     def __post_init__(self) -> None:
-        unknown = [d for d in self.detectors if d not in DETECTORS]
+        unknown = [d for d in self.detectors if d not in KNOWN_DETECTORS]
         if unknown:
             raise ConfigError(
-                f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTORS)}"
+                f"unknown detector(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(KNOWN_DETECTORS)}"
             )
         if not self.detectors:
             raise ConfigError("at least one detector is needed")

@@ -127,6 +127,10 @@ def run_detectors(
     findings, merge_stats = merge_with_stats(
         rules.findings, llm.findings, llm.scores, located, threshold, by_language, min_confidence
     )
+    if "flow" in results:
+        from vulnsight.detectors.flow import combine
+
+        findings = combine(findings, results["flow"].findings)
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():

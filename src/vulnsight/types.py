@@ -63,11 +63,22 @@ class Function:
 
 
 @dataclass(frozen=True)
+class PathStep:
+    """One step of a data-flow path: where a value was, and what happened to it there."""
+
+    file: str
+    line: int
+    function: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Finding:
     """A reported weakness at one location.
 
     `detectors` lists every detector that agrees on this location (hybrid merging
-    fills it); `detector` is the one that produced the finding first.
+    fills it); `detector` is the one that produced the finding first. `path` is the
+    data-flow path from a source to this location (empty when the detector has none).
     """
 
     file: str
@@ -89,6 +100,7 @@ class Finding:
     # What suppressed it: "inline" (a comment mark), "config" (an ignore table),
     # "triage" (a reviewer's false positive) or "baseline" (a known finding).
     suppressed_by: str | None = None
+    path: tuple[PathStep, ...] = ()
 
     @property
     def type(self) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from vulnsight.config import ScanConfig
+from vulnsight.detectors.flow import FlowDetector
 from vulnsight.detectors.llm import LLMDetector
 from vulnsight.detectors.rules import RulesDetector
 from vulnsight.llm.fake import FakeBackend
@@ -106,6 +107,7 @@ def test_sarif_passes_github_ingestion_rules(tmp_path):
     project = tmp_path / "p"
     shutil.copytree(EXAMPLE, project)
     (project / "python" / "broken.py").write_text("def f(:\n    return (\n")
+    shutil.copytree(ROOT / "tests/fixtures/dataflow/python", project / "flow")
 
     def responder(prompt):
         flagged = "eval(" in prompt.body
@@ -116,9 +118,14 @@ def test_sarif_passes_github_ingestion_rules(tmp_path):
             "confidence": 0.9,
         }
 
-    detectors = [RulesDetector(), LLMDetector(FakeBackend(responder=responder))]
+    detectors = [
+        RulesDetector(),
+        FlowDetector(),
+        LLMDetector(FakeBackend(responder=responder)),
+    ]
     report = scan([project], ScanConfig(), detectors)
     assert any("llm" in f.detectors for f in report.findings)
+    assert any(f.path and f.file.startswith("flow/") for f in report.findings)
     assert any(e.file == "python/broken.py" for e in report.errors)
     rules = {
         rid: RuleDescription(rid, m.cwe, m.message, m.severity.value, m.confidence)

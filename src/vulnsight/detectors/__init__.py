@@ -29,6 +29,10 @@ def build_detectors(
         from vulnsight.detectors.rules import RulesDetector
 
         detectors.append(RulesDetector(jobs=config.jobs))
+    if "flow" in config.detectors:
+        from vulnsight.detectors.flow import FlowDetector
+
+        detectors.append(FlowDetector())
     if "llm" in config.detectors:
         from vulnsight.detectors.llm import LLMDetector, LLMOptions
         from vulnsight.llm.models import load

@@ -31,6 +31,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "suppressed": f.suppressed,
         "suppressed_by": f.suppressed_by,
         "suppression_reason": f.suppression_reason,
+        "path": [
+            {"file": s.file, "line": s.line, "function": s.function, "description": s.description}
+            for s in f.path
+        ],
     }
 
 

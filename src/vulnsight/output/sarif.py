@@ -69,6 +69,32 @@ def _rule(desc: RuleDescription) -> dict[str, Any]:
     }
 
 
+def code_flow(f: Finding) -> dict[str, Any]:
+    """The finding's data-flow path as one SARIF `codeFlow` with one `threadFlow`
+    (GitHub code scanning shows it as the alert's "Show paths")."""
+    locations = [
+        {
+            "location": {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(step.file), "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": max(1, step.line)},
+                },
+                "message": {"text": step.description},
+                **({"logicalLocations": [{"name": step.function}]} if step.function else {}),
+            },
+            "executionOrder": order,
+        }
+        for order, step in enumerate(f.path, start=1)
+    ]
+    first, last = f.path[0], f.path[-1]
+    return {
+        "message": {
+            "text": f"{first.file}:{first.line} to {last.file}:{last.line} ({len(f.path)} steps)"
+        },
+        "threadFlows": [{"locations": locations}],
+    }
+
+
 def _result(f: Finding, index: int, baseline: bool = False) -> dict[str, Any]:
     region: dict[str, Any] = {"startLine": max(1, f.line_number)}
     if f.end_line and f.end_line >= f.line_number:
@@ -97,6 +123,8 @@ def _result(f: Finding, index: int, baseline: bool = False) -> dict[str, Any]:
             **({"model": f.model} if f.model else {}),
         },
     }
+    if f.path:
+        result["codeFlows"] = [code_flow(f)]
     if f.suppressed:
         kind = "inSource" if f.suppressed_by in (None, "inline") else "external"
         result["suppressions"] = [

@@ -63,6 +63,13 @@ def render(report: Report) -> str:
             out.append(f"         {printable(f.message)}")
             if f.snippet:
                 out.append(f"         > {printable(f.snippet, keep_tabs=True)}")
+            if f.path:
+                out.append("         path:")
+                out.extend(
+                    f"           {n}. {printable(s.file)}:{s.line} in "
+                    f"{printable(s.function)}: {printable(s.description)}"
+                    for n, s in enumerate(f.path, start=1)
+                )
         out.append("")
     if not report.findings:
         out.append("No findings.")

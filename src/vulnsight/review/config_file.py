@@ -93,7 +93,7 @@ class FileSettings(BaseModel):
 
     include: list[str] = Field(default_factory=list, description="Only scan paths matching.")
     exclude: list[str] = Field(default_factory=list, description="Never scan paths matching.")
-    detectors: list[Literal["rules", "llm"]] | None = Field(default=None, min_length=1)
+    detectors: list[Literal["rules", "llm", "flow"]] | None = Field(default=None, min_length=1)
     model: str | None = Field(default=None, min_length=1)
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     llm_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -57,7 +57,7 @@ def test_vulnsight_toml_without_table_header_wins_over_pyproject(tmp_path):
     [
         ('modle = "x"', "unknown key 'modle' (did you mean 'model'?)"),
         ("min_confidence = 3", "min_confidence: Input should be less than or equal to 1"),
-        ('detectors = ["regex"]', "detectors.0: Input should be 'rules' or 'llm'"),
+        ('detectors = ["regex"]', "detectors.0: Input should be 'rules', 'llm' or 'flow'"),
         ("[[ignore]]\nreason = 'x'", "at least one of paths, cwes, rules"),
         ("[[ignore]]\ncwes = ['89']", "not a CWE id: 89"),
         ("jobs = [", "invalid TOML"),
@@ -76,4 +76,4 @@ def test_no_config_means_defaults_rooted_at_the_repository(tmp_path):
     (tmp_path / "pkg").mkdir()
     project = discover_config(None, tmp_path / "pkg")
     assert project.source is None and project.root == tmp_path.resolve()
-    assert project.scan_config().detectors == ("rules", "llm")
+    assert project.scan_config().detectors == ("rules", "llm", "flow")

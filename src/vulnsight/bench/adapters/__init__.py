@@ -11,6 +11,8 @@ for _name, _entry in {
     "rules": "vulnsight.bench.adapters.vulnsight_detectors:rules_adapter",
     "llm": "vulnsight.bench.adapters.vulnsight_detectors:llm_adapter",
     "hybrid": "vulnsight.bench.adapters.vulnsight_detectors:hybrid_adapter",
+    "flow": "vulnsight.bench.adapters.vulnsight_detectors:flow_adapter",
+    "rules+flow": "vulnsight.bench.adapters.vulnsight_detectors:rules_flow_adapter",
     "semgrep": "vulnsight.bench.adapters.semgrep_peer:SemgrepAdapter",
     "bandit": "vulnsight.bench.adapters.bandit:BanditAdapter",
     "flawfinder": "vulnsight.bench.adapters.flawfinder:FlawfinderAdapter",

@@ -94,7 +94,7 @@ class VulnsightAdapter:
         model: str | None = None,
         name: str | None = None,
     ) -> None:
-        if mode not in ("rules", "llm", "hybrid"):
+        if mode not in ("rules", "llm", "hybrid", "flow", "rules+flow"):
             raise ValueError(f"unknown vulnsight mode {mode!r}")
         opts = options or AdapterOptions()
         self.mode = mode
@@ -102,9 +102,9 @@ class VulnsightAdapter:
         self.threshold = opts.threshold
         self.jobs = opts.jobs
         self.name = name or (mode if model is None else f"{mode}[{model}]")
-        uses_rules = mode in ("rules", "hybrid")
+        uses_rules = mode in ("rules", "hybrid", "rules+flow")
         self.excluded_sources = frozenset({SEMGREP_FITTED_SOURCE}) if uses_rules else frozenset()
-        self.chunk_size = 0 if mode == "rules" else 40
+        self.chunk_size = 0 if mode in ("rules", "flow", "rules+flow") else 40
         self.backend_name = ""
 
     def _uses_model(self) -> bool:
@@ -114,7 +114,7 @@ class VulnsightAdapter:
         """Semgrep for the rules; a resolvable model spec for the model."""
         from vulnsight.errors import VulnsightError
 
-        if self.mode in ("rules", "hybrid"):
+        if self.mode in ("rules", "hybrid", "rules+flow"):
             from vulnsight.rules.engine import semgrep_command
 
             try:
@@ -186,7 +186,7 @@ class VulnsightAdapter:
         rules_ms = 0.0
         backend: CountingBackend | None = None
         try:
-            if self.mode in ("rules", "hybrid"):
+            if self.mode in ("rules", "hybrid", "rules+flow"):
                 t0 = time.perf_counter()
                 rules = RulesDetector(jobs=self.jobs).detect_all(scan_batch)
                 rules_ms = (time.perf_counter() - t0) * 1000
@@ -207,7 +207,14 @@ class VulnsightAdapter:
         finally:
             if backend is not None:
                 backend.close()
-        if self.mode == "rules":
+        if self.mode in ("flow", "rules+flow"):
+            from vulnsight.detectors.flow import FlowDetector, combine
+
+            t0 = time.perf_counter()
+            flow = FlowDetector().detect_all(scan_batch)
+            rules_ms += (time.perf_counter() - t0) * 1000
+            findings = combine(rules.findings, flow.findings)
+        elif self.mode == "rules":
             findings = list(rules.findings)
         elif self.mode == "llm":
             findings = list(llm.findings)
@@ -277,3 +284,13 @@ def llm_adapter(options: AdapterOptions | None = None, arg: str = "") -> Vulnsig
 def hybrid_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
     """Rules and model merged, as `vulnsight scan` runs by default."""
     return VulnsightAdapter("hybrid", options, model=arg or None)
+
+
+def flow_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """vulnsight's data-flow detector alone."""
+    return VulnsightAdapter("flow", options)
+
+
+def rules_flow_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """The rule pack and the data-flow detector together (`--detectors rules,flow`)."""
+    return VulnsightAdapter("rules+flow", options)

@@ -1,0 +1,289 @@
+"""The scan-level analysis: every function summarised once, findings with their paths.
+
+`analyse(files, functions, graph)` parses each file of a supported language, finds the
+tree node of every extracted function, and summarises functions on demand (a callee
+before its caller; a recursive cycle sees an empty summary). Findings are source-to-sink
+paths, reported once per sink location and CWE with the first path found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from vulnsight.dataflow.engine import FunctionAnalysis, parameter_names
+from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
+from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
+from vulnsight.errors import VulnsightError
+from vulnsight.parse.callgraph import CallGraph, short_name
+from vulnsight.parse.grammars import grammar_name, parse_text
+from vulnsight.types import (
+    Finding,
+    Function,
+    PathStep,
+    ScanError,
+    Severity,
+    SourceFile,
+    fingerprint,
+)
+
+DETECTOR = "flow"
+_FUNCTION_NODES = frozenset(
+    {
+        "function_definition", "function_declaration", "generator_function_declaration",
+        "method_definition", "arrow_function", "function_expression", "function",
+        "generator_function",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """Findings of one analysis, files it could not analyse, and counters."""
+
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[ScanError, ...] = ()
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Parsed:
+    source: SourceFile
+    spec: LanguageSpec
+    data: bytes
+    root: Node
+    nodes: dict[str, Node]  # qualified_id -> function node
+    units: frozenset[int]  # start bytes of every function node that is its own unit
+
+
+class _Scan:
+    def __init__(self, files: Sequence[SourceFile], graph: CallGraph) -> None:
+        self.graph = graph
+        self.parsed: dict[str, _Parsed] = {}
+        self.errors: list[ScanError] = []
+        self.summaries: dict[str, Summary] = {}
+        self.running: set[str] = set()
+        self.hits: list[tuple[Function, SinkHit]] = []
+        self.fields: dict[tuple[str, str], dict[str, Value]] = {}  # (file, class) -> fields
+        self.analysed = 0
+        by_file: dict[str, list[Function]] = {}
+        for fn in graph.functions:
+            by_file.setdefault(fn.file, []).append(fn)
+        for source in files:
+            if not has_spec(source.language):
+                continue
+            try:
+                self.parsed[source.path] = _parse(source, by_file.get(source.path, []))
+            except (VulnsightError, ValueError, RecursionError) as exc:
+                self.errors.append(ScanError(source.path, f"data-flow: {exc}", DETECTOR))
+
+    def summary(self, fn: Function) -> Summary:
+        """The summary of `fn`, analysing it the first time it is asked for."""
+        key = fn.qualified_id
+        done = self.summaries.get(key)
+        if done is not None:
+            return done
+        if key in self.running:
+            return EMPTY  # recursion: the cycle's inner call sees nothing
+        parsed = self.parsed.get(fn.file)
+        node = parsed.nodes.get(key) if parsed is not None else None
+        if parsed is None or (node is None and fn.kind != "toplevel"):
+            self.summaries[key] = EMPTY
+            return EMPTY
+        self.running.add(key)
+        try:
+            result = self.analyse(fn, parsed, node)
+        except RecursionError:
+            result = EMPTY
+            self.errors.append(
+                ScanError(fn.file, f"data-flow: {fn.name} is nested too deeply", DETECTOR)
+            )
+        finally:
+            self.running.discard(key)
+        self.summaries[key] = result
+        return result
+
+    def analyse(self, fn: Function, parsed: _Parsed, node: Node | None) -> Summary:
+        self.analysed += 1
+        by_name: dict[str, list[Function]] = {}
+        for callee in self.graph.callees(fn):
+            by_name.setdefault(short_name(callee) or callee.name, []).append(callee)
+
+        def resolve(leaf: str) -> list[tuple[str, Summary]]:
+            return [(leaf, self.summary(c)) for c in by_name.get(leaf, ())]
+
+        units = parsed.units - ({node.start_byte} if node is not None else set())
+        owner = fn.name.rsplit(".", 1)[0] if fn.kind in ("method", "constructor") else fn.name
+        fields = self.fields.setdefault((fn.file, owner), {})
+        analysis = FunctionAnalysis(
+            parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields
+        )
+        if node is None:  # top-level code
+            for child in parsed.root.named_children:
+                analysis.run(child)
+            self.hits.extend((fn, hit) for hit in analysis.facts.source_sinks)
+            return EMPTY
+        params = parameter_names(node, parsed.data)
+        method = bool(params) and params[0] in ("self", "cls") and fn.kind != "function"
+        handler = _is_handler(node, parsed, fn)
+        line = node.start_point.row + 1
+        for i, name in enumerate(params):
+            if method and i == 0:
+                continue
+            entry = PathStep(fn.file, line, fn.name, f"parameter {name}")
+            taints = [Taint(path=(entry,), param=i)]
+            if handler:
+                label = "request parameter of a route handler"
+                taints.append(
+                    Taint(
+                        path=(
+                            PathStep(fn.file, line, fn.name, f"source: parameter {name} ({label})"),
+                        ),
+                        source=label,
+                    )
+                )
+            analysis.env[name] = tuple(taints)
+        body = node.child_by_field_name("body")
+        if body is not None:
+            if body.type in ("block", "statement_block"):
+                analysis.run(body)
+            else:  # an arrow function's expression body is its return value
+                value = analysis.expr(body)
+                if value:
+                    analysis.facts.returns.append(
+                        tuple(t.then(analysis.step(body, "returned")) for t in value)
+                    )
+        self.hits.extend((fn, hit) for hit in analysis.facts.source_sinks)
+        return Summary(
+            params=tuple(params),
+            returns=union(*analysis.facts.returns),
+            sinks=tuple(_dedupe(analysis.facts.param_sinks)),
+            method=method,
+        )
+
+
+def _dedupe(hits: list[SinkHit]) -> list[SinkHit]:
+    seen: dict[tuple[int | None, str, str, int, frozenset[str]], SinkHit] = {}
+    for hit in hits:
+        key = (hit.taint.param, hit.sink.id, hit.step.file, hit.step.line, hit.taint.sanitised)
+        seen.setdefault(key, hit)
+    return list(seen.values())
+
+
+def _parse(source: SourceFile, functions: list[Function]) -> _Parsed:
+    grammar = grammar_name(source.language, source.path)
+    tree, data = parse_text(source.text, grammar)
+    found: list[Node] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type in _FUNCTION_NODES:
+            found.append(node)
+        stack.extend(node.children)
+    by_end: dict[int, list[Node]] = {}
+    for node in found:
+        by_end.setdefault(_end_line(node), []).append(node)
+    nodes: dict[str, Node] = {}
+    for fn in functions:
+        if fn.kind == "toplevel":
+            continue
+        candidates = [
+            n for n in by_end.get(fn.end_line, []) if n.start_point.row + 1 >= fn.start_line
+        ]
+        if candidates:
+            nodes[fn.qualified_id] = min(candidates, key=lambda n: n.start_byte)
+    return _Parsed(
+        source=source,
+        spec=load_spec(source.language),
+        data=data,
+        root=tree.root_node,
+        nodes=nodes,
+        units=frozenset(n.start_byte for n in nodes.values()),
+    )
+
+
+def _end_line(node: Node) -> int:
+    end = node.end_point.row + 1
+    if node.end_point.column == 0 and end > node.start_point.row + 1:
+        end -= 1
+    return end
+
+
+def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
+    decorators = ""
+    exported = False
+    parent = node.parent
+    if parent is not None and parent.type == "decorated_definition":
+        decorators = "\n".join(
+            parsed.data[c.start_byte : c.end_byte].decode("utf-8", "replace")
+            for c in parent.named_children
+            if c.type == "decorator"
+        )
+    ancestor: Node | None = node
+    for _ in range(4):
+        if ancestor is None:
+            break
+        if ancestor.type == "export_statement":
+            exported = True
+            break
+        ancestor = ancestor.parent
+    return parsed.spec.is_handler(decorators, short_name(fn) or "", exported)
+
+
+def analyse(
+    files: Sequence[SourceFile], functions: Sequence[Function], graph: CallGraph
+) -> FlowResult:
+    """Source-to-sink findings in `functions` (their callees are summarised as needed).
+
+    `graph` holds every function of the scan (context included); `files` the source
+    files whose functions can be analysed (others are treated as unknown library code).
+    """
+    scan = _Scan(files, graph)
+    for fn in functions:
+        if fn.file in scan.parsed:
+            scan.summary(fn)
+    findings: dict[tuple[str, int, str], Finding] = {}
+    for _fn, hit in scan.hits:
+        finding = _finding(hit, scan.parsed)
+        key = (finding.file, finding.line_number, finding.cwe)
+        if key not in findings or len(finding.path) < len(findings[key].path):
+            findings[key] = finding
+    ordered = sorted(findings.values(), key=lambda f: (f.file, f.line_number, f.cwe))
+    stats = {"flow_functions_analysed": scan.analysed, "flow_findings": len(ordered)}
+    return FlowResult(tuple(ordered), tuple(scan.errors), stats)
+
+
+_WS = re.compile(r"\s+")
+
+
+def _finding(hit: SinkHit, parsed: dict[str, _Parsed]) -> Finding:
+    step = hit.step
+    path = (*hit.taint.path, step)
+    lines = parsed[step.file].source.text.split("\n") if step.file in parsed else []
+    snippet = lines[step.line - 1].strip() if 0 < step.line <= len(lines) else ""
+    language = parsed[step.file].spec.language if step.file in parsed else "python"
+    family = {"typescript": "javascript", "cpp": "c"}.get(language, language)
+    rule = f"vulnsight.flow.{family}.{hit.sink.id}"
+    origin = path[0]
+    message = (
+        f"{hit.taint.source or 'untrusted data'} from {origin.file}:{origin.line} reaches "
+        f"{hit.sink.label} ({hit.sink.cwe}) in {len(path)} steps"
+    )
+    return Finding(
+        file=step.file,
+        line_number=step.line,
+        cwe=hit.sink.cwe,
+        message=_WS.sub(" ", message),
+        detector=DETECTOR,
+        confidence=hit.taint.confidence,
+        severity=Severity.HIGH if hit.taint.confidence >= 0.7 else Severity.MEDIUM,
+        function=step.function,
+        rule_id=rule,
+        snippet=snippet,
+        detectors=(DETECTOR,),
+        fingerprint=fingerprint(rule, step.file, step.function, snippet),
+        path=path,
+    )

@@ -1,0 +1,59 @@
+"""The data-flow detector: source-to-sink paths from `vulnsight.dataflow`, per scan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from vulnsight.detectors.interface import DetectorResult, Progress, ScanBatch
+from vulnsight.types import Finding
+
+
+class FlowDetector:
+    """Inter-procedural taint analysis over the batch's parse and call graph (Python,
+    JavaScript, TypeScript); each finding carries its path."""
+
+    name = "flow"
+
+    def units(self, batch: ScanBatch) -> int:
+        """One unit: the whole analysis."""
+        return 1
+
+    def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
+        """Findings whose `path` runs from a source to a sink."""
+        from vulnsight.dataflow import analyse
+
+        try:
+            result = analyse(batch.files, batch.functions, batch.graph)
+        finally:
+            if progress:
+                progress(1)
+        return DetectorResult(
+            findings=result.findings, errors=result.errors, stats=dict(result.stats)
+        )
+
+
+def combine(merged: Sequence[Finding], flow: Sequence[Finding]) -> list[Finding]:
+    """Flow findings added to the merged rule/model findings.
+
+    Where a finding already stands at the same file, line and CWE, it gains the path and
+    `flow` among its detectors (and the higher confidence); otherwise the flow finding is
+    added as it is. Nothing is removed.
+    """
+    out = list(merged)
+    where = {(f.file, f.line_number, f.cwe): i for i, f in enumerate(out)}
+    for f in flow:
+        i = where.get((f.file, f.line_number, f.cwe))
+        if i is None:
+            where[(f.file, f.line_number, f.cwe)] = len(out)
+            out.append(f)
+            continue
+        old = out[i]
+        detectors = tuple(dict.fromkeys((*(old.detectors or (old.detector,)), "flow")))
+        out[i] = replace(
+            old,
+            detectors=detectors,
+            confidence=max(old.confidence, f.confidence),
+            path=old.path or f.path,
+        )
+    return out

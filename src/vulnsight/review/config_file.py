@@ -49,8 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vulnsight.config import ScanConfig
 from vulnsight.errors import ConfigError
-from vulnsight.textsafe import safe_text as printable
 from vulnsight.review.suppress import IgnoreRule
+from vulnsight.textsafe import safe_text as printable
 from vulnsight.types import ConfigEffect
 
 CONFIG_NAMES: tuple[str, ...] = ("vulnsight.toml", "pyproject.toml")

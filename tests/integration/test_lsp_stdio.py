@@ -40,15 +40,25 @@ def test_lsp_over_stdio(tmp_path):
     project = tmp_path / "proj"
     (project / "ops").mkdir(parents=True)
     (project / ".git").mkdir()  # the project root: config discovery stops here
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # A legacy file's findings are in the project's baseline.
+    legacy = project / "ops" / "accounts.py"
+    legacy_text = (FIXTURES / "python" / "vulnerable" / "accounts.py").read_text()
+    legacy.write_text(legacy_text)
+    subprocess.run(
+        [sys.executable, "-m", "vulnsight.cli", "baseline", "create", str(project),
+         "--detectors", "rules", "-o", str(project / "vulnsight-baseline.json")],
+        check=True, capture_output=True, env=env, timeout=300,
+    )
     source = (FIXTURES / "python" / "vulnerable" / "maintenance.py").read_text()
     target = project / "ops" / "maintenance.py"
     target.write_text(source)
     (project / "vulnsight.toml").write_text(
+        'baseline = "vulnsight-baseline.json"\n'
         '[[ignore]]\nrules = ["vulnsight.python.yaml-unsafe-load"]\nreason = "trusted files"\n'
     )
     before = _tree(project)
     uri = target.as_uri()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vulnsight.cli", "lsp", "--detectors", "rules"],
         stdin=subprocess.PIPE,
@@ -142,6 +152,32 @@ def test_lsp_over_stdio(tmp_path):
             ("vulnsight.python.os-command-non-constant", 16, 4, 38),
             ("vulnsight.python.unsafe-deserialization", 25, 4, 29),
         }
+
+        # The baselined file shows nothing until a new finding is typed into it.
+        legacy_uri = legacy.as_uri()
+        client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": legacy_uri, "languageId": "python", "version": 7,
+                              "text": legacy_text}},
+        )
+        old = client.wait_for(
+            "textDocument/publishDiagnostics",
+            lambda p: p["uri"] == legacy_uri and p.get("version") == 7,
+        )
+        assert old["diagnostics"] == []
+        client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": legacy_uri, "version": 8},
+                "contentChanges": [{"text": legacy_text + "\n\ndef run(code):\n    return eval(code)\n"}],
+            },
+        )
+        client.notify("textDocument/didSave", {"textDocument": {"uri": legacy_uri}})
+        new = client.wait_for(
+            "textDocument/publishDiagnostics",
+            lambda p: p["uri"] == legacy_uri and p.get("version") == 8,
+        )
+        assert _lines(new) == {(EVAL_RULE, 23, 4, 21)}
 
         client.request("shutdown", None)
         client.notify("exit", None)

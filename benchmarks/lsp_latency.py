@@ -33,16 +33,25 @@ sys.path.insert(0, str(ROOT))
 from tests.integration.lsp_client import LspClient, initialize  # noqa: E402
 
 DEFAULT_FILE = ROOT / "editors/vscode/node_modules/semver/classes/range.js"
-LANGUAGE_IDS = {".js": "javascript", ".ts": "typescript", ".py": "python", ".c": "c",
-                ".cpp": "cpp", ".sol": "solidity"}
+LANGUAGE_IDS = {
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".py": "python",
+    ".c": "c",
+    ".cpp": "cpp",
+    ".sol": "solidity",
+}
 
 
 def _published(client: LspClient, after: int, version: int, count: int, timeout: float) -> float:
     """Wait until `count` diagnostics sets of `version` were published; their time."""
     deadline = time.monotonic() + timeout
     while True:
-        got = [n for n in client.since(after, "textDocument/publishDiagnostics")
-               if n["params"].get("version") == version]
+        got = [
+            n
+            for n in client.since(after, "textDocument/publishDiagnostics")
+            if n["params"].get("version") == version
+        ]
         if len(got) >= count:
             return time.perf_counter()
         if time.monotonic() > deadline:
@@ -63,8 +72,14 @@ def one_run(file: Path, detectors: str, model: str | None, cache: bool) -> dict[
         if not cache:
             cmd.append("--no-cache")
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, cwd=project, env=env)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=project,
+            env=env,
+        )
         assert proc.stdin is not None and proc.stdout is not None
         client = LspClient(proc.stdin, proc.stdout)
         with_model = "llm" in detectors
@@ -73,15 +88,26 @@ def one_run(file: Path, detectors: str, model: str | None, cache: bool) -> dict[
             uri = target.as_uri()
             mark = client.mark()
             t0 = time.perf_counter()
-            client.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": LANGUAGE_IDS[file.suffix], "version": 1, "text": text}})
+            client.notify(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": LANGUAGE_IDS[file.suffix],
+                        "version": 1,
+                        "text": text,
+                    }
+                },
+            )
             out = {"open_rules_s": _published(client, mark, 1, 1, 600) - t0}
             if with_model:
                 out["open_model_cold_s"] = _published(client, mark, 1, 2, 1200) - t0
             mark = client.mark()
             t1 = time.perf_counter()
-            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
-                                                     "contentChanges": [{"text": text}]})
+            client.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]},
+            )
             client.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
             out["save_rules_s"] = _published(client, mark, 2, 1, 600) - t1
             if with_model:
@@ -114,21 +140,36 @@ def main() -> None:
         runs[name] = [one_run(args.file, detectors, args.model, cache) for _ in range(args.repeat)]
         print(name, runs[name], file=sys.stderr)
     lines = len(args.file.read_text().splitlines())
-    print(f"File: {args.file.relative_to(ROOT) if args.file.is_relative_to(ROOT) else args.file} "
-          f"({lines} lines); {args.repeat} runs each, medians; {os.cpu_count()} CPUs, "
-          f"{platform.machine()}, Python {platform.python_version()}.\n")
+    print(
+        f"File: {args.file.relative_to(ROOT) if args.file.is_relative_to(ROOT) else args.file} "
+        f"({lines} lines); {args.repeat} runs each, medians; {os.cpu_count()} CPUs, "
+        f"{platform.machine()}, Python {platform.python_version()}.\n"
+    )
     print("| setup | measure | median s | min s | max s |\n|---|---|---:|---:|---:|")
     for name, rs in runs.items():
         for key in rs[0]:
             if key == "diagnostics":
                 continue
             vals = [r[key] for r in rs]
-            print(f"| {name} | {key} | {statistics.median(vals):.2f} | {min(vals):.2f} | "
-                  f"{max(vals):.2f} |")
+            print(
+                f"| {name} | {key} | {statistics.median(vals):.2f} | {min(vals):.2f} | "
+                f"{max(vals):.2f} |"
+            )
     out = ROOT / "benchmarks" / "results" / "lsp_latency.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"file": str(args.file), "lines": lines, "repeat": args.repeat,
-                               "model": args.model, "runs": runs}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "file": str(args.file),
+                "lines": lines,
+                "repeat": args.repeat,
+                "model": args.model,
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

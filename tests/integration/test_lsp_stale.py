@@ -77,7 +77,9 @@ def test_model_answer_for_an_older_version_is_dropped(tmp_path):
             "textDocument/didOpen",
             {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": V1}},
         )
-        rules_v1 = client.wait_for("textDocument/publishDiagnostics", lambda p: p.get("version") == 1)
+        rules_v1 = client.wait_for(
+            "textDocument/publishDiagnostics", lambda p: p.get("version") == 1
+        )
         assert _eval_lines(rules_v1) == {1}
         assert model.started.wait(120), "the model scan of version 1 never started"
 

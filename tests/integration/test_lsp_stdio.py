@@ -30,8 +30,12 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def _lines(params: dict) -> set[tuple[str, int, int, int]]:
     return {
-        (d["code"], d["range"]["start"]["line"], d["range"]["start"]["character"],
-         d["range"]["end"]["character"])
+        (
+            d["code"],
+            d["range"]["start"]["line"],
+            d["range"]["start"]["character"],
+            d["range"]["end"]["character"],
+        )
         for d in params["diagnostics"]
     }
 
@@ -40,15 +44,31 @@ def test_lsp_over_stdio(tmp_path):
     project = tmp_path / "proj"
     (project / "ops").mkdir(parents=True)
     (project / ".git").mkdir()  # the project root: config discovery stops here
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     # A legacy file's findings are in the project's baseline.
     legacy = project / "ops" / "accounts.py"
     legacy_text = (FIXTURES / "python" / "vulnerable" / "accounts.py").read_text()
     legacy.write_text(legacy_text)
     subprocess.run(
-        [sys.executable, "-m", "vulnsight.cli", "baseline", "create", str(project),
-         "--detectors", "rules", "-o", str(project / "vulnsight-baseline.json")],
-        check=True, capture_output=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vulnsight.cli",
+            "baseline",
+            "create",
+            str(project),
+            "--detectors",
+            "rules",
+            "-o",
+            str(project / "vulnsight-baseline.json"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=300,
     )
     source = (FIXTURES / "python" / "vulnerable" / "maintenance.py").read_text()
     target = project / "ops" / "maintenance.py"
@@ -101,7 +121,10 @@ def test_lsp_over_stdio(tmp_path):
                 "textDocument": {"uri": uri, "version": 2},
                 "contentChanges": [
                     {
-                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                        "range": {
+                            "start": {"line": 0, "character": 0},
+                            "end": {"line": 0, "character": 0},
+                        },
                         "text": "# edited\n# in the editor\n",
                     }
                 ],
@@ -157,8 +180,14 @@ def test_lsp_over_stdio(tmp_path):
         legacy_uri = legacy.as_uri()
         client.notify(
             "textDocument/didOpen",
-            {"textDocument": {"uri": legacy_uri, "languageId": "python", "version": 7,
-                              "text": legacy_text}},
+            {
+                "textDocument": {
+                    "uri": legacy_uri,
+                    "languageId": "python",
+                    "version": 7,
+                    "text": legacy_text,
+                }
+            },
         )
         old = client.wait_for(
             "textDocument/publishDiagnostics",
@@ -169,7 +198,9 @@ def test_lsp_over_stdio(tmp_path):
             "textDocument/didChange",
             {
                 "textDocument": {"uri": legacy_uri, "version": 8},
-                "contentChanges": [{"text": legacy_text + "\n\ndef run(code):\n    return eval(code)\n"}],
+                "contentChanges": [
+                    {"text": legacy_text + "\n\ndef run(code):\n    return eval(code)\n"}
+                ],
             },
         )
         client.notify("textDocument/didSave", {"textDocument": {"uri": legacy_uri}})

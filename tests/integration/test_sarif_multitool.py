@@ -47,8 +47,17 @@ def _validate(tool: str, sarif: Path, out: Path) -> list[tuple[str, str, dict]]:
     proc = subprocess.run(
         # The Multitool skips files over 10,000 KB unless told otherwise; GitHub's own
         # size limit (10 MB gzip-compressed) is asserted by the tests themselves.
-        [tool, "validate", str(sarif), "--rule-kind", "Gh;Sarif", "--output", str(out),
-         "--max-file-size-in-kb", "102400"],
+        [
+            tool,
+            "validate",
+            str(sarif),
+            "--rule-kind",
+            "Gh;Sarif",
+            "--output",
+            str(out),
+            "--max-file-size-in-kb",
+            "102400",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -141,8 +150,10 @@ def test_sarif_over_githubs_result_limit_is_capped_and_accepted(tmp_path):
     assert [r["message"]["text"] for r in results] == [
         r["message"]["text"] for r in uncapped if r["partialFingerprints"]["vulnsight/v1"] in kept
     ]
-    assert all(by_fp[r["partialFingerprints"]["vulnsight/v1"]]["locations"] == r["locations"]
-               for r in results[:50])
+    assert all(
+        by_fp[r["partialFingerprints"]["vulnsight/v1"]]["locations"] == r["locations"]
+        for r in results[:50]
+    )
     omitted = run["properties"]["omitted"]
     assert omitted["results_total"] == 26_000 and omitted["results_omitted"] == 1_000
     assert sum(omitted["omitted_by_rule"].values()) == 1_000

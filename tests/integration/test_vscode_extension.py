@@ -29,8 +29,13 @@ def test_vsix_is_built_and_complete():
         manifest = json.loads(vsix.read("extension/package.json"))
         compiled = vsix.read("extension/out/extension.js").decode()
     assert manifest["main"] == "./out/extension.js"
-    assert manifest["contributes"]["configuration"]["properties"]["vulnsight.path"]["default"] == "vulnsight"
-    assert {"onLanguage:python", "onLanguage:c", "onLanguage:solidity"} <= set(manifest["activationEvents"])
+    assert (
+        manifest["contributes"]["configuration"]["properties"]["vulnsight.path"]["default"]
+        == "vulnsight"
+    )
+    assert {"onLanguage:python", "onLanguage:c", "onLanguage:solidity"} <= set(
+        manifest["activationEvents"]
+    )
     assert '"lsp"' in compiled and "vscode-languageclient/node" in compiled
     assert "extension/node_modules/vscode-languageclient/node.js" in names
     assert "extension/readme.md" in {n.lower() for n in names}

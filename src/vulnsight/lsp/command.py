@@ -45,7 +45,10 @@ def lsp_command(
     try:
         from vulnsight.lsp.server import create_server
     except ImportError as exc:  # pragma: no cover - depends on the install
-        click.echo(f"vulnsight: the language server needs pygls: pip install 'vulnsight[lsp]' ({exc})", err=True)
+        click.echo(
+            f"vulnsight: the language server needs pygls: pip install 'vulnsight[lsp]' ({exc})",
+            err=True,
+        )
         sys.exit(2)
     from vulnsight.config import DETECTORS, parse_detectors
     from vulnsight.errors import ConfigError

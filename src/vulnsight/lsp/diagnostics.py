@@ -69,7 +69,9 @@ def explanation(f: Finding) -> str:
     return "\n".join(parts)
 
 
-def to_diagnostic(f: Finding, lines: Sequence[str], units: UnitCounter = utf16_units) -> types.Diagnostic:
+def to_diagnostic(
+    f: Finding, lines: Sequence[str], units: UnitCounter = utf16_units
+) -> types.Diagnostic:
     """One finding as a diagnostic on its line of the scanned text."""
     agree = "+".join(f.detectors or (f.detector,))
     data: dict[str, Any] = {

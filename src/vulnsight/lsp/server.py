@@ -241,9 +241,9 @@ def code_actions(
     from vulnsight.lsp.scanning import LANGUAGE_IDS
 
     snap = ls.snapshot(uri)
-    language = (
-        language_of(snap.path) if snap.path is not None else None
-    ) or LANGUAGE_IDS.get(snap.language_id, "")
+    language = (language_of(snap.path) if snap.path is not None else None) or LANGUAGE_IDS.get(
+        snap.language_id, ""
+    )
     lines = snap.text.splitlines()
     actions: list[types.CodeAction] = []
     for d in diagnostics:

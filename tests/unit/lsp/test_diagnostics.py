@@ -61,9 +61,24 @@ def test_model_finding_is_coded_by_its_cwe():
 @pytest.mark.parametrize(
     ("language", "file", "line", "expected"),
     [
-        ("python", "a.py", "    eval(x)", "    # vulnsight: ignore[R] reviewed: explain here why this is safe\n"),
-        ("c", "a.c", "\tstrcpy(b, s);", "\t// vulnsight: ignore[R] reviewed: explain here why this is safe\n"),
-        ("solidity", "a.sol", "  x.call(d);", "  // vulnsight: ignore[R] reviewed: explain here why this is safe\n"),
+        (
+            "python",
+            "a.py",
+            "    eval(x)",
+            "    # vulnsight: ignore[R] reviewed: explain here why this is safe\n",
+        ),
+        (
+            "c",
+            "a.c",
+            "\tstrcpy(b, s);",
+            "\t// vulnsight: ignore[R] reviewed: explain here why this is safe\n",
+        ),
+        (
+            "solidity",
+            "a.sol",
+            "  x.call(d);",
+            "  // vulnsight: ignore[R] reviewed: explain here why this is safe\n",
+        ),
     ],
 )
 def test_suppression_comment_uses_the_language_syntax(language, file, line, expected):

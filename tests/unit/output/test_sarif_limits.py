@@ -75,7 +75,9 @@ def test_under_the_limits_nothing_is_said():
 
 def test_over_the_rule_limit_drops_the_least_confident_rules():
     findings = [_finding(i, 0.1 * (i + 1), rule=f"r{i}") for i in range(6)]
-    doc = json.loads(sarif_render(Report(findings=tuple(findings)), limits=IngestionLimits(max_rules=2)))
+    doc = json.loads(
+        sarif_render(Report(findings=tuple(findings)), limits=IngestionLimits(max_rules=2))
+    )
     run = doc["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
         "vulnsight.python.r4",

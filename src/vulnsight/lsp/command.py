@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -75,3 +76,8 @@ def lsp_command(
         server.start_io()
     finally:
         server.close()
+    if server.judging:
+        # `exit` was asked while the model was still judging a file: leave now rather
+        # than wait for the worker thread at interpreter exit.
+        sys.stdout.flush()
+        os._exit(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,8 +54,9 @@ class VulnsightServer(LanguageServer):
     def __init__(self, settings: LspSettings, backend: Backend | None = None) -> None:
         super().__init__("vulnsight", __version__)
         self.settings = settings
-        self._backend = backend
-        self._owns_backend = backend is None
+        self._given = backend  # tests inject a model; else one warm model per spec
+        self._models: dict[str | None, Backend] = {}
+        self._model_busy = threading.Event()
         self._latest: dict[str, int] = {}
         self._published: dict[str, Published] = {}
         self._rules_pool = ThreadPoolExecutor(1, thread_name_prefix="vulnsight-rules")
@@ -101,11 +103,15 @@ class VulnsightServer(LanguageServer):
         task.add_done_callback(self._tasks.discard)
 
     def _model_backend(self, where: Target) -> Backend:
-        if self._backend is None:
+        """The warm model for a project's model spec (loaded on first use, kept)."""
+        if self._given is not None:
+            return self._given
+        spec = where.config.model
+        if spec not in self._models:
             from vulnsight.review.lazy import LazyBackend
 
-            self._backend = LazyBackend(where.config.model)
-        return self._backend
+            self._models[spec] = LazyBackend(spec)
+        return self._models[spec]
 
     def _scan_rules(self, snap: Snapshot, where: Target) -> Report | None:
         if not self.is_current(snap.uri, snap.version):
@@ -115,8 +121,12 @@ class VulnsightServer(LanguageServer):
     def _scan_model(self, snap: Snapshot, where: Target) -> Report | None:
         if not self.is_current(snap.uri, snap.version):
             return None  # edited since: a newer scan is queued behind this one
-        backend = self._model_backend(where)
-        return scan_snapshot(snap, where, ("rules", "llm"), backend, self.settings.use_cache)
+        self._model_busy.set()
+        try:
+            backend = self._model_backend(where)
+            return scan_snapshot(snap, where, ("rules", "llm"), backend, self.settings.use_cache)
+        finally:
+            self._model_busy.clear()
 
     async def _scan(self, snap: Snapshot) -> None:
         loop = asyncio.get_running_loop()
@@ -170,12 +180,21 @@ class VulnsightServer(LanguageServer):
     def _tell(self, level: types.MessageType, text: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=level, message=text))
 
+    @property
+    def judging(self) -> bool:
+        """Whether a model scan is running now."""
+        return self._model_busy.is_set()
+
     def close(self) -> None:
-        """Stop the workers and release the model."""
+        """Stop the workers and release the models (unless one is still judging: the
+        process is about to end and frees it then)."""
         self._rules_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
-        if self._owns_backend and self._backend is not None:
-            self._backend.close()
+        if self._model_busy.is_set():
+            return
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
 
 
 def create_server(settings: LspSettings, backend: Backend | None = None) -> VulnsightServer:

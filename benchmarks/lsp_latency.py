@@ -9,8 +9,8 @@ Prints a Markdown table and writes the raw runs to benchmarks/results/lsp_latenc
 
     python benchmarks/lsp_latency.py [--file F] [--repeat 3] [--model default]
 
-The default file is a real JavaScript module from npm (semver's classes/range.js,
-577 lines), present after `npm ci` in editors/vscode.
+The default file is a real JavaScript module from npm (semver's classes/comparator.js,
+143 lines, 7 functions), present after `npm ci` in editors/vscode.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.lsp_client import LspClient, initialize  # noqa: E402
 
-DEFAULT_FILE = ROOT / "editors/vscode/node_modules/semver/classes/range.js"
+DEFAULT_FILE = ROOT / "editors/vscode/node_modules/semver/classes/comparator.js"
 LANGUAGE_IDS = {
     ".js": "javascript",
     ".ts": "typescript",
@@ -41,6 +41,14 @@ LANGUAGE_IDS = {
     ".cpp": "cpp",
     ".sol": "solidity",
 }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its waited-for children (Semgrep runs) so far (Linux):
+    a figure that depends less than wall time on what else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _published(client: LspClient, after: int, version: int, count: int, timeout: float) -> float:
@@ -99,20 +107,25 @@ def one_run(file: Path, detectors: str, model: str | None, cache: bool) -> dict[
                     }
                 },
             )
+            c0 = cpu_seconds(proc.pid)
             out = {"open_rules_s": _published(client, mark, 1, 1, 600) - t0}
+            out["open_rules_cpu_s"] = cpu_seconds(proc.pid) - c0
             if with_model:
                 out["open_model_cold_s"] = _published(client, mark, 1, 2, 1200) - t0
+                out["open_model_cold_cpu_s"] = cpu_seconds(proc.pid) - c0
             mark = client.mark()
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), cpu_seconds(proc.pid)
             client.notify(
                 "textDocument/didChange",
                 {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]},
             )
             client.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
             out["save_rules_s"] = _published(client, mark, 2, 1, 600) - t1
+            out["save_rules_cpu_s"] = cpu_seconds(proc.pid) - c1
             if with_model:
-                key = "save_model_warm_cached_s" if cache else "save_model_warm_uncached_s"
-                out[key] = _published(client, mark, 2, 2, 1200) - t1
+                key = "save_model_warm_cached" if cache else "save_model_warm_uncached"
+                out[f"{key}_s"] = _published(client, mark, 2, 2, 1200) - t1
+                out[f"{key}_cpu_s"] = cpu_seconds(proc.pid) - c1
             last = client.since(0, "textDocument/publishDiagnostics")[-1]["params"]
             out["diagnostics"] = len(last["diagnostics"])
             client.request("shutdown", None)
@@ -137,14 +150,19 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {}
     for detectors, cache in setups:
         name = f"{detectors}{'' if cache else ' --no-cache'}"
-        runs[name] = [one_run(args.file, detectors, args.model, cache) for _ in range(args.repeat)]
-        print(name, runs[name], file=sys.stderr)
+        runs[name] = []
+        for _ in range(args.repeat):
+            runs[name].append(one_run(args.file, detectors, args.model, cache))
+            print(name, runs[name][-1], file=sys.stderr, flush=True)
+
     lines = len(args.file.read_text().splitlines())
     print(
         f"File: {args.file.relative_to(ROOT) if args.file.is_relative_to(ROOT) else args.file} "
         f"({lines} lines); {args.repeat} runs each, medians; {os.cpu_count()} CPUs, "
         f"{platform.machine()}, Python {platform.python_version()}.\n"
     )
+    load = os.getloadavg()[0]
+    print(f"Load average at the end: {load:.1f} (the machine is shared).\n")
     print("| setup | measure | median s | min s | max s |\n|---|---|---:|---:|---:|")
     for name, rs in runs.items():
         for key in rs[0]:

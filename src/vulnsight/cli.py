@@ -101,6 +101,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "triage": "vulnsight.review.commands:triage",
     "feedback": "vulnsight.review.commands:feedback",
     "serve": "vulnsight.review.commands:serve",
+    "lsp": "vulnsight.lsp.command:lsp_command",
 }
 
 

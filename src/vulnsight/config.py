@@ -14,6 +14,22 @@ DETECTORS: tuple[str, ...] = ("rules", "llm", "flow")
 KNOWN_DETECTORS: tuple[str, ...] = DETECTORS
 
 
+def parse_detectors(value: str) -> tuple[str, ...]:
+    """A comma-separated detector list (`rules,llm`; `hybrid` means every detector),
+    deduplicated in order. Unknown names raise ConfigError."""
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if "hybrid" in names:
+        names = tuple(n for n in names if n != "hybrid") + tuple(
+            d for d in DETECTORS if d not in names
+        )
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        raise ConfigError(
+            f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTORS)}"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class ScanConfig:
     """Everything a scan needs to know besides its paths."""

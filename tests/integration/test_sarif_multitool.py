@@ -1,6 +1,7 @@
 """GitHub code scanning's ingestion rules, checked offline with Microsoft's SARIF
 Multitool (`validate --rule-kind "Gh;Sarif"`), on a real scan with a rule hit, a model
-finding and a file error. .ci/run installs the tool from npm."""
+finding and a file error, and on a report over GitHub's 25,000-results limit. .ci/run
+installs the tool from npm."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from vulnsight.detectors.rules import RulesDetector
 from vulnsight.llm.fake import FakeBackend
 from vulnsight.output.sarif import RuleDescription
 from vulnsight.output.sarif import render as sarif_render
+from vulnsight.output.sarif_limits import GITHUB_LIMITS, gzip_size
 from vulnsight.pipeline import scan
 from vulnsight.rules.engine import rule_metadata
+from vulnsight.types import ConfigEffect, Finding, Report, ScanError, Severity, fingerprint
 
 from ..conftest import EXAMPLE, ROOT
 
@@ -37,26 +40,37 @@ def _multitool() -> str | None:
     return shutil.which("sarif-multitool-native")
 
 
-def _validate(tool: str, sarif: Path, tmp_path: Path) -> list[tuple[str, str, str]]:
-    out = tmp_path / "validation.sarif"
+def _validate(tool: str, sarif: Path, out: Path) -> list[tuple[str, str, dict]]:
+    """The Multitool's complaints about a SARIF file under GitHub's and SARIF's rules."""
     os.chmod(tool, 0o755)
     proc = subprocess.run(
-        [tool, "validate", str(sarif), "--rule-kind", "Gh;Sarif", "--output", str(out)],
+        # The Multitool skips files over 10,000 KB unless told otherwise; GitHub's own
+        # size limit (10 MB gzip-compressed) is asserted by the tests themselves.
+        [
+            tool,
+            "validate",
+            str(sarif),
+            "--rule-kind",
+            "Gh;Sarif",
+            "--output",
+            str(out),
+            "--max-file-size-in-kb",
+            "102400",
+        ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads(out.read_text())["runs"][0]["results"]
-    return [(r["ruleId"], r.get("level"), r["message"]) for r in results]
+    problems = [(r["ruleId"], r.get("level"), r["message"]) for r in results]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return problems
 
 
 def test_configuration_effects_and_baseline_state_pass(tmp_path, sarif_schema):
     """What a repository's configuration changed (notifications, invocation properties),
     baseline states and every kind of suppression, as GitHub ingests them."""
     import jsonschema
-
-    from vulnsight.types import ConfigEffect, Finding, Report, ScanError
 
     tool = _multitool()
     if tool is None:
@@ -96,7 +110,7 @@ def test_configuration_effects_and_baseline_state_pass(tmp_path, sarif_schema):
     jsonschema.validate(doc, sarif_schema)
     states = [r["baselineState"] for r in doc["runs"][0]["results"]]
     assert states == ["new", "unchanged", "new", "new"]
-    assert _validate(tool, sarif, tmp_path) == []
+    assert _validate(tool, sarif, tmp_path / "validation.sarif") == []
 
 
 @pytest.mark.semgrep
@@ -133,4 +147,76 @@ def test_sarif_passes_github_ingestion_rules(tmp_path):
     }
     sarif = tmp_path / "report.sarif"
     sarif.write_text(sarif_render(report, rules))
-    assert _validate(tool, sarif, tmp_path) == []
+    assert _validate(tool, sarif, tmp_path / "validation.sarif") == []
+
+
+def _many_findings(n: int) -> list[Finding]:
+    """`n` findings over 500 files and 6 rules, confidences spread over (0, 1)."""
+    out = []
+    for i in range(n):
+        rid = f"vulnsight.python.rule-{i % 6}"
+        file = f"pkg{i % 50}/mod{i % 500}.py"
+        snippet = f"call_{i}(request.args['q'])"
+        out.append(
+            Finding(
+                file=file,
+                line_number=i // 500 + 1,
+                cwe="CWE-95" if i % 2 else "CWE-78",
+                message=f"finding {i}",
+                detector="rules",
+                confidence=round(((i * 7919) % 10007) / 10007, 4),
+                severity=Severity.HIGH if i % 3 == 0 else Severity.MEDIUM,
+                function=f"handler_{i % 97}",
+                rule_id=rid,
+                snippet=snippet,
+                detectors=("rules",),
+                fingerprint=fingerprint(rid, file, f"handler_{i % 97}", snippet),
+                suppressed=i % 1000 == 0,
+                suppression_reason="inline: reviewed" if i % 1000 == 0 else None,
+            )
+        )
+    return sorted(out, key=lambda f: (f.file, f.line_number))
+
+
+def test_sarif_over_githubs_result_limit_is_capped_and_accepted(tmp_path):
+    # The Multitool's Gh rules do not count results (an uncapped 26,000-result file
+    # passes them), so the cap itself is asserted here and the Multitool checks the rest.
+    findings = _many_findings(26_000)
+    report = Report(findings=tuple(findings), stats={"findings": 26_000}, root=str(tmp_path))
+    uncapped = json.loads(sarif_render(report, limits=None))["runs"][0]["results"]
+    assert len(uncapped) == 26_000
+    text = sarif_render(report)
+    doc = json.loads(text)
+    run = doc["runs"][0]
+    results = run["results"]
+    assert len(results) == GITHUB_LIMITS.max_results
+    assert gzip_size(text) <= GITHUB_LIMITS.max_gzip_bytes
+    # The 1,000 least confident open findings are the ones left out (none suppressed
+    # is kept over an open one: 26 suppressed sit at the bottom of the ranking).
+    ranked = sorted(findings, key=lambda f: (f.suppressed, -f.confidence))
+    left_out = {f.fingerprint for f in ranked[25_000:]}
+    kept = {r["partialFingerprints"]["vulnsight/v1"] for r in results}
+    assert kept.isdisjoint(left_out) and len(kept) == 25_000
+    # Kept results keep their partialFingerprints and their order.
+    by_fp = {r["partialFingerprints"]["vulnsight/v1"]: r for r in uncapped}
+    assert [r["message"]["text"] for r in results] == [
+        r["message"]["text"] for r in uncapped if r["partialFingerprints"]["vulnsight/v1"] in kept
+    ]
+    assert all(
+        by_fp[r["partialFingerprints"]["vulnsight/v1"]]["locations"] == r["locations"]
+        for r in results[:50]
+    )
+    omitted = run["properties"]["omitted"]
+    assert omitted["results_total"] == 26_000 and omitted["results_omitted"] == 1_000
+    assert sum(omitted["omitted_by_rule"].values()) == 1_000
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    (note,) = [n for n in notes if n["descriptor"]["id"] == "vulnsight.ingestion-limits"]
+    assert note["message"]["text"].startswith("1000 of 26000 results left out")
+    assert "25,000 results per run" in note["message"]["text"]
+
+    tool = _multitool()
+    if tool is None:
+        pytest.skip("SARIF Multitool not installed (.ci/run installs it)")
+    sarif = tmp_path / "big.sarif"
+    sarif.write_text(text)
+    assert _validate(tool, sarif, tmp_path / "validation.sarif") == []

@@ -11,6 +11,13 @@ from urllib.parse import quote
 
 from vulnsight import __version__
 from vulnsight.cwe import cwe_name
+from vulnsight.output.sarif_limits import (
+    GITHUB_LIMITS,
+    IngestionLimits,
+    Selection,
+    gzip_size,
+    select,
+)
 from vulnsight.types import ConfigEffect, Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -156,11 +163,40 @@ def _effect_notification(e: ConfigEffect) -> dict[str, Any]:
     return note
 
 
-def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -> str:
-    """SARIF 2.1.0 JSON for the report. `rules` describes rule-pack rules by id."""
+def render(
+    report: Report,
+    rules: Mapping[str, RuleDescription] | None = None,
+    limits: IngestionLimits | None = GITHUB_LIMITS,
+) -> str:
+    """SARIF 2.1.0 JSON for the report. `rules` describes rule-pack rules by id.
+
+    Within `limits` (default: GitHub code scanning's): when the report has more results
+    than a run may hold, or the file would be too large, the most confident findings are
+    kept and the run says what was left out. `limits=None` keeps everything."""
+    if limits is None:
+        return _render(report, rules, Selection(report.findings, ()), None)
+    chosen = select(report.findings, limits, rule_id)
+    text = _render(report, rules, chosen, limits)
+    while not limits.fits(text) and chosen.kept:
+        # Shrink in proportion to the overshoot (with a margin), then check again.
+        ratio = limits.max_gzip_bytes / gzip_size(text)
+        budget = max(0, min(len(chosen.kept) - 1, int(len(chosen.kept) * ratio * 0.95)))
+        size_reason = f"{limits.max_gzip_bytes // (1024 * 1024)} MB gzip-compressed per file"
+        chosen = select(report.findings, limits, rule_id, budget, size_reason)
+        text = _render(report, rules, chosen, limits)
+    return text
+
+
+def _render(
+    report: Report,
+    rules: Mapping[str, RuleDescription] | None,
+    chosen: Selection,
+    limits: IngestionLimits | None,
+) -> str:
+    findings = chosen.kept
     known = dict(rules or {})
     used: dict[str, RuleDescription] = {}
-    for f in report.findings:
+    for f in findings:
         rid = rule_id(f)
         if rid not in used:
             used[rid] = known.get(rid) or RuleDescription(
@@ -226,8 +262,11 @@ def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -
             }
         ],
         "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
-        "results": [_result(f, order[rule_id(f)], baseline) for f in report.findings],
+        "results": [_result(f, order[rule_id(f)], baseline) for f in findings],
         "properties": {"stats": dict(report.stats)},
     }
+    if limits is not None and chosen.omitted:
+        notifications.append(chosen.notification(limits))
+        run["properties"]["omitted"] = chosen.properties(limits)
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2) + "\n"

@@ -121,8 +121,11 @@ class LLMDetector:
         if progress and off:
             progress(off)
         hits = 0
-        for i in range(0, len(functions), CHUNK):
-            todo = functions[i : i + CHUNK]
+        # A batching backend (transformers on a GPU) is handed as many functions at once
+        # as it batches; read without loading a lazy backend.
+        size = max(CHUNK, int(getattr(self.backend, "preferred_batch", 0) or 0))
+        for i in range(0, len(functions), size):
+            todo = functions[i : i + size]
             chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
             hits += len(todo) - len(chunk)
             first_new = len(findings)

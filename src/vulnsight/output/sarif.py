@@ -104,6 +104,16 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
     return result
 
 
+def _model_properties(report: Report) -> dict[str, Any]:
+    """The model that answered (stats `model`, `model_*`), as the driver's properties."""
+    stats = report.stats
+    if "model" not in stats:
+        return {}
+    fields = {k.removeprefix("model_"): v for k, v in stats.items() if k.startswith("model_")}
+    fields.pop("loaded", None)  # the review workflow's 0/1 flag, not a model field
+    return {"properties": {"model": {"summary": stats["model"], **fields}}}
+
+
 def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -> str:
     """SARIF 2.1.0 JSON for the report. `rules` describes rule-pack rules by id."""
     known = dict(rules or {})
@@ -146,6 +156,7 @@ def render(report: Report, rules: Mapping[str, RuleDescription] | None = None) -
                 "semanticVersion": __version__,
                 "informationUri": INFO_URI,
                 "rules": [_rule(d) for d in used.values()],
+                **_model_properties(report),
             }
         },
         "invocations": [

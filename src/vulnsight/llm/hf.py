@@ -14,6 +14,7 @@ computed (`logits_to_keep=1`), so the 262k-wide output layer runs once per funct
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import math
@@ -105,6 +106,30 @@ def _sigmoid_diff(lt: float, lf: float) -> float:
     return 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, lf - lt))))
 
 
+def _tokenizer(auto: Any, model: str | Path, gguf_file: str | None) -> Any:
+    """The model's tokenizer; one read out of a GGUF (a minute for Gemma's 262k
+    vocabulary) is kept beside the assembled models and reused while the GGUF is unchanged."""
+    if not gguf_file:
+        return auto.from_pretrained(str(model))
+    from vulnsight.llm.models import cache_dir
+
+    gguf = Path(model) / gguf_file
+    try:
+        st = gguf.stat()
+    except OSError:
+        return auto.from_pretrained(str(model), gguf_file=gguf_file)
+    saved = cache_dir() / "tokenizers" / f"{gguf.stem}-{st.st_size}-{st.st_mtime_ns}"
+    if (saved / "tokenizer_config.json").is_file():
+        try:
+            return auto.from_pretrained(str(saved))
+        except (OSError, ValueError):
+            pass  # a damaged copy: read the GGUF again
+    tok = auto.from_pretrained(str(model), gguf_file=gguf_file)
+    with contextlib.suppress(OSError):  # a read-only cache costs the slow read next time
+        tok.save_pretrained(str(saved))
+    return tok
+
+
 class TransformersBackend:
     """A Hugging Face causal LM (+ optional PEFT adapter) run in-process by transformers."""
 
@@ -132,14 +157,16 @@ class TransformersBackend:
             ) from exc
         self._torch = torch
         self.device = pick_device(device, torch.cuda.is_available())
-        self.dtype = pick_dtype(dtype, self.device, cpu_has_bf16())
+        # A GGUF stays packed in transformers and its kernels compute in fp32 on the CPU.
+        cpu_bf16 = cpu_has_bf16() and not gguf_file
+        self.dtype = pick_dtype(dtype, self.device, cpu_bf16)
         env_threads = os.environ.get("VULNSIGHT_THREADS", "")
         if self.device == "cpu" and env_threads.isdigit() and int(env_threads) > 0:
             torch.set_num_threads(int(env_threads))
         where = f"{model}" + (f" ({gguf_file})" if gguf_file else "")
         kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         try:
-            self._tok = AutoTokenizer.from_pretrained(str(model), **kw)
+            self._tok = _tokenizer(AutoTokenizer, model, gguf_file)
             net: Any = AutoModelForCausalLM.from_pretrained(
                 str(model),
                 dtype=torch.bfloat16 if self.dtype == "bf16" else torch.float32,

@@ -18,6 +18,7 @@ from vulnsight.detectors.hybrid import merge_with_stats
 from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
 from vulnsight.discover import discover
 from vulnsight.errors import ParseError
+from vulnsight.llm.interface import model_stats
 from vulnsight.parse import parse_source
 from vulnsight.parse.callgraph import CallGraph
 from vulnsight.types import Finding, Function, Report, ScanError, SourceFile
@@ -137,6 +138,10 @@ def run_detectors(
         stats.update(r.stats)
     if "llm" in results and "rules" in results:
         stats.update(merge_stats.as_stats())
+    for det in detectors:  # name the model that answered (base, adapter, runtime)
+        backend = getattr(det, "backend", None) if det.name == "llm" else None
+        if backend is not None:
+            stats.update(model_stats(backend))
     if llm.timings_ms:
         ordered = sorted(llm.timings_ms)
         stats["llm_ms_p95"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)

@@ -139,6 +139,9 @@ class LLMDetector:
         gate = self._new_gate(batch)
         now, deferred = self._gate(gate, batch, functions, clock, counts)
         hits = 0
+        # A batching backend (transformers on a GPU) is handed as many functions at once
+        # as it batches; read without loading a lazy backend.
+        size = max(CHUNK, int(getattr(self.backend, "preferred_batch", 0) or 0))
         pool = self._pool()
         try:
             for group in (now, None):
@@ -147,8 +150,8 @@ class LLMDetector:
                     if progress and len(deferred) > len(group):
                         progress(len(deferred) - len(group))
                 pending: list[tuple[list[Function], list[Function]]] = []
-                for i in range(0, len(group), CHUNK):
-                    todo = group[i : i + CHUNK]
+                for i in range(0, len(group), size):
+                    todo = group[i : i + size]
                     chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
                     hits += len(todo) - len(chunk)
                     if pool is not None:

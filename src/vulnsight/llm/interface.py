@@ -36,7 +36,37 @@ class Capabilities:
     supports_schema: bool = True
     supports_decision: bool = False
     local: bool = True
+    #: functions per `decide` call this backend works best with (a GPU wants many at
+    #: once; llama.cpp evaluates one prompt at a time on top of a cached prefix)
+    preferred_batch: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def model_info(backend: object) -> dict[str, str]:
+    """What model a backend runs, for reports: `backend`, `base`, `adapter` (empty when
+    none), and where known `device` and `dtype`. Backends that describe themselves expose
+    a `model_info` mapping; others are named by their `name` alone."""
+    info = getattr(backend, "model_info", None)
+    if isinstance(info, dict):
+        return {str(k): str(v) for k, v in info.items()}
+    return {"name": str(getattr(backend, "name", "unknown"))}
+
+
+def model_stats(backend: object) -> dict[str, str]:
+    """Flat report stats naming the model that ran: `model` (one line: name, runtime,
+    base and adapter, device) and `model_<field>` for each field of `model_info`."""
+    info = model_info(backend)
+    name = str(getattr(backend, "name", "") or info.get("name", ""))
+    line = name
+    if info.get("backend"):
+        line += f" ({info['backend']}: {info.get('base', '?')}"
+        line += f" + adapter {info['adapter']}" if info.get("adapter") else ", no adapter"
+        line += f" + head {info['head']}" if info.get("head") else ""
+        where = ", ".join(info[k] for k in ("device", "dtype") if info.get(k))
+        line += f"; {where})" if where else ")"
+    out = {"model": line}
+    out.update({f"model_{k}": v for k, v in info.items() if k != "name"})
+    return out
 
 
 @runtime_checkable

@@ -90,6 +90,15 @@ class LlamaCppBackend:
         self.default_threshold = threshold
         #: Per-language thresholds it was calibrated for (`math.inf`: reports nothing).
         self.language_thresholds = dict(language_thresholds or {})
+        #: What ran, for reports (`stats.model`, SARIF).
+        self.model_info = {
+            "backend": "llamacpp",
+            "base": str(path),
+            "adapter": str(lora_path) if lora_path else "",
+            "device": "cpu",
+        }
+        if head_path is not None:
+            self.model_info["head"] = str(head_path)
         self._head: DecisionHead | None = None
         if head_path is not None:
             from vulnsight.llm.head import DecisionHead
@@ -222,7 +231,8 @@ class LlamaCppBackend:
             head = self._tok(prompt.body + ' true, "type": "CWE-')
             self._eval_on_prefix(prompt.prefix, head)
             cwe = self._greedy_digits(quote).lstrip("0") or "20"
-            line_head = self._tok(f'{cwe}", "line_number": ')
+            # the digits are in the KV cache already; only the text after them is new
+            line_head = self._tok('", "line_number": ')
             self._llm.eval(line_head)
             stops = set(self._tok(",")[:1]) | set(self._tok("}")[:1])
             line = self._greedy_digits(stops) or "0"

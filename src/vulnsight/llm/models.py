@@ -26,6 +26,7 @@ BACKENDS: Registry[Callable[..., Backend]] = Registry("model backend")
 BACKENDS.register("llamacpp", "vulnsight.llm.llamacpp:LlamaCppBackend")
 BACKENDS.register("openai", "vulnsight.llm.openai_compat:OpenAICompatBackend")
 BACKENDS.register("fake", "vulnsight.llm.fake:FakeBackend")
+BACKENDS.register("transformers", "vulnsight.llm.hf:TransformersBackend")
 
 
 @dataclass(frozen=True)
@@ -101,55 +102,179 @@ def language_thresholds(raw: Any, source: Path) -> dict[str, float]:
     return out
 
 
-def _from_directory(path: Path) -> ModelSpec:
-    """A directory written by `vulnsight train` (vulnsight-model.json) or holding one GGUF."""
-    manifest = path / "vulnsight-model.json"
-    if manifest.is_file():
-        meta = json.loads(manifest.read_text("utf-8"))
-        base = meta.get("base_gguf", "default")
-        # None: the embedded model, assembled by `load` only when the model is used.
-        base_path = None if base == "default" else path / base
-        kwargs: dict[str, Any] = {"model_path": base_path, "name": meta.get("name", path.name)}
+MANIFEST = "vulnsight-model.json"
+#: `--model` prefixes that choose the runtime: `transformers:DIR`, `llamacpp:DIR`.
+RUNTIMES = ("transformers", "llamacpp")
+
+
+def _manifest_common(meta: dict[str, Any], path: Path, manifest: Path) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"name": meta.get("name", path.name)}
+    if meta.get("threshold") is not None:
+        kwargs["threshold"] = float(meta["threshold"])
+    if meta.get("thresholds"):
+        kwargs["language_thresholds"] = language_thresholds(meta["thresholds"], manifest)
+    return kwargs
+
+
+def _hf_base_of(path: Path, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """Where the transformers backend finds the base a manifest was trained from:
+    `base_model` (written since the transformers backend), else the PEFT adapter's own
+    `base_model_name_or_path`. Returns (kwargs, why not)."""
+    base = meta.get("base_model")
+    if isinstance(base, dict) and base.get("location"):
+        location = str(base["location"])
+        if location == "default":  # the embedded GGUF, dequantised by transformers
+            return {"model": None, "gguf_file": EMBEDDED_FILE}, ""
+        where = Path(location)
+        if where.is_absolute() and not where.exists():
+            return None, f"its base {location} no longer exists"
+        return {"model": location, "gguf_file": base.get("gguf_file")}, ""
+    config = path / str(meta.get("adapter") or "adapter") / "adapter_config.json"
+    try:
+        named = json.loads(config.read_text("utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        return None, "its manifest names no Hugging Face base (base_model) and no PEFT adapter"
+    if not named:
+        return None, f"{config} names no base model"
+    where = Path(str(named))
+    if (where / "config.json").is_file():
+        return {"model": str(where), "gguf_file": None}, ""
+    if not where.is_absolute() and str(named).count("/") == 1 and not where.exists():
+        return {"model": str(named), "gguf_file": None}, ""  # a hub id
+    return None, f"its adapter's base {named} is not a Hugging Face model directory"
+
+
+def _runtimes_of(path: Path, meta: dict[str, Any]) -> dict[str, tuple[dict[str, Any] | None, str]]:
+    """Each runtime's kwargs for running a trained directory exactly as trained, or why
+    that runtime cannot."""
+    adapter = meta.get("adapter")
+    adapter_dir = path / str(adapter) if adapter else None
+    # llama.cpp: a GGUF of the base plus the adapter as a llama.cpp LoRA (or a head).
+    llama: tuple[dict[str, Any] | None, str]
+    base_gguf = meta.get("base_gguf")
+    if not base_gguf:
+        llama = (None, "its manifest names no GGUF of the base (base_gguf)")
+    elif adapter and not meta.get("lora_gguf") and not meta.get("head"):
+        llama = (None, "its adapter has no llama.cpp GGUF (lora_gguf)")
+    else:
+        kwargs: dict[str, Any] = {
+            "model_path": None if base_gguf == "default" else path / base_gguf
+        }
         if meta.get("lora_gguf"):
             kwargs["lora_path"] = path / meta["lora_gguf"]
         if meta.get("head"):
             kwargs["head_path"] = path / meta["head"]
-        if meta.get("threshold") is not None:
-            kwargs["threshold"] = float(meta["threshold"])
-        if meta.get("thresholds"):
-            kwargs["language_thresholds"] = language_thresholds(meta["thresholds"], manifest)
-        return ModelSpec("llamacpp", kwargs, kwargs["name"])
+        missing = [str(p) for p in kwargs.values() if p is not None and not Path(p).is_file()]
+        llama = (None, f"{', '.join(missing)} not found") if missing else (kwargs, "")
+    # transformers: the Hugging Face base (or the dequantised GGUF) plus the PEFT adapter.
+    hf: tuple[dict[str, Any] | None, str]
+    if meta.get("head"):
+        hf = (None, "a decision head runs on llama.cpp's logits only")
+    elif adapter_dir is None or not (adapter_dir / "adapter_config.json").is_file():
+        hf = (None, "it holds no PEFT adapter (adapter/adapter_config.json)")
+    else:
+        base, why = _hf_base_of(path, meta)
+        hf = ({**base, "adapter": adapter_dir}, "") if base is not None else (None, why)
+    return {"llamacpp": llama, "transformers": hf}
+
+
+def _from_manifest(path: Path, runtime: str | None) -> ModelSpec:
+    manifest = path / MANIFEST
+    try:
+        meta = json.loads(manifest.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{manifest}: cannot read the model manifest: {exc}") from exc
+    common = _manifest_common(meta, path, manifest)
+    options = _runtimes_of(path, meta)
+    preferred = meta.get("backend")
+    if runtime is None:
+        # What the directory was written for; older manifests: llama.cpp when it can.
+        order = [preferred] if preferred in RUNTIMES else ["llamacpp", "transformers"]
+        order += [r for r in RUNTIMES if r not in order]
+    else:
+        order = [runtime]
+    for name in order:
+        kwargs, _ = options[name]
+        if kwargs is not None:
+            return ModelSpec(name, {**kwargs, **common}, common["name"])
+    reasons = "; ".join(f"{name}: {options[name][1]}" for name in order)
+    raise ConfigError(
+        f"{path} cannot be run as it was trained ({reasons}). Refusing to scan with a "
+        "different model; re-run `vulnsight train` with this version, or give the base's "
+        "GGUF (--base-gguf) or Hugging Face directory"
+    )
+
+
+def _from_directory(path: Path, runtime: str | None = None) -> ModelSpec:
+    """A directory written by `vulnsight train` (vulnsight-model.json), a Hugging Face
+    model directory (config.json), a PEFT adapter directory, or one holding one GGUF."""
+    if (path / MANIFEST).is_file():
+        return _from_manifest(path, runtime)
+    if (path / "adapter_config.json").is_file() and runtime != "llamacpp":
+        base, why = _hf_base_of(path.parent, {"adapter": path.name})
+        if base is None:
+            raise ConfigError(f"{path}: cannot run this PEFT adapter: {why}")
+        return ModelSpec("transformers", {**base, "adapter": path, "name": path.name}, path.name)
+    if (path / "config.json").is_file() and runtime != "llamacpp":
+        return ModelSpec("transformers", {"model": str(path), "name": path.name}, path.name)
     ggufs = sorted(path.glob("*.gguf"))
     if len(ggufs) == 1:
-        return ModelSpec("llamacpp", {"model_path": ggufs[0]}, ggufs[0].name)
-    raise ConfigError(f"{path}: expected vulnsight-model.json or exactly one .gguf file")
+        gguf = ggufs[0]
+        if runtime == "transformers":
+            kwargs = {"model": str(path), "gguf_file": gguf.name, "name": gguf.name}
+            return ModelSpec("transformers", kwargs, gguf.name)
+        return ModelSpec("llamacpp", {"model_path": gguf}, gguf.name)
+    raise ConfigError(
+        f"{path}: expected vulnsight-model.json, a Hugging Face model (config.json), "
+        "a PEFT adapter (adapter_config.json) or exactly one .gguf file"
+    )
 
 
 def resolve(spec: str | None) -> ModelSpec:
-    """Interpret a model spec without loading anything."""
+    """Interpret a model spec without loading anything.
+
+    `transformers:SPEC` / `llamacpp:SPEC` choose the runtime for a model directory, a
+    .gguf, `base`, `default` or (transformers) a hub id; a directory that the chosen
+    runtime cannot run as trained is an error, never another model.
+    """
     spec = (spec or DEFAULT_MODEL).strip()
-    if spec == DEFAULT_MODEL and (SHIPPED_DIR / "vulnsight-model.json").is_file():
-        return _from_directory(SHIPPED_DIR)
+    head, sep, rest = spec.partition(":")
+    if sep and head in RUNTIMES:
+        return _resolve_on(head, rest.strip() or DEFAULT_MODEL)
+    return _resolve_on(None, spec)
+
+
+def _resolve_on(runtime: str | None, spec: str) -> ModelSpec:
+    if spec == DEFAULT_MODEL and (SHIPPED_DIR / MANIFEST).is_file():
+        return _from_directory(SHIPPED_DIR, runtime)
     if spec in (DEFAULT_MODEL, "embedded", "base"):
+        if runtime == "transformers":
+            kwargs: dict[str, Any] = {"model": None, "gguf_file": EMBEDDED_FILE}
+            return ModelSpec("transformers", {**kwargs, "name": "gemma-3-270m"}, "gemma-3-270m")
         return ModelSpec("llamacpp", {"model_path": None, "name": "gemma-3-270m"}, "gemma-3-270m")
-    if spec.startswith(("http://", "https://")):
+    if runtime is None and spec.startswith(("http://", "https://")):
         url, _, model = spec.partition("#")
         return ModelSpec("openai", {"base_url": url, "model": model or "default"}, spec)
-    if spec == "fake":
+    if runtime is None and spec == "fake":
         return ModelSpec("fake", {}, "fake")
     path = Path(spec).expanduser()
     if path.is_dir():
-        return _from_directory(path)
+        return _from_directory(path, runtime)
     if path.is_file():
+        if runtime == "transformers":
+            kwargs = {"model": str(path.parent), "gguf_file": path.name, "name": path.name}
+            return ModelSpec("transformers", kwargs, path.name)
         return ModelSpec("llamacpp", {"model_path": path}, path.name)
     if spec.endswith(".gguf") or spec.startswith(("/", ".")):
         raise ConfigError(f"model file not found: {spec}")
     if spec.count("/") >= 1:
+        if runtime == "transformers":
+            return ModelSpec("transformers", {"model": spec, "name": spec}, spec)
         return ModelSpec("hub", {"repo_id": spec}, spec)
     raise ConfigError(
         f"cannot interpret model {spec!r}: use 'default', 'base' (untuned), a .gguf path, "
         "a model directory, an http(s):// OpenAI-compatible base URL, or a hub id "
-        "org/name[/file.gguf]"
+        "org/name[/file.gguf] (prefix transformers: or llamacpp: to choose the runtime)"
     )
 
 
@@ -185,6 +310,8 @@ def load(spec: str | None, **overrides: Any) -> Backend:
         backend = "llamacpp"
     if backend == "llamacpp" and kwargs.get("model_path") is None:
         kwargs["model_path"] = embedded_model_path()
+    if backend == "transformers" and kwargs.get("model") is None:
+        kwargs["model"] = embedded_model_path().parent  # gguf_file names the embedded GGUF
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     factory = BACKENDS.get(backend)
     return factory(**kwargs)

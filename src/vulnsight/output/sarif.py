@@ -163,6 +163,16 @@ def _effect_notification(e: ConfigEffect) -> dict[str, Any]:
     return note
 
 
+def _model_properties(report: Report) -> dict[str, Any]:
+    """The model that answered (stats `model`, `model_*`), as the driver's properties."""
+    stats = report.stats
+    if "model" not in stats:
+        return {}
+    fields = {k.removeprefix("model_"): v for k, v in stats.items() if k.startswith("model_")}
+    fields.pop("loaded", None)  # the review workflow's 0/1 flag, not a model field
+    return {"properties": {"model": {"summary": stats["model"], **fields}}}
+
+
 def render(
     report: Report,
     rules: Mapping[str, RuleDescription] | None = None,
@@ -236,6 +246,7 @@ def _render(
                 "semanticVersion": __version__,
                 "informationUri": INFO_URI,
                 "rules": [_rule(d) for d in used.values()],
+                **_model_properties(report),
             }
         },
         "invocations": [

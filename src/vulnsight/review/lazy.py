@@ -6,20 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vulnsight.llm.interface import Backend, Capabilities, Completion, Decision
+from vulnsight.llm.interface import Backend, Capabilities, Completion, Decision, model_info
 from vulnsight.llm.prompt import Prompt
 
 
-def _known(spec: str | None) -> tuple[str | None, float | None, dict[str, float]]:
+def _known(spec: str | None) -> tuple[str | None, float | None, dict[str, float], str]:
     """The name the backend will report, when known without loading it, and the
     flagging thresholds its model directory was calibrated for (None: the default)."""
     from vulnsight.llm.models import resolve
 
     resolved = resolve(spec)
-    name = resolved.label if resolved.backend in ("llamacpp", "fake") else None
+    name = resolved.label if resolved.backend in ("llamacpp", "transformers", "fake") else None
     threshold = resolved.kwargs.get("threshold")
     by_language = dict(resolved.kwargs.get("language_thresholds") or {})
-    return name, float(threshold) if threshold is not None else None, by_language
+    return name, float(threshold) if threshold is not None else None, by_language, resolved.backend
 
 
 def _backend_of(spec: str | None) -> str:
@@ -34,7 +34,8 @@ class LazyBackend:
     def __init__(self, spec: str | None, untrusted: bool = False) -> None:
         self._spec = spec
         self._backend: Backend | None = None
-        self._name, self.default_threshold, self.language_thresholds = _known(spec)
+        known = _known(spec)
+        self._name, self.default_threshold, self.language_thresholds, self._runtime = known
         # A model a scanned repository chose (and the user allowed): an endpoint never
         # gets the user's API key.
         self._overrides: dict[str, Any] = {}
@@ -66,6 +67,22 @@ class LazyBackend:
     @name.setter
     def name(self, value: str) -> None:
         self._name = value
+
+    @property
+    def preferred_batch(self) -> int:
+        """Functions per call the backend batches, without loading it (transformers:
+        a GPU-sized chunk; the backend splits it into its own batches)."""
+        if self._backend is not None:
+            return int(getattr(self._backend, "preferred_batch", 1))
+        return 64 if self._runtime == "transformers" else 1
+
+    @property
+    def model_info(self) -> dict[str, str]:
+        """What the loaded backend runs; before loading, only the spec's name (then no
+        model ran: every verdict came from the cache)."""
+        if self._backend is not None:
+            return model_info(self._backend)
+        return {"name": self.name, "ran": "no: every verdict came from the cache"}
 
     @property
     def capabilities(self) -> Capabilities:

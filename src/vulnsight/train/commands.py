@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from vulnsight.errors import VulnsightError
-from vulnsight.train.config import PRECISIONS, TrainConfig, help_of
+from vulnsight.train.config import CHECKPOINTING, PRECISIONS, TrainConfig, help_of
 
 
 @click.command("train")
@@ -56,7 +56,18 @@ from vulnsight.train.config import PRECISIONS, TrainConfig, help_of
 @click.option("--rank", type=int, default=16, show_default=True, help=help_of("rank"))
 @click.option("--alpha", type=int, default=32, show_default=True, help=help_of("alpha"))
 @click.option("--max-length", type=int, default=8192, show_default=True, help=help_of("max_length"))
-@click.option("--grad-accum", type=int, default=8, show_default=True, help=help_of("grad_accum"))
+@click.option("--batch-size", type=int, default=None, help=help_of("batch_size"))
+@click.option("--grad-accum", type=int, default=None, help=help_of("grad_accum"))
+@click.option(
+    "--grad-checkpointing",
+    type=click.Choice(CHECKPOINTING),
+    default="auto",
+    show_default=True,
+    help=help_of("grad_checkpointing"),
+)
+@click.option(
+    "--base-gguf", type=click.Path(path_type=Path), default=None, help=help_of("base_gguf")
+)
 @click.option("--eval-every", type=int, default=50, show_default=True, help=help_of("eval_every"))
 @click.option(
     "--dev-fraction", type=float, default=0.15, show_default=True, help=help_of("dev_fraction")
@@ -69,7 +80,8 @@ from vulnsight.train.config import PRECISIONS, TrainConfig, help_of
 def train_command(**kwargs: Any) -> None:
     """Fine-tune a base model (QLoRA on CUDA, LoRA on CPU) into a scanner model directory.
 
-    The result loads with `vulnsight scan --model OUT`.
+    The result loads with `vulnsight scan --model OUT` and runs as trained: GGUF bases
+    on llama.cpp, Hugging Face bases on the transformers backend.
     """
     from vulnsight.train.head_run import run_head_training
     from vulnsight.train.run import run_training
@@ -97,6 +109,8 @@ def train_command(**kwargs: Any) -> None:
                 f"F1 {best.get('f1')}",
                 err=True,
             )
+        elif kind == "plan":
+            click.echo(payload["note"], err=True)
         elif kind == "loaded":
             click.echo(f"{payload['note']} (loaded in {payload['seconds']} s)", err=True)
         elif kind == "data":

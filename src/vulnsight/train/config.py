@@ -22,6 +22,10 @@ ALL_PROJECTIONS: tuple[str, ...] = (
 
 #: `--precision` choices: the frozen base's dtype (adapters are fp32 either way).
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+#: `--grad-checkpointing` choices.
+CHECKPOINTING: tuple[str, ...] = ("auto", "on", "off")
+#: Examples per optimiser step when neither batch size nor accumulation is given.
+EXAMPLES_PER_STEP = 8
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -47,8 +51,20 @@ class TrainConfig:
         "auto", "Weights' dtype: auto (bf16 on CUDA and on CPUs with bf16 units), bf16, fp32."
     )
     max_length: int = _f(8192, "Most tokens per example (prompt + verdict); contexts cut to fit.")
-    batch_size: int = _f(1, "Examples per forward pass.")
-    grad_accum: int = _f(8, "Forward passes per optimiser step.")
+    batch_size: int | None = _f(
+        None, "Examples per forward pass, length-bucketed (default: 1 on the CPU, 8 on CUDA)."
+    )
+    grad_accum: int | None = _f(
+        None, "Forward passes per optimiser step (default: 8 examples per step in all)."
+    )
+    grad_checkpointing: str = _f(
+        "auto", "Gradient checkpointing: auto (on CUDA only when memory needs it), on, off."
+    )
+    base_gguf: Path | None = _f(
+        None,
+        "A GGUF conversion of the same (Hugging Face) base: the directory then also "
+        "runs on llama.cpp (transformers:/llamacpp: choose at scan time).",
+    )
     decision_weight: float = _f(4.0, "Loss weight of the true/false token against the rest.")
     dev_fraction: float = _f(0.15, "Share of projects held out for development evaluation.")
     eval_every: int = _f(50, "Optimiser steps between development evaluations.")
@@ -70,6 +86,14 @@ class TrainConfig:
                 raise ConfigError(f"data file not found: {path}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if self.grad_checkpointing not in CHECKPOINTING:
+            raise ConfigError("grad-checkpointing must be auto, on or off")
+        if (self.batch_size is not None and self.batch_size < 1) or (
+            self.grad_accum is not None and self.grad_accum < 1
+        ):
+            raise ConfigError("batch-size and grad-accum must be positive")
+        if self.base_gguf is not None and not Path(self.base_gguf).is_file():
+            raise ConfigError(f"--base-gguf file not found: {self.base_gguf}")
         if self.rank < 1 or self.alpha < 1:
             raise ConfigError("rank and alpha must be positive")
         if not 0.0 < self.dev_fraction < 1.0:
@@ -78,6 +102,14 @@ class TrainConfig:
             raise ConfigError("max-length must be at least 512")
         if self.epochs <= 0 or self.lr <= 0:
             raise ConfigError("epochs and lr must be positive")
+
+    def batching(self, device: str) -> tuple[int, int]:
+        """(examples per forward pass, forward passes per optimiser step) on `device`:
+        one example at a time on the CPU (its measured best), 8 on CUDA; 8 examples
+        per step either way unless given."""
+        batch = self.batch_size or (1 if device == "cpu" else 8)
+        accum = self.grad_accum or max(1, EXAMPLES_PER_STEP // batch)
+        return batch, accum
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, saved beside every result (paths as strings)."""

@@ -13,7 +13,13 @@ from typing import Any
 from vulnsight.train.config import TrainConfig
 from vulnsight.train.data import Record, load_records, split_records, to_example
 from vulnsight.train.export import write_model_dir
-from vulnsight.train.model import add_adapters, load_base, resolve_base
+from vulnsight.train.model import (
+    add_adapters,
+    enable_checkpointing,
+    load_base,
+    resolve_base,
+    wants_checkpointing,
+)
 from vulnsight.train.trainer import EventFn, encode, evaluate, train
 
 #: Licences of the shared corpora, for the model card.
@@ -93,6 +99,16 @@ def _card(
     return "\n".join(lines)
 
 
+def _free_gpu_bytes() -> int | None:
+    try:
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return int(free)
+    except (ImportError, RuntimeError):
+        return None
+
+
 def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     """Fine-tune `config.base` on `config.data` and write the model directory."""
     emit = on_event or (lambda kind, payload: None)
@@ -144,10 +160,27 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     model = add_adapters(
         loaded, config.rank, config.alpha, config.dropout, config.target_modules, config.resume
     )
+    batch, accum = config.batching(loaded.device)
+    widest = max((len(e.prompt_ids) + len(e.target_ids) for e in train_set), default=0)
+    checkpointing = wants_checkpointing(
+        config.grad_checkpointing,
+        loaded.device,
+        loaded.model.config,
+        batch * widest,
+        _free_gpu_bytes() if loaded.device == "cuda" else None,
+    )
+    if checkpointing:
+        enable_checkpointing(model)
+    note = (
+        f"{loaded.note}; {batch} example(s) per forward pass (length-bucketed), {accum} "
+        f"pass(es) per step, gradient checkpointing {'on' if checkpointing else 'off'}"
+    )
+    emit("plan", {"note": note})
     if config.resume is not None or not train_set:
         from vulnsight.train.trainer import decision_ids
 
-        before = evaluate(model, dev_set, loaded.device, decision_ids(tok))
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        before = evaluate(model, dev_set, loaded.device, decision_ids(tok), batch, pad_id)
         emit("eval", {"step": 0, **before.to_dict()})
     state = train(model, tok, loaded.device, config, train_set, dev_set, config.out, emit)
     (config.out / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
@@ -156,7 +189,7 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     card = _card(
         config,
         source.label,
-        loaded.note,
+        note,
         counts,
         best,
         state.seconds,
@@ -169,10 +202,17 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
         best_dir if best_dir.is_dir() else config.out / "checkpoint",
         loaded.model.config,
         config.alpha,
-        source.base_gguf,
+        str(Path(config.base_gguf).resolve()) if config.base_gguf else source.base_gguf,
         float(best.get("threshold", 0.5)),
         card,
-        {"base": source.label, "dev_metrics": best, "train_seconds": round(state.seconds, 1)},
+        {
+            "base": source.label,
+            "base_model": source.manifest_entry(),
+            # GGUF bases ran quantised on llama.cpp before; Hugging Face bases run as trained.
+            "backend": "llamacpp" if source.gguf_file else "transformers",
+            "dev_metrics": best,
+            "train_seconds": round(state.seconds, 1),
+        },
     )
     emit("written", {"out": str(config.out)})
     return config.out

@@ -81,28 +81,111 @@ def example_loss(model: Any, enc: Encoded, device: str, decision_weight: float) 
     return (losses * weights).sum() / weights.sum()
 
 
-def p_true(model: Any, encs: Sequence[Encoded], device: str, ids: tuple[int, int]) -> list[float]:
-    """P(vulnerable) as the scanner reads it: softmax over the ' true'/' false' logits."""
+def batch_loss(
+    model: Any, encs: Sequence[Encoded], device: str, decision_weight: float, pad_id: int
+) -> Any:
+    """`example_loss` over a batch in one forward pass: rows left-padded so every target
+    ends at the last position, logits computed only for the widest target's positions,
+    each row's weighted mean loss averaged over the batch."""
     import torch
 
-    out: list[float] = []
+    from vulnsight.llm.hf import left_pad
+
+    rows = [e.prompt_ids + e.target_ids for e in encs]
+    ids, mask, pos = left_pad(rows, pad_id)
+    x = torch.tensor(ids, device=device)
+    keep = max(len(e.target_ids) for e in encs) + 1
+    logits = model(
+        input_ids=x,
+        attention_mask=torch.tensor(mask, device=device),
+        position_ids=torch.tensor(pos, device=device),
+        logits_to_keep=keep,
+    ).logits
+    pred = logits[:, :-1].float()  # position j predicts token (width - keep + 1 + j)
+    gold = x[:, x.shape[1] - keep + 1 :]
+    losses = torch.nn.functional.cross_entropy(
+        pred.reshape(-1, pred.shape[-1]), gold.reshape(-1), reduction="none"
+    ).view(len(encs), keep - 1)
+    weights = torch.zeros_like(losses)
+    for row, enc in enumerate(encs):
+        n = len(enc.target_ids)
+        weights[row, keep - 1 - n :] = 1.0
+        weights[row, keep - 1 - n] = decision_weight
+    per_row = (losses * weights).sum(dim=1) / weights.sum(dim=1)
+    return per_row.mean()
+
+
+def p_true(
+    model: Any,
+    encs: Sequence[Encoded],
+    device: str,
+    ids: tuple[int, int],
+    batch_size: int = 1,
+    pad_id: int = 0,
+) -> list[float]:
+    """P(vulnerable) as the scanner reads it: softmax over the ' true'/' false' logits
+    (length-sorted, left-padded batches when `batch_size` > 1)."""
+    import torch
+
+    from vulnsight.llm.hf import left_pad, length_batches
+
+    out: list[float] = [0.0] * len(encs)
+    lengths = [len(e.prompt_ids) for e in encs]
     with torch.no_grad():
-        for enc in encs:
-            x = torch.tensor([enc.prompt_ids], device=device)
-            last = model(input_ids=x, logits_to_keep=1).logits[0, -1].float()
-            diff = float(last[ids[1]] - last[ids[0]])
-            out.append(1.0 / (1.0 + math.exp(max(-60.0, min(60.0, diff)))))
+        for batch in length_batches(lengths, batch_size, 1 << 62):
+            if batch_size == 1:
+                x = torch.tensor([encs[batch[0]].prompt_ids], device=device)
+                last = model(input_ids=x, logits_to_keep=1).logits[:, -1].float()
+            else:
+                rows, mask, pos = left_pad([encs[i].prompt_ids for i in batch], pad_id)
+                last = (
+                    model(
+                        input_ids=torch.tensor(rows, device=device),
+                        attention_mask=torch.tensor(mask, device=device),
+                        position_ids=torch.tensor(pos, device=device),
+                        logits_to_keep=1,
+                    )
+                    .logits[:, -1]
+                    .float()
+                )
+            for row, i in enumerate(batch):
+                diff = float(last[row, ids[1]] - last[row, ids[0]])
+                out[i] = 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, diff))))
     return out
 
 
-def evaluate(model: Any, dev: Sequence[Encoded], device: str, ids: tuple[int, int]) -> DevMetrics:
+def evaluate(
+    model: Any,
+    dev: Sequence[Encoded],
+    device: str,
+    ids: tuple[int, int],
+    batch_size: int = 1,
+    pad_id: int = 0,
+) -> DevMetrics:
     """Development metrics of the current weights."""
     model.eval()
     try:
-        scores = p_true(model, dev, device, ids)
+        scores = p_true(model, dev, device, ids, batch_size, pad_id)
     finally:
         model.train()
     return dev_metrics([e.example for e in dev], scores)
+
+
+def bucketed(order: Sequence[int], lengths: Sequence[int], batch: int, seed: int) -> list[int]:
+    """`order` rearranged so that each run of `batch` consecutive entries has similar
+    lengths (sorted within windows of 64 batches, batches shuffled within a window);
+    deterministic from `seed`, so a resumed run consumes the same sequence."""
+    if batch <= 1:
+        return list(order)
+    window = batch * 64
+    rng = random.Random(seed)
+    out: list[int] = []
+    for start in range(0, len(order), window):
+        part = sorted(order[start : start + window], key=lambda i: lengths[i])
+        chunks = [part[j : j + batch] for j in range(0, len(part), batch)]
+        rng.shuffle(chunks)
+        out.extend(i for chunk in chunks for i in chunk)
+    return out
 
 
 def _save_state(path: Path, state: TrainState) -> None:
@@ -131,9 +214,12 @@ def train(
 
     emit = on_event or (lambda kind, payload: None)
     ids = decision_ids(tokenizer)
+    batch, accum = config.batching(device)
+    per_step = batch * accum
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _optimizer(params, config.lr, device)
-    total_steps = max(1, math.ceil(len(train_set) * config.epochs / config.grad_accum))
+    total_steps = max(1, math.ceil(len(train_set) * config.epochs / per_step))
     warmup = max(1, total_steps // 20)
 
     def lr_at(step: int) -> float:
@@ -160,7 +246,9 @@ def train(
         perm = order[:]
         rng.shuffle(perm)
         schedule.extend(perm)
-    schedule = schedule[: total_steps * config.grad_accum]
+    schedule = schedule[: total_steps * per_step]
+    lengths = [len(e.prompt_ids) + len(e.target_ids) for e in train_set]
+    schedule = bucketed(schedule, lengths, batch, config.seed)
 
     started = time.monotonic() - state.seconds
     model.train()
@@ -171,22 +259,28 @@ def train(
             group["lr"] = lr_at(state.step)
         opt.zero_grad(set_to_none=True)
         loss_sum = 0.0
-        for _ in range(config.grad_accum):
+        passes = 0
+        for _ in range(accum):
             if i >= len(schedule):
                 break
-            loss = example_loss(model, train_set[schedule[i]], device, config.decision_weight)
-            (loss / config.grad_accum).backward()
+            if batch == 1:  # the CPU's path, unchanged: one unpadded example per pass
+                loss = example_loss(model, train_set[schedule[i]], device, config.decision_weight)
+            else:
+                encs = [train_set[j] for j in schedule[i : i + batch]]
+                loss = batch_loss(model, encs, device, config.decision_weight, pad_id)
+            (loss / accum).backward()
             loss_sum += float(loss)
-            i += 1
+            passes += 1
+            i += min(batch, len(schedule) - i)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         state.step += 1
         state.seen = i
         state.seconds = time.monotonic() - started
-        emit("step", {"step": state.step, "of": total_steps, "loss": loss_sum / config.grad_accum})
+        emit("step", {"step": state.step, "of": total_steps, "loss": loss_sum / max(1, passes)})
         out_of_time = config.max_minutes is not None and state.seconds > config.max_minutes * 60
         if state.step % config.eval_every == 0 or i >= len(schedule) or out_of_time:
-            metrics = evaluate(model, dev_set, device, ids)
+            metrics = evaluate(model, dev_set, device, ids, batch, pad_id)
             record = {"step": state.step, "seconds": round(state.seconds, 1), **metrics.to_dict()}
             state.history.append(record)
             emit("eval", record)

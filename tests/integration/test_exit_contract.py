@@ -201,6 +201,7 @@ def test_every_file_counted_as_scanned_gets_its_rule_findings(tmp_path, sarif_sc
     assert by_file["app.js"] and by_file.get("x.min.js") == by_file["app.js"]
     assert (4, "vulnsight.c.gets") in by_file["c.c"]
     assert report["stats"]["files_scanned"] == 7 and report["errors"] == []
+    assert report["stats"]["files_with_invalid_utf8"] == 1  # c.c: scanned, not dropped
     sarif_out = tmp_path / "r.sarif"
     res = vulnsight("scan", str(repo), "--detectors", "rules", "--format", "sarif",
                     "-o", str(sarif_out), cwd=tmp_path)  # fmt: skip

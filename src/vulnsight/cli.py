@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -139,6 +141,20 @@ class ContractGroup(LazyGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        previous = _terminate_as_interrupt()
+        try:
+            self._main_under_contract(args, prog_name, complete_var, **extra)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _main_under_contract(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> NoReturn:
         guard = start_guard()
         _DEBUG.set(os.environ.get("VULNSIGHT_DEBUG", "") not in ("", "0"))
         try:
@@ -176,6 +192,19 @@ class ContractGroup(LazyGroup):
             with contextlib.suppress(OSError):
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
             raise _OutputClosed("the reader of the output went away before the end") from exc
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (a cancelled CI job, `timeout`) unwinds like Ctrl-C: temporary copies are
+    removed, the stale report too, and the status is 2. Returns the previous handler
+    (None when not on the main thread, where no handler can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _terminate)
 
 
 class _OutputClosed(Exception):

@@ -251,6 +251,8 @@ def scan(
         "files_skipped": len(found.skipped),
         "files_ignored": found.ignored,
         "files_excluded": excluded,
+        # scanned, with bytes that are not UTF-8 read as U+FFFD (line numbers kept)
+        "files_with_invalid_utf8": len(found.replaced),
         "functions": len(selected),
         "findings": len(kept),
         "below_min_confidence": len(below),

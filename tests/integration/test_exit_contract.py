@@ -201,6 +201,7 @@ def test_every_file_counted_as_scanned_gets_its_rule_findings(tmp_path, sarif_sc
     assert by_file["app.js"] and by_file.get("x.min.js") == by_file["app.js"]
     assert (4, "vulnsight.c.gets") in by_file["c.c"]
     assert report["stats"]["files_scanned"] == 7 and report["errors"] == []
+    assert report["stats"]["files_with_invalid_utf8"] == 1  # c.c: scanned, not dropped
     sarif_out = tmp_path / "r.sarif"
     res = vulnsight("scan", str(repo), "--detectors", "rules", "--format", "sarif",
                     "-o", str(sarif_out), cwd=tmp_path)  # fmt: skip
@@ -214,3 +215,37 @@ def test_every_file_counted_as_scanned_gets_its_rule_findings(tmp_path, sarif_sc
     assert "bad%FF.py" in uris
     text = vulnsight("scan", str(repo), "--detectors", "rules", cwd=tmp_path)
     assert text.returncode == 1 and "bad\\xff.py" in text.stdout
+
+
+SLOW = (  # a long parse (the main thread's work)
+    "import time, vulnsight.pipeline as p\n"
+    "def slow(files):\n"
+    "    print('started', flush=True)\n"
+    "    time.sleep(60)\n"
+    "p.parse_files = slow\n"
+)
+
+
+def test_a_terminated_scan_exits_2_and_removes_the_old_report(tmp_path):
+    import signal
+
+    repo = git_repo(tmp_path / "repo", {"a.py": CMD_INJECTION})
+    report = tmp_path / "vulnsight.sarif"
+    report.write_text(OLD)
+    code = f"{SLOW}\nfrom vulnsight.cli import main\nmain(prog_name='vulnsight')"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "scan", str(repo), "--detectors", "rules",
+         "--format", "sarif", "-o", str(report)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2
+    assert err.strip().startswith("vulnsight: interrupted; removed the old")
+    assert len(err.strip().splitlines()) == 1
+    assert not report.exists()

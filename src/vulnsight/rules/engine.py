@@ -326,10 +326,16 @@ def _relative(path: str, root: Path) -> str:
         return p.as_posix()
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as Semgrep and tree-sitter count them: split at "\n" only (`str.splitlines`
+    also splits at form feeds, U+2028 and others, which would shift every later line)."""
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
 def _line_text(path: Path, line: int, cache: dict[Path, list[str]]) -> str:
     if path not in cache:
         try:
-            cache[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            cache[path] = _lines(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             cache[path] = []
     lines = cache[path]
@@ -349,7 +355,7 @@ def _locate(
 
 def _source_line(source: SourceFile, line: int, cache: dict[str, list[str]]) -> str:
     if source.path not in cache:
-        cache[source.path] = source.text.splitlines()
+        cache[source.path] = _lines(source.text)
     lines = cache[source.path]
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 

@@ -166,3 +166,17 @@ def test_what_semgrep_leaves_out_is_an_error_not_a_silent_pass() -> None:
     assert {(f.file, f.line_number) for f in findings} == {("small.py", 2)}
     assert [(e.file, e.detector) for e in errors] == [("big.py", "rules")]
     assert errors[0].reason.startswith("not scanned by the rules (Semgrep skipped it")
+
+
+@pytest.mark.semgrep
+@needs_semgrep
+def test_snippets_come_from_the_reported_line_despite_odd_line_breaks() -> None:
+    from vulnsight.rules.engine import run_semgrep_sources
+    from vulnsight.types import SourceFile
+
+    # a form feed and U+2028 are line breaks to str.splitlines, not to Semgrep
+    text = "#include <stdio.h>\n/* \x0c page \u2028 sep */\nvoid f(char *b) {\n  gets(b);\n}\n"
+    findings, errors = run_semgrep_sources([SourceFile("c.c", "c", text)])
+    assert errors == []
+    gets = next(f for f in findings if f.rule_id == "vulnsight.c.gets")
+    assert (gets.line_number, gets.snippet) == (4, "gets(b);")

@@ -10,16 +10,16 @@ anything else passes the taints of its receiver and arguments to its result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from tree_sitter import Node
 
+from vulnsight.dataflow.calls import SELF_NAMES, CallAnalysis, Facts, Resolver
 from vulnsight.dataflow.constants import UNKNOWN, constant, truth
-from vulnsight.dataflow.spec import LanguageSpec, SanitiserSpec
-from vulnsight.dataflow.taint import CLEAN, SinkHit, Summary, Taint, Value, step_all, union
-from vulnsight.types import PathStep
+from vulnsight.dataflow.spec import LanguageSpec
+from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
+from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
 
 # fmt: off
 _FUNCTIONS = frozenset({
@@ -48,31 +48,13 @@ _ASSIGNMENTS = frozenset({
     "assignment", "augmented_assignment", "assignment_expression",
     "augmented_assignment_expression", "named_expression",
 })
-_COMPARISONS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
-_SELF = ("self", "cls", "this")
-#: Methods that put their arguments into the receiver (`items.append(x)`).
-_MUTATORS = frozenset({
-    "append", "extend", "insert", "add", "update", "setdefault", "push", "unshift",
-    "appendleft", "set", "write", "writelines",
-})
 # fmt: on
 
 #: a branch's outcome: variables' taints, constants, whether it ended (return, break...)
 _State = tuple[dict[str, Value], dict[str, Any], bool]
-#: resolve(call node, callee leaf name) -> summaries of the scanned functions it may call
-Resolver = Callable[[str], Sequence[tuple[str, Summary]]]
 
 
-@dataclass
-class Facts:
-    """What analysing one function found."""
-
-    returns: list[Value] = field(default_factory=list)
-    param_sinks: list[SinkHit] = field(default_factory=list)
-    source_sinks: list[SinkHit] = field(default_factory=list)
-
-
-class FunctionAnalysis:
+class FunctionAnalysis(CallAnalysis):
     """One pass over one function (or a file's top-level code)."""
 
     def __init__(
@@ -85,10 +67,8 @@ class FunctionAnalysis:
         units: frozenset[int],
         fields: dict[str, Value] | None = None,
     ) -> None:
+        super().__init__(data, file, function)
         self.spec = spec
-        self.data = data
-        self.file = file
-        self.function = function
         self.resolve = resolve
         self.units = units  # start bytes of nested units analysed on their own
         # untrusted data stored in `self.x` by any method of the same class
@@ -97,41 +77,6 @@ class FunctionAnalysis:
         self.consts: dict[str, Any] = {}
         self.dead = False
         self.facts = Facts()
-
-    # --- helpers ---------------------------------------------------------------
-
-    def text(self, node: Node) -> str:
-        """The source text of a node."""
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
-
-    def step(self, node: Node, description: str) -> PathStep:
-        """A path step at `node`'s line in this function."""
-        return PathStep(self.file, node.start_point.row + 1, self.function, description)
-
-    def dotted(self, node: Node | None) -> str:
-        """`request.args.get` for an attribute chain; `?` for anything else."""
-        if node is None:
-            return "?"
-        kind = node.type
-        if kind in ("identifier", "this", "super", "property_identifier"):
-            return self.text(node)
-        if kind in ("attribute", "member_expression", "field_expression"):
-            obj = node.child_by_field_name("object") or node.child_by_field_name("argument")
-            prop = (
-                node.child_by_field_name("attribute")
-                or node.child_by_field_name("property")
-                or node.child_by_field_name("field")
-            )
-            return f"{self.dotted(obj)}.{self.text(prop) if prop is not None else '?'}"
-        if kind == "pointer_expression":  # `*p` and `&x` stand for p and x
-            return self.dotted(node.child_by_field_name("argument"))
-        if kind in ("call", "call_expression"):
-            return self.dotted(node.child_by_field_name("function")) + "()"
-        if kind in ("subscript", "subscript_expression"):
-            return self.dotted(_subscript_base(node)) + "[]"
-        if kind in ("parenthesized_expression", "await", "await_expression", "non_null_expression"):
-            return self.dotted(node.named_children[0]) if node.named_child_count else "?"
-        return "?"
 
     # --- statements --------------------------------------------------------------
 
@@ -370,7 +315,7 @@ class FunctionAnalysis:
         return value
 
     def expr_subscript(self, node: Node) -> Value:
-        base = _subscript_base(node)
+        base = subscript_base(node)
         index = node.child_by_field_name("subscript") or node.child_by_field_name("index")
         if index is not None:
             self.check_operand(node, "[]", "index", self.expr(index))
@@ -401,7 +346,7 @@ class FunctionAnalysis:
         op = node.child_by_field_name("operator")
         values = [self.expr(c) for c in node.named_children]
         symbol = self.text(op) if op is not None else ""
-        if symbol in _COMPARISONS:
+        if symbol in COMPARISONS:
             return CLEAN
         if len(values) == 2:
             self.check_operand(node, symbol, "right", values[1])
@@ -477,13 +422,13 @@ class FunctionAnalysis:
         if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
-            if name.split(".", 1)[0] in _SELF:
+            if name.split(".", 1)[0] in SELF_NAMES:
                 sourced = [t for t in self.env[name] if t.param is None]
                 if sourced:
                     self.fields[name] = union(self.fields.get(name, CLEAN), sourced)
             return
         if kind in ("subscript", "subscript_expression"):
-            base = _subscript_base(target)
+            base = subscript_base(target)
             index = target.child_by_field_name("subscript") or target.child_by_field_name("index")
             if index is not None:
                 self.check_operand(target, "[]", "index", self.expr(index))
@@ -526,325 +471,8 @@ class FunctionAnalysis:
         params = node.child_by_field_name("parameters")
         names: list[str] = []
         for p in [single] if single is not None else (params.named_children if params else []):
-            names.extend(_bound_names(p, self.data))
+            names.extend(bound_names(p, self.data))
         return names
-
-    # --- calls -------------------------------------------------------------------
-
-    def expr_call(self, node: Node) -> Value:
-        constructor = node.type == "new_expression"
-        callee_node = node.child_by_field_name("constructor" if constructor else "function")
-        args_node = node.child_by_field_name("arguments")
-        callee = self.dotted(callee_node)
-        positional: list[Value] = []
-        keywords: dict[str, Value] = {}
-        arg_nodes: list[Node] = []
-        for arg in args_node.named_children if args_node is not None else []:
-            if arg.type == "comment":
-                continue
-            if arg.type == "keyword_argument":
-                name = arg.child_by_field_name("name")
-                value = arg.child_by_field_name("value")
-                if name is not None and value is not None:
-                    keywords[self.text(name)] = self.expr(value)
-                continue
-            arg_nodes.append(arg)
-            positional.append(self.expr(arg))
-            if arg.type == "pointer_expression":  # f(&n) may change n
-                self.consts.pop(self.dotted(arg), None)
-        receiver: Value = CLEAN
-        attribute_call = callee_node is not None and callee_node.type in (
-            "attribute",
-            "member_expression",
-        )
-        if attribute_call and callee_node is not None:
-            obj = callee_node.child_by_field_name("object")
-            if obj is not None and self.text(obj) not in _SELF:
-                receiver = self.expr(obj)
-        elif callee_node is not None and callee_node.type not in ("identifier",):
-            receiver = self.expr(callee_node)
-        leaf = callee.rsplit(".", 1)[-1].removesuffix("()")
-        if attribute_call and leaf in _MUTATORS and callee_node is not None:
-            obj = callee_node.child_by_field_name("object")
-            added = union(*positional, *keywords.values())
-            if (
-                obj is not None
-                and added
-                and obj.type in ("identifier", "attribute", "member_expression")
-            ):
-                holder = self.dotted(obj)
-                stored = step_all(added, self.step(node, f"added to {holder}"))
-                self.env[holder] = union(self.env.get(holder, CLEAN), stored)
-        source = self.spec.source_for(callee, call=True)
-        if source is not None:
-            taint = Taint(
-                path=(self.step(node, f"source: {callee}() ({source.label})"),),
-                source=source.label,
-                confidence=source.confidence,
-                only=source.cwes,
-            )
-            for k in source.out_args:
-                if k < len(arg_nodes):
-                    self.store_into(arg_nodes[k], (taint,), node, "read into")
-            # what `recv`/`fgets` return is a count or the buffer's address, not the data
-            return CLEAN if source.out_args else (taint,)
-        propagator = self.spec.propagator_for(callee)
-        if propagator is not None and propagator.into < len(arg_nodes):
-            copied = union(*(v for i, v in enumerate(positional) if i != propagator.into))
-            if copied:
-                self.store_into(arg_nodes[propagator.into], copied, node, "copied into")
-        args_text = self.text(args_node) if args_node is not None else ""
-        sinks = self.spec.sinks_for(callee, constructor)
-        for sink in sinks:
-            if not sink.applies(args_text):
-                continue
-            checked = [v for i, v in enumerate(positional) if not sink.args or i in sink.args] + [
-                v for k, v in keywords.items() if k in sink.keywords
-            ]
-            sink_step = self.step(node, f"sink: {callee}() ({sink.label}, {sink.cwe})")
-            for argument in checked:
-                for taint in argument:
-                    if taint.reaches(sink.cwe):
-                        self.record(SinkHit(taint, sink, sink_step))
-        if sinks:
-            return receiver if attribute_call else CLEAN  # a query's rows, a file's bytes
-        sanitiser = self.spec.sanitiser_for(callee)
-        everything = union(receiver, *positional, *keywords.values())
-        if sanitiser is not None and not sanitiser.validator:
-            return self.sanitise(everything, sanitiser)
-        targets = self.resolve(leaf) if leaf.isidentifier() else ()
-        if not targets:
-            return everything
-        result: list[Value] = [receiver]
-        for target, summary in targets:
-            result.append(
-                self.apply_summary(node, target, summary, positional, keywords, attribute_call)
-            )
-        return union(*result)
-
-    def apply_summary(
-        self,
-        node: Node,
-        name: str,
-        summary: Summary,
-        positional: list[Value],
-        keywords: dict[str, Value],
-        attribute_call: bool,
-    ) -> Value:
-        """The call's result through a callee summary; sinks it reaches are recorded."""
-        offset = 1 if summary.method and attribute_call else 0
-        by_param: dict[int, Value] = {}
-        for i, value in enumerate(positional):
-            if i + offset < len(summary.params):
-                by_param[i + offset] = value
-        for key, value in keywords.items():
-            if key in summary.params:
-                by_param[summary.params.index(key)] = value
-        result: list[Taint] = []
-        for ret in summary.returns:
-            if ret.param is None:
-                result.append(ret.then(self.step(node, f"returned by {name}()")))
-                continue
-            for arg in by_param.get(ret.param, CLEAN):
-                passed = self.step(node, f"passed to {name}() as {summary.params[ret.param]}")
-                merged = arg.then(passed, *ret.path, self.step(node, f"returned by {name}()"))
-                cleaned = merged.cleaned(ret.sanitised) if ret.sanitised else merged
-                if cleaned is not None:
-                    result.append(cleaned)
-        for hit in summary.sinks:
-            if hit.taint.param is None:
-                continue
-            for arg in by_param.get(hit.taint.param, CLEAN):
-                if not (arg.reaches(hit.sink.cwe) and hit.taint.reaches(hit.sink.cwe)):
-                    continue
-                passed = self.step(node, f"passed to {name}() as {summary.params[hit.taint.param]}")
-                merged = arg.then(passed, *hit.taint.path)
-                self.record(SinkHit(merged, hit.sink, hit.step))
-        return union(result)
-
-    def store_into(self, target: Node, value: Value, call: Node, verb: str) -> None:
-        """A call wrote `value` into the buffer `target` names (`fgets(buf, ...)`,
-        `strcat(data + n, src)`, `fscanf(f, "%d", &n)`): weak update of that variable."""
-        node: Node | None = target
-        while node is not None and node.type in (
-            "binary_expression",
-            "pointer_expression",
-            "cast_expression",
-            "parenthesized_expression",
-            "subscript_expression",
-        ):
-            if node.type == "binary_expression":
-                node = node.child_by_field_name("left")
-            elif node.type == "cast_expression":
-                node = node.child_by_field_name("value")
-            elif node.type == "subscript_expression":
-                node = _subscript_base(node)
-            elif node.type == "pointer_expression":
-                node = node.child_by_field_name("argument")
-            else:
-                node = node.named_children[0] if node.named_child_count else None
-        if node is None or node.type not in ("identifier", "field_expression"):
-            return
-        name = self.dotted(node)
-        stored = step_all(value, self.step(call, f"{verb} {name}"))
-        self.env[name] = union(self.env.get(name, CLEAN), stored)
-        self.consts.pop(name, None)
-
-    def record(self, hit: SinkHit) -> None:
-        """A tainted value reached a sink: a finding (source) or a summary fact (param)."""
-        if hit.taint.param is None:
-            self.facts.source_sinks.append(hit)
-        else:
-            self.facts.param_sinks.append(hit)
-
-    def sanitise(self, value: Value, sanitiser: SanitiserSpec) -> Value:
-        """`value` after passing through `sanitiser`."""
-        cleaned = (t.cleaned(sanitiser.cwes) for t in value)
-        return tuple(t for t in cleaned if t is not None)
-
-    def sanitise_names(self, names: list[str], cwes: frozenset[str]) -> None:
-        """Mark variables as checked by a validator for `cwes`."""
-        for name in names:
-            if name in self.env:
-                kept = (t.cleaned(cwes) for t in self.env[name])
-                self.env[name] = tuple(t for t in kept if t is not None)
-
-    def checks(self, node: Node | None, outcome: bool) -> list[tuple[list[str], frozenset[str]]]:
-        """What holds when condition `node` evaluates to `outcome`: the names a validator
-        (or an `in ALLOWED` test) has accepted, with the CWEs it checks for."""
-        if node is None:
-            return []
-        kind = node.type
-        if kind == "parenthesized_expression" and node.named_child_count == 1:
-            return self.checks(node.named_children[0], outcome)
-        if kind == "not_operator" or (kind == "unary_expression" and self.text(node)[:1] == "!"):
-            return self.checks(node.child_by_field_name("argument"), not outcome)
-        ops = [self.text(c) for c in node.children if not c.is_named]
-        if kind in ("boolean_operator", "binary_expression") and ops in (["and"], ["&&"]):
-            if not outcome:
-                return []  # either side may have failed
-            return [c for part in node.named_children for c in self.checks(part, True)]
-        if kind in ("boolean_operator", "binary_expression") and ops in (["or"], ["||"]):
-            if outcome:
-                return []
-            return [c for part in node.named_children for c in self.checks(part, False)]
-        if kind == "comparison_operator" and node.named_child_count == 2:
-            subject = node.named_children[0]
-            accepted = ops in (["in"], ["not", "in"]) and outcome == (ops == ["in"])
-            if accepted and subject.type in ("identifier", "attribute"):
-                return [([self.dotted(subject)], frozenset({"*"}))]
-            return []
-        if self.spec.comparison_cwes and len(ops) == 1 and ops[0] in _COMPARISONS:
-            return self.compared(node, ops[0], outcome)
-        if kind in ("call", "call_expression") and outcome:
-            fn = node.child_by_field_name("function")
-            spec = self.spec.sanitiser_for(self.dotted(fn))
-            if spec is None or not spec.validator:
-                return []
-            obj = fn.child_by_field_name("object") if fn is not None else None
-            args = node.child_by_field_name("arguments")
-            names: list[str] = []
-            for part in [obj, *(args.named_children if args is not None else [])]:
-                if part is not None and part.type in ("call", "call_expression"):
-                    inner = part.child_by_field_name("arguments")  # normpath(x).startswith
-                    names.extend(self.checked_names(inner.named_children if inner else []))
-                elif part is not None:
-                    names.extend(self.checked_names([part]))
-            return [(names, spec.cwes)] if names else []
-        return []
-
-    def compared(
-        self, node: Node, op: str, outcome: bool
-    ) -> list[tuple[list[str], frozenset[str]]]:
-        """What a comparison (`n < 10`, `d != 0`) checks: every compared variable for the
-        comparison CWEs, and for the upper-bound ones only a variable bounded above."""
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        found: list[tuple[list[str], frozenset[str]]] = []
-        for side, operand in (("left", left), ("right", right)):
-            if operand is None:
-                continue
-            inner = operand.child_by_field_name("arguments")  # fabs(d) > 0.0001, not read(...)
-            if inner is not None and inner.named_child_count != 1:
-                continue
-            names = self.checked_names(inner.named_children if inner else [operand])
-            if not names:
-                continue
-            below = {"left": ("<", "<="), "right": (">", ">=")}[side]
-            above = {"left": (">", ">="), "right": ("<", "<=")}[side]
-            upper = (
-                (op in below and outcome)
-                or (op in above and not outcome)
-                or (op in ("==", "===") and outcome)
-                or (op in ("!=", "!==") and not outcome)
-            )
-            nonzero = (op in ("!=", "!==", ">", "<") and outcome) or (
-                op in ("==", "===", ">=", "<=") and not outcome
-            )
-            cwes = self.spec.comparison_cwes
-            if not upper:
-                cwes -= self.spec.upper_bound_cwes
-            if not nonzero:
-                cwes -= self.spec.nonzero_cwes
-            found.append((names, cwes))
-        return found
-
-    def checked_names(self, parts: Sequence[Node]) -> list[str]:
-        """The variables among a validator's operands (`x`, `self.x`, `url=x`)."""
-        names = []
-        for part in parts:
-            operand = part
-            if part.type == "keyword_argument":
-                operand = part.child_by_field_name("value") or part
-            if operand.type in ("identifier", "attribute", "member_expression", "field_expression"):
-                names.append(self.dotted(operand))
-        return names
-
-
-def _subscript_base(node: Node) -> Node | None:
-    """The indexed value: `value` (Python), `object` (JavaScript), `argument` (C)."""
-    return (
-        node.child_by_field_name("value")
-        or node.child_by_field_name("object")
-        or node.child_by_field_name("argument")
-    )
-
-
-def _bound_names(node: Node, data: bytes) -> list[str]:
-    kind = node.type
-    if kind in ("identifier", "shorthand_property_identifier_pattern"):
-        return [data[node.start_byte : node.end_byte].decode("utf-8", "replace")]
-    for field_name in ("name", "pattern", "left", "value", "declarator"):
-        inner = node.child_by_field_name(field_name)
-        if inner is not None and kind not in ("object_pattern", "array_pattern"):
-            return _bound_names(inner, data)
-    names: list[str] = []
-    for child in node.named_children:
-        if child.type in ("type_annotation", "type"):
-            continue
-        names.extend(_bound_names(child, data))
-    return names
-
-
-def parameter_names(node: Node, data: bytes) -> list[str]:
-    """One name per parameter of a function node, in order (`*args` as `args`); a
-    destructured parameter is named by its text."""
-    single = node.child_by_field_name("parameter")
-    params = node.child_by_field_name("parameters")
-    declarator = node.child_by_field_name("declarator")
-    while params is None and declarator is not None:  # C: int f(int a) is a declarator
-        params = declarator.child_by_field_name("parameters")
-        declarator = declarator.child_by_field_name("declarator")
-    names: list[str] = []
-    for p in [single] if single is not None else (params.named_children if params else []):
-        if p.type in ("comment", "keyword_separator", "positional_separator"):
-            continue
-        bound = _bound_names(p, data)
-        if len(bound) == 1:
-            names.append(bound[0])
-        elif bound:
-            names.append(data[p.start_byte : p.end_byte].decode("utf-8", "replace"))
-    return names
 
 
 _STATEMENTS: dict[str, Callable[[FunctionAnalysis, Node], None]] = {

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.engine import FunctionAnalysis, parameter_names
+from vulnsight.dataflow.engine import FunctionAnalysis
 from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
+from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
 from vulnsight.errors import VulnsightError
 from vulnsight.parse.callgraph import CallGraph, short_name

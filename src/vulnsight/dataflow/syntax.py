@@ -1,0 +1,99 @@
+"""Reading tree-sitter nodes alike in every language: text, locations, dotted names, the
+parts of subscripts, and the names parameters bind."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from vulnsight.types import PathStep
+
+#: Comparison operators: their result is a boolean, never the data compared.
+COMPARISONS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
+
+
+class NodeReader:
+    """The text and locations of one file's nodes, seen from one function."""
+
+    def __init__(self, data: bytes, file: str, function: str) -> None:
+        self.data = data
+        self.file = file
+        self.function = function
+
+    def text(self, node: Node) -> str:
+        """The source text of a node."""
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def step(self, node: Node, description: str) -> PathStep:
+        """A path step at `node`'s line in this function."""
+        return PathStep(self.file, node.start_point.row + 1, self.function, description)
+
+    def dotted(self, node: Node | None) -> str:
+        """`request.args.get` for an attribute chain; `?` for anything else."""
+        if node is None:
+            return "?"
+        kind = node.type
+        if kind in ("identifier", "this", "super", "property_identifier"):
+            return self.text(node)
+        if kind in ("attribute", "member_expression", "field_expression"):
+            obj = node.child_by_field_name("object") or node.child_by_field_name("argument")
+            prop = (
+                node.child_by_field_name("attribute")
+                or node.child_by_field_name("property")
+                or node.child_by_field_name("field")
+            )
+            return f"{self.dotted(obj)}.{self.text(prop) if prop is not None else '?'}"
+        if kind == "pointer_expression":  # `*p` and `&x` stand for p and x
+            return self.dotted(node.child_by_field_name("argument"))
+        if kind in ("call", "call_expression"):
+            return self.dotted(node.child_by_field_name("function")) + "()"
+        if kind in ("subscript", "subscript_expression"):
+            return self.dotted(subscript_base(node)) + "[]"
+        if kind in ("parenthesized_expression", "await", "await_expression", "non_null_expression"):
+            return self.dotted(node.named_children[0]) if node.named_child_count else "?"
+        return "?"
+
+
+def subscript_base(node: Node) -> Node | None:
+    """The indexed value: `value` (Python), `object` (JavaScript), `argument` (C)."""
+    return (
+        node.child_by_field_name("value")
+        or node.child_by_field_name("object")
+        or node.child_by_field_name("argument")
+    )
+
+
+def bound_names(node: Node, data: bytes) -> list[str]:
+    kind = node.type
+    if kind in ("identifier", "shorthand_property_identifier_pattern"):
+        return [data[node.start_byte : node.end_byte].decode("utf-8", "replace")]
+    for field_name in ("name", "pattern", "left", "value", "declarator"):
+        inner = node.child_by_field_name(field_name)
+        if inner is not None and kind not in ("object_pattern", "array_pattern"):
+            return bound_names(inner, data)
+    names: list[str] = []
+    for child in node.named_children:
+        if child.type in ("type_annotation", "type"):
+            continue
+        names.extend(bound_names(child, data))
+    return names
+
+
+def parameter_names(node: Node, data: bytes) -> list[str]:
+    """One name per parameter of a function node, in order (`*args` as `args`); a
+    destructured parameter is named by its text."""
+    single = node.child_by_field_name("parameter")
+    params = node.child_by_field_name("parameters")
+    declarator = node.child_by_field_name("declarator")
+    while params is None and declarator is not None:  # C: int f(int a) is a declarator
+        params = declarator.child_by_field_name("parameters")
+        declarator = declarator.child_by_field_name("declarator")
+    names: list[str] = []
+    for p in [single] if single is not None else (params.named_children if params else []):
+        if p.type in ("comment", "keyword_separator", "positional_separator"):
+            continue
+        bound = bound_names(p, data)
+        if len(bound) == 1:
+            names.append(bound[0])
+        elif bound:
+            names.append(data[p.start_byte : p.end_byte].decode("utf-8", "replace"))
+    return names

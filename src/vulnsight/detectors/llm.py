@@ -139,7 +139,8 @@ class LLMDetector:
         gate = self._new_gate(batch)
         now, deferred = self._gate(gate, batch, functions, clock, counts)
         hits = 0
-        pool = self._pool()
+        parallel = self.options.workers > 1
+        pool: WorkerPool | None = None  # started only when some function needs the model
         try:
             for group in (now, None):
                 if group is None:  # functions whose only reason may be a rule hit
@@ -151,14 +152,16 @@ class LLMDetector:
                     todo = group[i : i + CHUNK]
                     chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
                     hits += len(todo) - len(chunk)
-                    if pool is not None:
+                    if parallel:
                         pending.append((todo, chunk))
                         continue
                     if chunk:
                         self._judge(batch, chunk, findings, errors, scores, timings, clock, counts)
                     if progress:
                         progress(len(todo))
-                if pool is not None and pending:
+                if pending:
+                    if pool is None and any(chunk for _, chunk in pending):
+                        pool = self._pool()
                     out = (findings, errors, scores, timings)
                     self._judge_parallel(pool, batch, pending, out, clock, counts, progress)
         finally:
@@ -262,16 +265,14 @@ class LLMDetector:
             self._to_cache(chunk, findings[first_new:], scores)
         clock["model"] += time.perf_counter() - asked
 
-    def _pool(self) -> WorkerPool | None:
-        if self.options.workers <= 1:
-            return None
+    def _pool(self) -> WorkerPool:
         from vulnsight.detectors.workers import WorkerPool
 
         return WorkerPool(self.options.model_spec, self.options.workers)
 
     def _judge_parallel(
         self,
-        pool: WorkerPool,
+        pool: WorkerPool | None,
         batch: ScanBatch,
         pending: Sequence[tuple[list[Function], list[Function]]],
         out: tuple[list[Finding], list[ScanError], dict[str, float], list[float]],
@@ -298,7 +299,7 @@ class LLMDetector:
             )
         sent = time.perf_counter()
         clock["context"] += sent - started
-        answers = pool.map(jobs)
+        answers = iter(pool.map(jobs) if pool is not None and jobs else [])
         for todo, chunk in pending:
             if chunk:
                 first_new = len(findings)

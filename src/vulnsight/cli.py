@@ -294,7 +294,14 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Skip files larger than this many bytes.",
 )
-@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Parallel rule jobs.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Parallel jobs: Semgrep, and model worker processes (at most one per core).",
+)
 @click.option(
     "--progress/--no-progress",
     default=None,

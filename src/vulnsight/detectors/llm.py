@@ -142,7 +142,8 @@ class LLMDetector:
         # A batching backend (transformers on a GPU) is handed as many functions at once
         # as it batches; read without loading a lazy backend.
         size = max(CHUNK, int(getattr(self.backend, "preferred_batch", 0) or 0))
-        pool = self._pool()
+        parallel = self.options.workers > 1
+        pool: WorkerPool | None = None  # started only when some function needs the model
         try:
             for group in (now, None):
                 if group is None:  # functions whose only reason may be a rule hit
@@ -154,14 +155,16 @@ class LLMDetector:
                     todo = group[i : i + size]
                     chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
                     hits += len(todo) - len(chunk)
-                    if pool is not None:
+                    if parallel:
                         pending.append((todo, chunk))
                         continue
                     if chunk:
                         self._judge(batch, chunk, findings, errors, scores, timings, clock, counts)
                     if progress:
                         progress(len(todo))
-                if pool is not None and pending:
+                if pending:
+                    if pool is None and any(chunk for _, chunk in pending):
+                        pool = self._pool()
                     out = (findings, errors, scores, timings)
                     self._judge_parallel(pool, batch, pending, out, clock, counts, progress)
         finally:
@@ -265,16 +268,14 @@ class LLMDetector:
             self._to_cache(chunk, findings[first_new:], scores)
         clock["model"] += time.perf_counter() - asked
 
-    def _pool(self) -> WorkerPool | None:
-        if self.options.workers <= 1:
-            return None
+    def _pool(self) -> WorkerPool:
         from vulnsight.detectors.workers import WorkerPool
 
         return WorkerPool(self.options.model_spec, self.options.workers)
 
     def _judge_parallel(
         self,
-        pool: WorkerPool,
+        pool: WorkerPool | None,
         batch: ScanBatch,
         pending: Sequence[tuple[list[Function], list[Function]]],
         out: tuple[list[Finding], list[ScanError], dict[str, float], list[float]],
@@ -301,7 +302,7 @@ class LLMDetector:
             )
         sent = time.perf_counter()
         clock["context"] += sent - started
-        answers = pool.map(jobs)
+        answers = iter(pool.map(jobs) if pool is not None and jobs else [])
         for todo, chunk in pending:
             if chunk:
                 first_new = len(findings)

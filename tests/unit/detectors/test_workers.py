@@ -73,3 +73,20 @@ def test_worker_counts_follow_cores_and_model_kind():
     assert model_workers(4, "http://127.0.0.1:8080/v1#m", cores=8) == 1  # one endpoint
     assert threads_per_worker(2, cores=8) == 4
     assert threads_per_worker(4, cores=2) == 1
+
+
+def test_a_fully_cached_rescan_with_workers_asks_nobody(tmp_path, monkeypatch):
+    from vulnsight.detectors import llm
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "m.c").write_text(C_FILE)
+    project = ProjectConfig(root=tmp_path)
+    config = project.scan_config({"detectors": ("llm",), "model": "fake", "jobs": 2})
+    first = review_scan([src], project, config, ReviewOptions())
+    started: list[int] = []
+    monkeypatch.setattr(llm.LLMDetector, "_pool", lambda self: started.append(1))
+    again = review_scan([src], project, config, ReviewOptions())
+    assert started == []  # no worker process was started
+    assert (again.stats["model_loaded"], again.stats["cache_hits"]) == (0, 2)
+    assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in first.findings]

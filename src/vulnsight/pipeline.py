@@ -59,6 +59,10 @@ def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanE
         except (ParseError, ValueError, RecursionError) as exc:
             errors.append(ScanError(src.path, f"cannot parse: {exc}", "parser"))
             continue
+        except Exception as exc:  # a parser bug on one hostile file must not end the scan
+            reason = f"cannot parse (internal error {type(exc).__name__}: {exc})"
+            errors.append(ScanError(src.path, reason, "parser"))
+            continue
         if bad:
             errors.append(
                 ScanError(src.path, f"syntax errors ({bad} regions); scanned what parsed", "parser")

@@ -151,3 +151,24 @@ def test_focused_parse_keeps_callers_from_other_files(tmp_path, monkeypatch):
     assert "caller: handler (b.py)" in prompt.body
     assert sorted(set(seen_files)) == ["a.py", "b.py", "c.py"]
     assert sorted(parsed) == ["a.py", "b.py"]  # c.py never names run/system: not parsed
+
+
+def test_an_internal_parser_error_on_one_file_is_recorded_and_the_scan_goes_on(
+    tmp_path, monkeypatch
+):
+    import vulnsight.pipeline as pipeline
+
+    (tmp_path / "bad.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "good.py").write_text("def g():\n    return 2\n")
+    real = pipeline.parse_source
+
+    def flaky(src):
+        if src.path == "bad.py":
+            raise IndexError("list index out of range")
+        return real(src)
+
+    monkeypatch.setattr(pipeline, "parse_source", flaky)
+    report = scan([tmp_path], ScanConfig(detectors=("rules",)), [])
+    assert [(e.file, e.detector) for e in report.errors] == [("bad.py", "parser")]
+    assert "IndexError" in report.errors[0].reason
+    assert report.stats["functions"] == 1

@@ -471,6 +471,8 @@ def _toplevel(
         "" if covered[number] else text.rstrip("\r") for number, text in enumerate(lines, start=1)
     ]
     numbered = [number for number, text in enumerate(kept, start=1) if text.strip()]
+    if not numbered:  # loose nodes (e.g. error recovery) covering only blank lines
+        return None
     start, end = numbered[0], numbered[-1]
     return Function(
         file=source.path,

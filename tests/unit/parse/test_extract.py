@@ -165,3 +165,11 @@ def test_large_generated_file() -> None:
     assert len(body.split("\n")) > 10_000
     assert len(functions) == 2500
     assert (functions[-1].start_line, functions[-1].end_line) == (9997, 9999)
+
+
+def test_object_members_cut_from_their_literal_parse_without_crashing() -> None:
+    # Error recovery leaves loose nodes that cover only blank lines (a fragment of an
+    # object literal, as in a dataset record): no top-level pseudo-function, no crash.
+    text = "\n  a : function(){\n    x();\n  },\n\n  c: function(y) {"
+    parsed = parse_source(SourceFile("frag.js", "javascript", text))
+    assert all(f.kind != "toplevel" or f.code.strip() for f in parsed.functions)

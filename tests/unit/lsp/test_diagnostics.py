@@ -13,7 +13,7 @@ from vulnsight.lsp.diagnostics import (  # noqa: E402
     suppression_line,
     to_diagnostic,
 )
-from vulnsight.review.suppress import inline_mark  # noqa: E402
+from vulnsight.review.suppress import file_marks, inline_mark  # noqa: E402
 from vulnsight.types import Finding, Severity  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def test_suppression_comment_uses_the_language_syntax(language, file, line, expe
     assert edit.range.start == edit.range.end
     # The suppression module reads the inserted comment back as covering the finding.
     edited = ["first()", expected.rstrip("\n"), line]
-    mark = inline_mark(_finding(file, 3, rule="R"), edited)
+    mark = inline_mark(_finding(file, 3, rule="R"), file_marks("\n".join(edited), file))
     assert mark is not None and mark.reason == "reviewed: explain here why this is safe"
 
 

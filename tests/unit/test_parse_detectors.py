@@ -6,8 +6,8 @@ from vulnsight.errors import ConfigError
 
 def test_parse_detectors_dedupes_and_expands_hybrid():
     assert parse_detectors("llm, rules,llm") == ("llm", "rules")
-    assert parse_detectors("hybrid") == ("rules", "llm")
-    assert parse_detectors("llm,hybrid") == ("llm", "rules")
+    assert parse_detectors("hybrid") == ("rules", "llm", "flow")
+    assert parse_detectors("llm,hybrid") == ("llm", "rules", "flow")
 
 
 def test_parse_detectors_rejects_unknown_names():

@@ -37,7 +37,8 @@ def _errors() -> Iterator[None]:
 
 
 def _scan_options(func: F) -> F:
-    """--config, --detectors, --model, --no-cache: the settings a workflow scan takes."""
+    """--config, --detectors, --model, --no-cache, --allow-repo-model, --gate: the settings
+    a workflow scan takes."""
     for option in reversed(
         [
             click.option(
@@ -54,6 +55,12 @@ def _scan_options(func: F) -> F:
                 is_flag=True,
                 help="Let the repository's configuration choose the model.",
             ),
+            click.option(
+                "--gate",
+                type=click.Choice(["safe", "sinks", "off"]),
+                default=None,
+                help="Which functions the model judges, as for `vulnsight scan` (default: safe).",
+            ),
         ]
     ):
         func = option(func)
@@ -68,6 +75,7 @@ def _run_scan(
     no_cache: bool,
     apply_triage: bool = True,
     allow_repo_model: bool = False,
+    gate: str | None = None,
 ) -> Report:
     from vulnsight.cli import _parse_detectors
     from vulnsight.review.config_file import discover_config
@@ -79,6 +87,8 @@ def _run_scan(
         overrides["detectors"] = _parse_detectors(detectors)
     if model:
         overrides["model"] = model
+    if gate:
+        overrides["gate"] = gate
     config = project.scan_config(overrides)
     options = ReviewOptions(use_cache=not no_cache, apply_triage=apply_triage)
     return review_scan(paths, project, config, options)
@@ -121,6 +131,7 @@ def baseline_create(
     model: str | None,
     no_cache: bool,
     allow_repo_model: bool,
+    gate: str | None,
 ) -> None:
     """Scan PATHS and record every finding (suppressed ones too) by fingerprint."""
     from vulnsight.cli import prepare_output
@@ -128,7 +139,9 @@ def baseline_create(
 
     with _errors():
         prepare_output(output, paths)
-        report = _run_scan(paths, config_file, detectors, model, no_cache, False, allow_repo_model)
+        report = _run_scan(
+            paths, config_file, detectors, model, no_cache, False, allow_repo_model, gate
+        )
         _write(baselines.to_json(report), output)
     click.echo(f"baseline of {len(report.findings)} finding(s) written to {output}", err=True)
 
@@ -197,6 +210,7 @@ def triage(
     model: str | None,
     no_cache: bool,
     allow_repo_model: bool,
+    gate: str | None,
 ) -> None:
     """Mark findings under PATH as true or false positives.
 
@@ -219,7 +233,7 @@ def triage(
             root = path.resolve() if path.is_dir() else path.resolve().parent
         else:
             scanned = _run_scan(
-                [path], config_file, detectors, model, no_cache, False, allow_repo_model
+                [path], config_file, detectors, model, no_cache, False, allow_repo_model, gate
             )
             findings, root = list(scanned.findings), Path(scanned.root)
         store = TriageStore.in_dir(project.state_dir)
@@ -322,6 +336,7 @@ def serve(
     model: str | None,
     no_cache: bool,
     allow_repo_model: bool,
+    gate: str | None,
 ) -> None:
     """Serve the local HTTP API (POST /v1/scan, GET /v1/openapi.json, GET /v1/health)."""
     from vulnsight.cli import _parse_detectors
@@ -342,6 +357,8 @@ def serve(
             overrides["detectors"] = _parse_detectors(detectors)
         if model:
             overrides["model"] = model
+        if gate:
+            overrides["gate"] = gate
         config = project.scan_config(overrides)
         if config.untrusted_model and "llm" in config.detectors:
             # The repository's own (user-allowed) model: never with the user's API key.

@@ -26,9 +26,7 @@ def main() -> None:
             rows.append((name, d))
     perts = sorted({p for _, d in rows for p in d.get("robustness", {})})
     print()
-    print(
-        "| run | perturbation | records | flip rate | evasion (missed/caught) | mean P shift |"
-    )
+    print("| run | perturbation | records | flip rate | evasion (missed/caught) | mean P shift |")
     print("|---|---|---:|---:|---:|---:|")
     for name, d in rows:
         for p in perts:

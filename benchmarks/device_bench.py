@@ -395,9 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "tiny" if args.tiny else ("cuda" if torch.cuda.is_available() else "cpu")
     path = args.out / f"device_bench-{tag}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     _log(f"wrote {path} in {result['seconds']} s")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, default=str))
     return 0
 
 

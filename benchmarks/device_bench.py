@@ -170,11 +170,12 @@ def prepare(assets: Path, data: list[Path], n: int, seed: int) -> None:
     a record sample."""
     from transformers import AutoTokenizer
 
+    from vulnsight.llm.hf import load_tokenizer
     from vulnsight.llm.models import embedded_model_path
 
     assets.mkdir(parents=True, exist_ok=True)
     gguf = embedded_model_path()
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok = load_tokenizer(AutoTokenizer, gguf.parent, gguf.name)  # cached after the first read
     tok.save_pretrained(assets / "tokenizer")
     rows = sample_records(data, n, seed)
     (assets / "records.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -395,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "tiny" if args.tiny else ("cuda" if torch.cuda.is_available() else "cpu")
     path = args.out / f"device_bench-{tag}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     _log(f"wrote {path} in {result['seconds']} s")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, default=str))
     return 0
 
 

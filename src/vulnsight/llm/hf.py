@@ -106,7 +106,7 @@ def _sigmoid_diff(lt: float, lf: float) -> float:
     return 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, lf - lt))))
 
 
-def _tokenizer(auto: Any, model: str | Path, gguf_file: str | None) -> Any:
+def load_tokenizer(auto: Any, model: str | Path, gguf_file: str | None) -> Any:
     """The model's tokenizer; one read out of a GGUF (a minute for Gemma's 262k
     vocabulary) is kept beside the assembled models and reused while the GGUF is unchanged."""
     if not gguf_file:
@@ -166,7 +166,7 @@ class TransformersBackend:
         where = f"{model}" + (f" ({gguf_file})" if gguf_file else "")
         kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         try:
-            self._tok = _tokenizer(AutoTokenizer, model, gguf_file)
+            self._tok = load_tokenizer(AutoTokenizer, model, gguf_file)
             net: Any = AutoModelForCausalLM.from_pretrained(
                 str(model),
                 dtype=torch.bfloat16 if self.dtype == "bf16" else torch.float32,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vulnsight.errors import ConfigError, ModelError
-from vulnsight.llm.hf import cpu_has_bf16
+from vulnsight.llm.hf import cpu_has_bf16, load_tokenizer
 
 __all__ = ["BaseSource", "Loaded", "add_adapters", "cpu_has_bf16", "load_base", "resolve_base"]
 
@@ -166,7 +166,8 @@ def load_base(source: BaseSource, seed: int = 0, precision: str = "auto") -> Loa
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
+        # A GGUF's tokenizer is read once and cached (a minute for Gemma's vocabulary).
+        tokenizer = load_tokenizer(AutoTokenizer, source.location, source.gguf_file)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the tokenizer of {source.label}: {exc}") from exc
     cuda = torch.cuda.is_available()

@@ -172,7 +172,8 @@ def run_training(config: TrainConfig, on_event: EventFn | None = None) -> Path:
     if checkpointing:
         enable_checkpointing(model)
     note = (
-        f"{loaded.note}; {batch} example(s) per forward pass (length-bucketed), {accum} "
+        f"{loaded.note}; {batch} example(s) per forward pass"
+        f"{' (length-bucketed)' if batch > 1 else ''}, {accum} "
         f"pass(es) per step, gradient checkpointing {'on' if checkpointing else 'off'}"
     )
     emit("plan", {"note": note})

@@ -269,7 +269,7 @@ def train(
                 encs = [train_set[j] for j in schedule[i : i + batch]]
                 loss = batch_loss(model, encs, device, config.decision_weight, pad_id)
             (loss / accum).backward()
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
             passes += 1
             i += min(batch, len(schedule) - i)
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -27,7 +27,7 @@ from typing import Any
 from vulnsight.errors import ModelError
 from vulnsight.llm.interface import Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
-from vulnsight.llm.schema import reply_prefix
+from vulnsight.llm.tokens import decision_tokens, single_tokens
 
 #: Functions per forward pass by device; a batch is also capped by padded tokens.
 DEFAULT_BATCH = {"cuda": 32, "cpu": 4}
@@ -229,25 +229,11 @@ class TransformersBackend:
         return list(self._tok.encode(text, add_special_tokens=False))
 
     def _single_tokens(self, chars: str) -> dict[int, str]:
-        table: dict[int, str] = {}
-        for ch in chars:
-            ids = self._ids(ch)
-            if len(ids) != 1:
-                raise ModelError(f"model vocabulary splits {ch!r}; unsupported tokenizer")
-            table[ids[0]] = ch
-        return table
+        return single_tokens(self._ids, chars)
 
     def _decision_tokens(self) -> tuple[list[int], int, int]:
-        base = self._ids(reply_prefix())
-        t = self._ids(reply_prefix() + " true")[len(base) :]
-        f = self._ids(reply_prefix() + " false")[len(base) :]
-        shared: list[int] = []
-        while t and f and t[0] == f[0]:
-            shared.append(t.pop(0))
-            f.pop(0)
-        if not t or not f:
-            raise ModelError("cannot tell 'true' from 'false' in this tokenizer")
-        return shared, t[0], f[0]
+        """Tokens forced after the reply prefix, then the first token of true/false."""
+        return decision_tokens(self._ids)
 
     def _prefix(self, prefix: str) -> list[int]:
         if prefix != self._prefix_text:

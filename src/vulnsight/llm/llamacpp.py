@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vulnsight.errors import ModelError
 from vulnsight.llm.interface import Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
-from vulnsight.llm.schema import reply_prefix
+from vulnsight.llm.tokens import decision_tokens, single_tokens
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -116,26 +116,11 @@ class LlamaCppBackend:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
 
     def _single_tokens(self, chars: str) -> dict[int, str]:
-        table: dict[int, str] = {}
-        for ch in chars:
-            ids = self._tok(ch)
-            if len(ids) != 1:
-                raise ModelError(f"model vocabulary splits {ch!r}; unsupported tokenizer")
-            table[ids[0]] = ch
-        return table
+        return single_tokens(self._tok, chars)
 
     def _decision_tokens(self) -> tuple[list[int], int, int]:
         """Tokens forced after the reply prefix, then the first token of true/false."""
-        base = self._tok(reply_prefix())
-        t = self._tok(reply_prefix() + " true")[len(base) :]
-        f = self._tok(reply_prefix() + " false")[len(base) :]
-        shared: list[int] = []
-        while t and f and t[0] == f[0]:
-            shared.append(t.pop(0))
-            f.pop(0)
-        if not t or not f:
-            raise ModelError("cannot tell 'true' from 'false' in this tokenizer")
-        return shared, t[0], f[0]
+        return decision_tokens(self._tok)
 
     def count_tokens(self, text: str) -> int:
         """Exact token count under the model's tokenizer."""

@@ -20,6 +20,20 @@ from vulnsight.dataflow.constants import UNKNOWN, constant, truth
 from vulnsight.dataflow.spec import LanguageSpec
 from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
+from vulnsight.errors import VulnsightError
+
+#: Loops run their body twice (a value tainted late in the body reaches its start), so
+#: each level of nesting doubles the work: loops nested deeper than this run once (the
+#: outer loops still run them again), or 22 nested loops in 25 lines would take hours.
+TWICE_DEPTH = 3
+#: Statements and expressions one function's analysis may visit, a safety net over the
+#: above (the largest function of vulnsight's own source needs 2,500).
+MAX_VISITS = 200_000
+
+
+class FlowBudgetExceeded(VulnsightError):
+    """A function whose analysis would visit more than `MAX_VISITS` nodes."""
+
 
 # fmt: off
 _FUNCTIONS = frozenset({
@@ -77,6 +91,15 @@ class FunctionAnalysis(CallAnalysis):
         self.consts: dict[str, Any] = {}
         self.dead = False
         self.facts = Facts()
+        self.visits = 0
+        self.loop_depth = 0
+
+    def _visit(self) -> None:
+        self.visits += 1
+        if self.visits > MAX_VISITS:
+            raise FlowBudgetExceeded(
+                f"{self.function} is too complex to follow (over {MAX_VISITS:,} steps)"
+            )
 
     # --- statements --------------------------------------------------------------
 
@@ -84,6 +107,7 @@ class FunctionAnalysis(CallAnalysis):
         """Analyse a statement (or a block of them)."""
         if self.dead:
             return
+        self._visit()
         kind = node.type
         if kind in _SKIPPED or (kind in _FUNCTIONS and node.start_byte in self.units):
             return
@@ -192,11 +216,15 @@ class FunctionAnalysis(CallAnalysis):
                 self.run(part)
         body = node.child_by_field_name("body")
         before = self.here()
-        for _ in range(2):
-            if left is not None and right is not None:
-                self.bind(left, self.expr(right), left)
-            state = self.branch(body, None)
-            self.join([before, (state[0], state[1], False)])
+        self.loop_depth += 1
+        try:
+            for _ in range(2 if self.loop_depth <= TWICE_DEPTH else 1):
+                if left is not None and right is not None:
+                    self.bind(left, self.expr(right), left)
+                state = self.branch(body, None)
+                self.join([before, (state[0], state[1], False)])
+        finally:
+            self.loop_depth -= 1
         alternative = node.child_by_field_name("alternative")
         if alternative is not None:
             self.run(alternative)
@@ -264,6 +292,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def expr(self, node: Node) -> Value:
         """The taints of an expression's value (analysing what it does on the way)."""
+        self._visit()
         kind = node.type
         if kind in _CLEAN_EXPRESSIONS:
             if kind in ("comparison_operator", "not_operator"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.engine import FunctionAnalysis
+from vulnsight.dataflow.engine import FlowBudgetExceeded, FunctionAnalysis
 from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
 from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
@@ -102,6 +102,9 @@ class _Scan:
             self.errors.append(
                 ScanError(fn.file, f"data-flow: {fn.name} is nested too deeply", DETECTOR)
             )
+        except FlowBudgetExceeded as exc:
+            result = EMPTY
+            self.errors.append(ScanError(fn.file, f"data-flow: {exc}", DETECTOR))
         finally:
             self.running.discard(key)
         self.summaries[key] = result

@@ -26,9 +26,10 @@ from vulnsight.errors import VulnsightError
 #: each level of nesting doubles the work: loops nested deeper than this run once (the
 #: outer loops still run them again), or 22 nested loops in 25 lines would take hours.
 TWICE_DEPTH = 3
-#: Statements and expressions one function's analysis may visit, a safety net over the
-#: above (the largest function of vulnsight's own source needs 2,500).
-MAX_VISITS = 200_000
+#: Statements and expressions one function's analysis may visit, plus the variables it
+#: copies and joins at branches (else 4,000 variables and 4,000 `if`s, 180 kB, take a
+#: minute): sympy's largest solver function needs 40,000, vulnsight's own 5,700.
+MAX_VISITS = 400_000
 
 
 class FlowBudgetExceeded(VulnsightError):
@@ -94,8 +95,8 @@ class FunctionAnalysis(CallAnalysis):
         self.visits = 0
         self.loop_depth = 0
 
-    def _visit(self) -> None:
-        self.visits += 1
+    def _visit(self, cost: int = 1) -> None:
+        self.visits += cost
         if self.visits > MAX_VISITS:
             raise FlowBudgetExceeded(
                 f"{self.function} is too complex to follow (over {MAX_VISITS:,} steps)"
@@ -136,6 +137,7 @@ class FunctionAnalysis(CallAnalysis):
         self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
     ) -> _State:
         """Analyse `body` on a copy of the state; return its state and whether it ends."""
+        self._visit(len(self.env) + len(self.consts))  # copying the state is work too
         saved_env, saved_consts, saved_dead = dict(self.env), dict(self.consts), self.dead
         for names, cwes in narrowing or []:
             self.sanitise_names(names, cwes)
@@ -147,6 +149,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def here(self) -> _State:
         """A copy of the current state."""
+        self._visit(len(self.env) + len(self.consts))
         return (dict(self.env), dict(self.consts), self.dead)
 
     def join(self, outcomes: list[_State]) -> None:
@@ -155,6 +158,7 @@ class FunctionAnalysis(CallAnalysis):
         if not live:
             self.dead = True
             return
+        self._visit(sum(len(env) + len(consts) for env, consts in live))
         keys = dict.fromkeys(k for env, _ in live for k in env)
         self.env = {k: union(*(env.get(k, CLEAN) for env, _ in live)) for k in keys}
         first = live[0][1]

@@ -22,7 +22,7 @@ def _nested_loops(depth: int) -> str:
 def test_deeply_nested_loops_cost_linear_work(tmp_path: Path, monkeypatch) -> None:
     """22 nested loops in 27 lines: each level used to double the work (2**22 passes over
     the innermost body, hours); now the finding comes within a small budget."""
-    monkeypatch.setattr(engine, "MAX_VISITS", 5_000)
+    monkeypatch.setattr(engine, "MAX_VISITS", 20_000)
     (tmp_path / "a.py").write_text(_nested_loops(22))
     result = run_flow(tmp_path)
     assert [(f.file, f.line_number, f.cwe) for f in result.findings] == [("a.py", 27, "CWE-78")]
@@ -43,4 +43,24 @@ def test_a_function_over_the_budget_is_an_error_and_the_scan_goes_on(
     assert [(f.function, f.line_number) for f in result.findings] == [("small", 48)]
     assert [(e.file, e.detector, e.reason) for e in result.errors] == [
         ("a.py", "flow", "data-flow: big is too complex to follow (over 60 steps)")
+    ]
+
+
+def test_copying_and_joining_state_counts_against_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every `if` copies and joins every variable: n variables and n branches cost n**2
+    (4,000 of each, 180 kB, took 50 s). That work counts, so such a function stops at the
+    budget, reported."""
+    monkeypatch.setattr(engine, "MAX_VISITS", 20_000)
+    n = 300
+    body = "\n".join(f"    v{i} = c" for i in range(n))
+    body += "\n" + "\n".join(f"    if v{i}:\n        v{i} = 1" for i in range(n))
+    (tmp_path / "a.py").write_text(
+        f"import os, sys\n\ndef f():\n    c = sys.argv[1]\n{body}\n    os.system(v1)\n"
+    )
+    result = run_flow(tmp_path)
+    assert result.findings == ()
+    assert [(e.file, e.reason) for e in result.errors] == [
+        ("a.py", "data-flow: f is too complex to follow (over 20,000 steps)")
     ]

@@ -66,3 +66,28 @@ def test_nosemgrep_comments_hide_nothing(repo: Path):
     report = json.loads(res.stdout)
     found = sorted((f["line_number"], f["cwe"], f["suppressed"]) for f in report["findings"])
     assert found == [(2, "CWE-95", False), (7, "CWE-95", False)]
+
+
+@pytest.mark.semgrep
+def test_diff_runs_no_filter_driver_of_the_checkout(repo: Path, tmp_path: Path):
+    """`scan --diff` on a checkout whose .git/config and .gitattributes name a clean filter:
+    the filter's command does not run, and the changed function's finding is reported."""
+    git(repo, "config", "user.email", "dev@example.com")
+    git(repo, "config", "user.name", "dev")
+    (repo / "a.py").write_text("def f(x):\n    return x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    pwned = tmp_path / "pwned"
+    (repo / ".gitattributes").write_text("*.py filter=evil\n")
+    git(repo, "config", "filter.evil.clean", f"touch {pwned}; cat")
+    (repo / "a.py").write_text("def f(x):\n    return eval(x)\n")
+    res = vulnsight_cli(
+        "scan", str(repo), "--detectors", "rules", "--diff", "HEAD", "--format", "json",
+        "--no-progress",
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    report = json.loads(res.stdout)
+    assert [(f["file"], f["line_number"], f["cwe"]) for f in report["findings"]] == [
+        ("a.py", 2, "CWE-95")
+    ]
+    assert not pwned.exists()

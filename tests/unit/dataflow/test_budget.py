@@ -64,3 +64,26 @@ def test_copying_and_joining_state_counts_against_the_budget(
     assert [(e.file, e.reason) for e in result.errors] == [
         ("a.py", "data-flow: f is too complex to follow (over 20,000 steps)")
     ]
+
+
+def test_one_file_has_a_step_budget_for_all_its_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Functions each under the per-function budget add up: once a file has spent its
+    budget the rest of its functions are not followed, said in one error per file, and
+    other files are analysed as usual."""
+    from vulnsight.dataflow import scan
+
+    monkeypatch.setattr(scan, "MAX_FILE_VISITS", 200)
+    body = "\n".join(f"    x{i} = cmd + '{i}'" for i in range(20))
+    funcs = "".join(
+        f"def f{i}():\n    cmd = sys.argv[1]\n{body}\n    os.system(cmd)\n\n" for i in range(6)
+    )
+    (tmp_path / "a.py").write_text("import os, sys\n\n" + funcs)
+    (tmp_path / "b.py").write_text("import os, sys\n\ndef g():\n    os.system(sys.argv[1])\n")
+    result = run_flow(tmp_path)
+    assert {f.file for f in result.findings} == {"a.py", "b.py"}
+    assert len([f for f in result.findings if f.file == "a.py"]) < 6
+    assert [(e.file, e.reason) for e in result.errors] == [
+        ("a.py", "data-flow: 4 function(s) not followed (over the file's step budget)")
+    ]

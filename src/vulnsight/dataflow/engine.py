@@ -20,6 +20,21 @@ from vulnsight.dataflow.constants import UNKNOWN, constant, truth
 from vulnsight.dataflow.spec import LanguageSpec
 from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
+from vulnsight.errors import VulnsightError
+
+#: Loops run their body twice (a value tainted late in the body reaches its start), so
+#: each level of nesting doubles the work: loops nested deeper than this run once (the
+#: outer loops still run them again), or 22 nested loops in 25 lines would take hours.
+TWICE_DEPTH = 3
+#: Statements and expressions one function's analysis may visit, plus the variables it
+#: copies and joins at branches (else 4,000 variables and 4,000 `if`s, 180 kB, take a
+#: minute): sympy's largest solver function needs 40,000, vulnsight's own 5,700.
+MAX_VISITS = 400_000
+
+
+class FlowBudgetExceeded(VulnsightError):
+    """A function whose analysis would visit more than `MAX_VISITS` nodes."""
+
 
 # fmt: off
 _FUNCTIONS = frozenset({
@@ -77,6 +92,15 @@ class FunctionAnalysis(CallAnalysis):
         self.consts: dict[str, Any] = {}
         self.dead = False
         self.facts = Facts()
+        self.visits = 0
+        self.loop_depth = 0
+
+    def _visit(self, cost: int = 1) -> None:
+        self.visits += cost
+        if self.visits > MAX_VISITS:
+            raise FlowBudgetExceeded(
+                f"{self.function} is too complex to follow (over {MAX_VISITS:,} steps)"
+            )
 
     # --- statements --------------------------------------------------------------
 
@@ -84,6 +108,7 @@ class FunctionAnalysis(CallAnalysis):
         """Analyse a statement (or a block of them)."""
         if self.dead:
             return
+        self._visit()
         kind = node.type
         if kind in _SKIPPED or (kind in _FUNCTIONS and node.start_byte in self.units):
             return
@@ -112,6 +137,7 @@ class FunctionAnalysis(CallAnalysis):
         self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
     ) -> _State:
         """Analyse `body` on a copy of the state; return its state and whether it ends."""
+        self._visit(len(self.env) + len(self.consts))  # copying the state is work too
         saved_env, saved_consts, saved_dead = dict(self.env), dict(self.consts), self.dead
         for names, cwes in narrowing or []:
             self.sanitise_names(names, cwes)
@@ -123,6 +149,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def here(self) -> _State:
         """A copy of the current state."""
+        self._visit(len(self.env) + len(self.consts))
         return (dict(self.env), dict(self.consts), self.dead)
 
     def join(self, outcomes: list[_State]) -> None:
@@ -131,6 +158,7 @@ class FunctionAnalysis(CallAnalysis):
         if not live:
             self.dead = True
             return
+        self._visit(sum(len(env) + len(consts) for env, consts in live))
         keys = dict.fromkeys(k for env, _ in live for k in env)
         self.env = {k: union(*(env.get(k, CLEAN) for env, _ in live)) for k in keys}
         first = live[0][1]
@@ -192,11 +220,15 @@ class FunctionAnalysis(CallAnalysis):
                 self.run(part)
         body = node.child_by_field_name("body")
         before = self.here()
-        for _ in range(2):
-            if left is not None and right is not None:
-                self.bind(left, self.expr(right), left)
-            state = self.branch(body, None)
-            self.join([before, (state[0], state[1], False)])
+        self.loop_depth += 1
+        try:
+            for _ in range(2 if self.loop_depth <= TWICE_DEPTH else 1):
+                if left is not None and right is not None:
+                    self.bind(left, self.expr(right), left)
+                state = self.branch(body, None)
+                self.join([before, (state[0], state[1], False)])
+        finally:
+            self.loop_depth -= 1
         alternative = node.child_by_field_name("alternative")
         if alternative is not None:
             self.run(alternative)
@@ -264,6 +296,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def expr(self, node: Node) -> Value:
         """The taints of an expression's value (analysing what it does on the way)."""
+        self._visit()
         kind = node.type
         if kind in _CLEAN_EXPRESSIONS:
             if kind in ("comparison_operator", "not_operator"):

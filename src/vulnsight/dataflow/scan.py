@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.engine import FunctionAnalysis
+from vulnsight.dataflow.engine import FlowBudgetExceeded, FunctionAnalysis
 from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
 from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
@@ -32,6 +32,10 @@ from vulnsight.types import (
 )
 
 DETECTOR = "flow"
+#: Steps (see `engine.MAX_VISITS`) all functions of one file may take together: without
+#: it, a 1 MB file of functions each near the per-function budget takes minutes (the
+#: largest file total seen in real code, sympy's solvers.py, is 105,000).
+MAX_FILE_VISITS = 2_000_000
 _FUNCTION_NODES = frozenset(
     {
         "function_definition", "function_declaration", "generator_function_declaration",
@@ -70,6 +74,8 @@ class _Scan:
         self.hits: list[tuple[Function, SinkHit]] = []
         self.fields: dict[tuple[str, str], dict[str, Value]] = {}  # (file, class) -> fields
         self.analysed = 0
+        self.spent: dict[str, int] = {}  # steps taken per file
+        self.over_budget: dict[str, int] = {}  # functions left out per file
         by_file: dict[str, list[Function]] = {}
         for fn in graph.functions:
             by_file.setdefault(fn.file, []).append(fn)
@@ -94,6 +100,10 @@ class _Scan:
         if parsed is None or (node is None and fn.kind != "toplevel"):
             self.summaries[key] = EMPTY
             return EMPTY
+        if self.spent.get(fn.file, 0) >= MAX_FILE_VISITS:
+            self.over_budget[fn.file] = self.over_budget.get(fn.file, 0) + 1
+            self.summaries[key] = EMPTY
+            return EMPTY
         self.running.add(key)
         try:
             result = self.analyse(fn, parsed, node)
@@ -102,6 +112,9 @@ class _Scan:
             self.errors.append(
                 ScanError(fn.file, f"data-flow: {fn.name} is nested too deeply", DETECTOR)
             )
+        except FlowBudgetExceeded as exc:
+            result = EMPTY
+            self.errors.append(ScanError(fn.file, f"data-flow: {exc}", DETECTOR))
         finally:
             self.running.discard(key)
         self.summaries[key] = result
@@ -122,6 +135,14 @@ class _Scan:
         analysis = FunctionAnalysis(
             parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields
         )
+        try:
+            return self._run(analysis, fn, parsed, node)
+        finally:
+            self.spent[fn.file] = self.spent.get(fn.file, 0) + analysis.visits
+
+    def _run(
+        self, analysis: FunctionAnalysis, fn: Function, parsed: _Parsed, node: Node | None
+    ) -> Summary:
         if node is None:  # top-level code
             for child in parsed.root.named_children:
                 analysis.run(child)
@@ -253,8 +274,12 @@ def analyse(
         if key not in findings or len(finding.path) < len(findings[key].path):
             findings[key] = finding
     ordered = sorted(findings.values(), key=lambda f: (f.file, f.line_number, f.cwe))
+    errors = list(scan.errors)
+    for file, count in sorted(scan.over_budget.items()):
+        reason = f"data-flow: {count} function(s) not followed (over the file's step budget)"
+        errors.append(ScanError(file, reason, DETECTOR))
     stats = {"flow_functions_analysed": scan.analysed, "flow_findings": len(ordered)}
-    return FlowResult(tuple(ordered), tuple(scan.errors), stats)
+    return FlowResult(tuple(ordered), tuple(errors), stats)
 
 
 _WS = re.compile(r"\s+")

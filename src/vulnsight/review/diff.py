@@ -23,6 +23,8 @@ from vulnsight.types import Finding, Function
 WHOLE_FILE: tuple[int, int] = (1, 10**9)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+#: Seconds one git command may take (a planted `include.path` naming a FIFO must not hang a scan).
+GIT_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def _real(root: Path, file: str) -> str:
     return os.path.realpath(root / file)
 
 
-def _git(cwd: Path, *args: str) -> str:
+def _git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     try:
         proc = subprocess.run(
             # A scanned checkout's own .git/config must not run commands (fsmonitor
@@ -71,12 +73,46 @@ def _git(cwd: Path, *args: str) -> str:
             errors="surrogateescape",
             check=False,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **env} if env else None,
+            timeout=GIT_TIMEOUT_S,
         )
     except FileNotFoundError as exc:
         raise ConfigError("--diff needs git, which is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        what = " ".join(args[:2])
+        raise ConfigError(f"git {what} did not finish within {exc.timeout} s") from exc
     if proc.returncode != 0:
         raise ConfigError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()[-500:]}")
     return proc.stdout
+
+
+def _filters_off(top: Path) -> dict[str, str]:
+    """Environment that switches off every filter driver the checkout's config names.
+
+    Comparing the working tree with a ref runs a file's `clean` filter (or its long-running
+    `process`) from `.gitattributes` + `.git/config`: a command the checkout chose. Git has
+    no switch to skip filters, but an empty command is no filter, so each named driver is
+    overridden through `GIT_CONFIG_*` (exact keys, whatever the driver's name holds).
+    """
+    try:
+        listed = _git(top, "config", "-z", "--name-only", "--get-regexp", r"^filter\.")
+    except ConfigError:
+        listed = ""  # git config exits 1 when no key matches
+    drivers = {
+        key[len("filter.") : key.rindex(".")]
+        for key in filter(None, listed.split("\0"))
+        if key.count(".") >= 2
+    }
+    pairs = [
+        (f"filter.{name}.{var}", value)
+        for name in sorted(drivers)
+        for var, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false"))
+    ]
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for i, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
 
 
 def _unquote(path: str) -> str:
@@ -141,8 +177,11 @@ def changes_since(ref: str, cwd: Path) -> ChangeSet:
         "--no-ext-diff",
         "--no-textconv",
         "--no-renames",
+        # A submodule's dirty check runs git in it, under its own config and filters.
+        "--ignore-submodules=all",
         ref,
         "--",
+        env=_filters_off(top),
     )
     ranges: dict[str, list[tuple[int, int]]] = {
         os.path.realpath(top / rel): spans for rel, spans in parse_unified_diff(diff).items()

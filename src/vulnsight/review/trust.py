@@ -20,7 +20,7 @@ code elsewhere or hide findings:
   the findings it hides are counted and shown.
 * `ignore`: honoured and counted, except an entry that selects every finding (no CWE,
   no rule, and paths that match everything).
-* `[server] host`: loopback only.
+* `[server] host`: loopback only; `max_request_bytes` at most 16 MB.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ FILE_SIZE_RANGE = (200_000, 5_000_000)
 #: The largest configuration file read from a scanned repository.
 MAX_CONFIG_BYTES = 1 << 20
 MAX_BASELINE_BYTES = 64 << 20
+#: The largest `vulnsight serve` request body a repository may allow (each connection
+#: reads its body into memory before it waits for a scan slot).
+MAX_SERVER_REQUEST_BYTES = 16_000_000
 #: Paths every realistic tree has: a pattern matching all of them drops the whole tree.
 _PROBES = (
     "a.py",
@@ -132,8 +135,18 @@ def limit(settings: FileSettings, source: str, root: Path, allow_model: bool) ->
         note("ignore", "refused", f"{len(blanket)} ignore table(s) selecting every finding")
     server = settings.server
     if "host" in server.model_fields_set and not is_loopback(server.host):
-        update["server"] = server.model_copy(update={"host": "127.0.0.1"})
-        note("server.host", "refused", f"host {server.host!r} refused: loopback only")
+        server = server.model_copy(update={"host": "127.0.0.1"})
+        update["server"] = server
+        note("server.host", "refused", f"host {settings.server.host!r} refused: loopback only")
+    if server.max_request_bytes > MAX_SERVER_REQUEST_BYTES:
+        given_bytes = server.max_request_bytes
+        server = server.model_copy(update={"max_request_bytes": MAX_SERVER_REQUEST_BYTES})
+        update["server"] = server
+        note(
+            "server.max_request_bytes",
+            "limited",
+            f"max_request_bytes {given_bytes} limited to {MAX_SERVER_REQUEST_BYTES}",
+        )
     # Whatever else it set is applied as given, and listed too (filters, baselines and
     # ignores are listed by the workflow, with what they hid).
     noted = {e.key.split(".")[0] for e in effects} | {"include", "exclude", "baseline", "ignore"}

@@ -76,3 +76,14 @@ def test_ten_thousand_functions() -> None:
     graph = CallGraph.build(functions)
     assert names(graph.callers(functions[10])) == ["m11.c:f11"]
     assert sum(len(graph.callees(f)) for f in functions) == 9_999
+
+
+def test_a_name_defined_too_often_in_one_file_resolves_to_none() -> None:
+    """A hostile file of 5,000 `def f` that call `f`: each call landed on all of them
+    (data-flow summaries quadratic). Up to 16 same-file definitions still resolve."""
+    many = [fn("f", calls=("f",), line=i) for i in range(1, 18)]
+    graph = CallGraph.build(many)
+    assert all(graph.callees(f) == [] for f in many)
+    assert graph.callers(many[0]) == []
+    some = CallGraph.build(many[:16])
+    assert len(some.callees(some.functions[0])) == 15

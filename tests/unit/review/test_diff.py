@@ -102,3 +102,27 @@ def test_a_checkouts_git_config_runs_nothing(tmp_path):
     changes = changes_since("HEAD", repo)
     assert changes.lines_of(repo.resolve(), "a.py")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []
+
+
+def test_a_checkouts_filter_drivers_run_nothing(tmp_path):
+    """`git diff REF` runs the `clean` filter (or `process`) that `.gitattributes` and the
+    checkout's own .git/config name on changed working-tree files: none may run, whatever
+    the driver is called, and the change is still seen."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.py").write_text("a = 1\n")
+    (repo / "b.py").write_text("b = 1\n")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "init")
+    (repo / ".gitattributes").write_text("a.py filter=evil\nb.py filter=x.y=z\n")
+    pwned = tmp_path / "pwned"
+    _git(repo, "config", "filter.evil.clean", f"touch {pwned}-clean; cat")
+    _git(repo, "config", "filter.evil.required", "true")
+    _git(repo, "config", "filter.x.y=z.process", f"touch {pwned}-process; false")
+    (repo / "a.py").write_text("a = 1\nb = 2\n")
+    (repo / "b.py").write_text("b = 1\nc = 2\n")
+    changes = changes_since("HEAD", repo)
+    assert changes.lines_of(repo.resolve(), "a.py") == ((2, 2),)
+    assert changes.lines_of(repo.resolve(), "b.py") == ((2, 2),)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []

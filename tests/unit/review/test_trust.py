@@ -163,6 +163,21 @@ def test_server_host_from_repository_is_loopback_only(tmp_path):
     assert (server.host, server.port) == ("127.0.0.1", 9000)
 
 
+def test_server_body_limit_from_repository_is_capped(tmp_path):
+    """`vulnsight serve` in a hostile checkout: the repository cannot lift the request
+    body limit (each connection reads its body into memory)."""
+    repo = repo_with(tmp_path, '[server]\nhost = "0.0.0.0"\nmax_request_bytes = 100000000000\n')
+    project = discover_config(None, repo)
+    server = project.settings.server
+    assert (server.host, server.max_request_bytes) == ("127.0.0.1", 16_000_000)
+    assert effects(project)["server.max_request_bytes"] == "limited"
+    assert effects(project)["server.host"] == "refused"
+    modest = discover_config(
+        None, repo_with(tmp_path / "b", "[server]\nmax_request_bytes = 4096\n")
+    )
+    assert modest.settings.server.max_request_bytes == 4096
+
+
 def test_config_flag_inside_the_tree_is_untrusted_outside_trusted(tmp_path):
     repo = repo_with(tmp_path, "")
     (repo / "ci").mkdir()

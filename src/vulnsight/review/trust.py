@@ -16,7 +16,7 @@ code elsewhere or hide findings:
 * `detectors`: the repository may turn the model off, never the rules.
 * `min_confidence` at most 0.3, `llm_threshold` within [0.1, 0.8], `budget_tokens`
   within [2048, 16384], `max_file_size` within [200 kB, 5 MB], `jobs` at most the CPUs.
-* `baseline`: honoured when it is a regular file inside the repository (at most 64 MiB);
+* `baseline`: honoured when it is a regular file inside the repository (at most 16 MiB);
   the findings it hides are counted and shown.
 * `ignore`: honoured and counted, except an entry that selects every finding (no CWE,
   no rule, and paths that match everything).
@@ -43,7 +43,7 @@ BUDGET_RANGE = (2048, 16384)
 FILE_SIZE_RANGE = (200_000, 5_000_000)
 #: The largest configuration file read from a scanned repository.
 MAX_CONFIG_BYTES = 1 << 20
-MAX_BASELINE_BYTES = 64 << 20
+MAX_BASELINE_BYTES = 16 << 20  # a real baseline is far smaller; parsing costs ~25x its size
 #: The largest `vulnsight serve` request body a repository may allow (each connection
 #: reads its body into memory before it waits for a scan slot).
 MAX_SERVER_REQUEST_BYTES = 16_000_000

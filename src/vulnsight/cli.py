@@ -408,6 +408,14 @@ def scan(
             click.echo(f"{len(report.findings)} finding(s); report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
+    blind = int(report.stats.get("files_unscanned", 0))
+    if blind:  # not clean: a file no detector could look at may hide anything
+        click.echo(
+            f"vulnsight: {blind} file(s) could not be scanned by any detector (see errors); "
+            "exit status 2",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
 
 

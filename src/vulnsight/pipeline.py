@@ -70,6 +70,25 @@ def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanE
     return functions, errors
 
 
+def unscanned(
+    files: Sequence[SourceFile],
+    parse_errors: Sequence[ScanError],
+    detector_errors: Sequence[ScanError],
+    detectors: Sequence[Detector],
+) -> list[str]:
+    """Files that no detector looked at: the rules failed on them (or did not run) and
+    they could not be parsed, so the model and data flow saw nothing of them either. A
+    hostile file built to defeat both must not pass for a clean one."""
+    unparsed = {e.file for e in parse_errors if e.reason.startswith("cannot parse")}
+    if not unparsed:
+        return []
+    ran_rules = any(d.name == "rules" for d in detectors)
+    rules_failed = {e.file for e in detector_errors if e.detector == "rules"}
+    return sorted(
+        f.path for f in files if f.path in unparsed and (not ran_rules or f.path in rules_failed)
+    )
+
+
 def _sort_key(f: Finding) -> tuple[str, int, str]:
     return (f.file, f.line_number, f.rule_id or f.cwe)
 
@@ -248,6 +267,7 @@ def scan(
     )
     below = [f for f in findings if f.confidence < config.min_confidence]
     kept = sorted((f for f in findings if f.confidence >= config.min_confidence), key=_sort_key)
+    blind = unscanned(files, parse_errs, det_errors, detectors)
     elapsed = time.perf_counter() - started
     stats: dict[str, float | int | str] = {
         "files_discovered": len(found.files),
@@ -257,6 +277,8 @@ def scan(
         "files_excluded": excluded,
         # scanned, with bytes that are not UTF-8 read as U+FFFD (line numbers kept)
         "files_with_invalid_utf8": len(found.replaced),
+        # files no detector could look at (rules failed on them and they did not parse)
+        "files_unscanned": len(blind),
         "functions": len(selected),
         "findings": len(kept),
         "below_min_confidence": len(below),

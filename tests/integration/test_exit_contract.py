@@ -249,3 +249,37 @@ def test_a_terminated_scan_exits_2_and_removes_the_old_report(tmp_path):
     assert err.strip().startswith("vulnsight: interrupted; removed the old")
     assert len(err.strip().splitlines()) == 1
     assert not report.exists()
+
+
+RULES_MISS = (
+    "import vulnsight.detectors.rules as r\n"
+    "from vulnsight.detectors.interface import DetectorResult\n"
+    "from vulnsight.types import ScanError\n"
+    "def missed(self, batch, progress=None):\n"
+    "    return DetectorResult(errors=(ScanError('a.py', 'semgrep timed out', 'rules'),))\n"
+    "r.RulesDetector.detect_all = missed\n"
+)
+
+
+def test_a_file_no_detector_could_read_is_not_a_clean_scan(tmp_path):
+    # A line over the parse budget stops the parser; if the rules fail on the file too
+    # (Semgrep timed out), nothing looked at it: exit 2, with the report still written.
+    dense = "def f(x):\n    return eval(x)\ny = [" + "0," * 15000 + "]\n"
+    repo = git_repo(tmp_path / "repo", {"a.py": dense, "b.py": "def g():\n    return 1\n"})
+    out = tmp_path / "r.json"
+    args = ("scan", str(repo), "--detectors", "rules", "--format", "json", "-o", str(out))
+    res = vulnsight(*args, cwd=tmp_path, prelude=RULES_MISS)
+    assert res.returncode == 2, res.stderr
+    assert "1 file(s) could not be scanned by any detector" in res.stderr
+    report = json.loads(out.read_text())
+    assert report["stats"]["files_unscanned"] == 1
+    assert {(e["file"], e["detector"]) for e in report["errors"]} >= {
+        ("a.py", "rules"),
+        ("a.py", "parser"),
+    }
+    # With the rules reading it, the same file is scanned: its finding, exit 1.
+    res = vulnsight(*args, cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    report = json.loads(out.read_text())
+    assert report["stats"]["files_unscanned"] == 0
+    assert [(f["file"], f["line_number"]) for f in report["findings"]] == [("a.py", 2)]

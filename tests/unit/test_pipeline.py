@@ -172,3 +172,19 @@ def test_an_internal_parser_error_on_one_file_is_recorded_and_the_scan_goes_on(
     assert [(e.file, e.detector) for e in report.errors] == [("bad.py", "parser")]
     assert "IndexError" in report.errors[0].reason
     assert report.stats["functions"] == 1
+
+
+def test_a_file_over_the_parse_budget_is_unscanned_when_no_rules_ran(tmp_path):
+    (tmp_path / "dense.py").write_text("x = [" + "0," * 15000 + "]\n")
+    (tmp_path / "ok.py").write_text("def g():\n    return 2\n")
+    backend = FakeBackend(
+        responder=lambda p: {
+            "vulnerability": False,
+            "type": "none",
+            "line_number": 0,
+            "confidence": 0.9,
+        }
+    )
+    report = scan([tmp_path], ScanConfig(detectors=("llm",)), [LLMDetector(backend)])
+    assert report.stats["files_unscanned"] == 1
+    assert [e.file for e in report.errors if e.detector == "parser"] == ["dense.py"]

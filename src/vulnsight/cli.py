@@ -18,15 +18,14 @@ from typing import Any, NoReturn
 import click
 
 from vulnsight import __version__
-from vulnsight.config import DETECTORS
+from vulnsight.config import parse_detectors
 from vulnsight.errors import ConfigError, VulnsightError
-from vulnsight.output import FORMATS
+from vulnsight.output import render_report
 from vulnsight.pipeline import ProgressFn
 from vulnsight.report_file import (
     OutputGuard,
-    check_target,
-    claim,
     current_guard,
+    prepare_output,
     start_guard,
     write_atomic,
 )
@@ -34,15 +33,6 @@ from vulnsight.textsafe import safe_text
 from vulnsight.types import Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-def _parse_detectors(value: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    if "hybrid" in names:  # an alias users reach for
-        names = tuple(n for n in names if n != "hybrid") + tuple(
-            d for d in DETECTORS if d not in names
-        )
-    return names
 
 
 @contextmanager
@@ -71,26 +61,6 @@ def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
 
     with bar:
         yield update
-
-
-def _render(report: Report, fmt: str) -> str:
-    if fmt == "sarif":
-        from vulnsight.output.sarif import RuleDescription
-        from vulnsight.output.sarif import render as sarif_render
-        from vulnsight.rules.engine import rule_metadata
-
-        rules = {
-            rid: RuleDescription(
-                id=rid,
-                cwe=m.cwe,
-                description=m.message,
-                severity=m.severity.value,
-                confidence=m.confidence,
-            )
-            for rid, m in rule_metadata().items()
-        }
-        return sarif_render(report, rules)
-    return FORMATS.get(fmt)(report)
 
 
 #: Subcommands that live in their own modules, as "module:attr", loaded only when used
@@ -372,7 +342,7 @@ def scan(
     from vulnsight.review.workflow import ReviewOptions, review_scan
 
     flags = {
-        "detectors": _parse_detectors(detectors),
+        "detectors": parse_detectors(detectors),
         "model": model,
         "min_confidence": min_confidence,
         "llm_threshold": llm_threshold,
@@ -392,7 +362,7 @@ def scan(
         if fmt == "text":
             report = visible(report)
         started = time.perf_counter()
-        text = _render(report, fmt)
+        text = render_report(report, fmt)
         if profile:
             _print_profile(report, started)
     except ConfigError as exc:
@@ -417,25 +387,6 @@ def scan(
         )
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
-
-
-def prepare_output(output: Path | None, paths: Sequence[Path]) -> None:
-    """Before a command scans `paths`: claim its report path (see `report_file`), refuse
-    one that writes through a link or onto scanned source, and refuse paths that do not
-    exist (ConfigError, exit 2)."""
-    if output is not None:
-        if output.is_symlink():
-            claim(output)  # a planted link must not pass for this run's report either
-        check_target(output, paths)
-        claim(output)
-    missing = [p for p in paths if not os.path.lexists(p)]
-    if missing:
-        shown = ", ".join(safe_text(str(p)) for p in missing)
-        raise ConfigError(f"no such file or directory: {shown}")
-    broken = [p for p in paths if not p.exists()]
-    if broken:
-        shown = ", ".join(safe_text(str(p)) for p in broken)
-        raise ConfigError(f"broken symbolic link: {shown}")
 
 
 def _print_profile(report: Report, render_started: float) -> None:

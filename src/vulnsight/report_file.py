@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vulnsight.errors import ConfigError
 from vulnsight.languages import language_of
+from vulnsight.textsafe import safe_text
 
 
 @dataclass
@@ -132,3 +133,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def prepare_output(output: Path | None, paths: Sequence[Path]) -> None:
+    """Before a command scans `paths`: claim its report path (see `report_file`), refuse
+    one that writes through a link or onto scanned source, and refuse paths that do not
+    exist (ConfigError, exit 2)."""
+    if output is not None:
+        if output.is_symlink():
+            claim(output)  # a planted link must not pass for this run's report either
+        check_target(output, paths)
+        claim(output)
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        shown = ", ".join(safe_text(str(p)) for p in missing)
+        raise ConfigError(f"no such file or directory: {shown}")
+    broken = [p for p in paths if not p.exists()]
+    if broken:
+        shown = ", ".join(safe_text(str(p)) for p in broken)
+        raise ConfigError(f"broken symbolic link: {shown}")

@@ -77,14 +77,14 @@ def _run_scan(
     allow_repo_model: bool = False,
     gate: str | None = None,
 ) -> Report:
-    from vulnsight.cli import _parse_detectors
+    from vulnsight.config import parse_detectors
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.workflow import ReviewOptions, review_scan
 
     project = discover_config(config_file, paths[0], allow_repo_model)
     overrides: dict[str, Any] = {}
     if detectors:
-        overrides["detectors"] = _parse_detectors(detectors)
+        overrides["detectors"] = parse_detectors(detectors)
     if model:
         overrides["model"] = model
     if gate:
@@ -134,7 +134,7 @@ def baseline_create(
     gate: str | None,
 ) -> None:
     """Scan PATHS and record every finding (suppressed ones too) by fingerprint."""
-    from vulnsight.cli import prepare_output
+    from vulnsight.report_file import prepare_output
     from vulnsight.review import baseline as baselines
 
     with _errors():
@@ -218,7 +218,7 @@ def triage(
     are suppressed in later scans; `vulnsight feedback export` turns every decision into
     a training record.
     """
-    from vulnsight.cli import prepare_output
+    from vulnsight.report_file import prepare_output
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.triage import TriageStore, decide, parse_label
 
@@ -293,7 +293,7 @@ def feedback() -> None:
 def feedback_export(path: Path, output: Path | None, config_file: Path | None) -> None:
     """Write the triage decisions of the project at PATH as JSONL training records
     (the shared schema, source "vulnsight-feedback"), ready for `vulnsight train --resume`."""
-    from vulnsight.cli import prepare_output
+    from vulnsight.report_file import prepare_output
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.triage import TRIAGE_FILE, TriageStore, to_jsonl
 
@@ -339,7 +339,7 @@ def serve(
     gate: str | None,
 ) -> None:
     """Serve the local HTTP API (POST /v1/scan, GET /v1/openapi.json, GET /v1/health)."""
-    from vulnsight.cli import _parse_detectors
+    from vulnsight.config import parse_detectors
     from vulnsight.review.config_file import discover_config
     from vulnsight.review.server import ScanService, ServerOptions, VulnsightServer
 
@@ -354,7 +354,7 @@ def serve(
         )
         overrides: dict[str, Any] = {}
         if detectors:
-            overrides["detectors"] = _parse_detectors(detectors)
+            overrides["detectors"] = parse_detectors(detectors)
         if model:
             overrides["model"] = model
         if gate:

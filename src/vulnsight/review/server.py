@@ -416,9 +416,9 @@ class _Handler(BaseHTTPRequestHandler):
 def render(report: Report, fmt: str) -> str:
     """The response body: the JSON report, or SARIF."""
     if fmt == "sarif":
-        from vulnsight.cli import _render
+        from vulnsight.output import render_report
 
-        return _render(report, "sarif")
+        return render_report(report, "sarif")
     from vulnsight.output.json_format import render as json_render
 
     return json_render(report)

@@ -19,30 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_device_bench_runs_end_to_end_with_tiny_settings(tmp_path):
-    rows = []
-    for i in range(16):
-        vuln = i % 2 == 0
-        code = (
-            "int f(char *s) {\n    char buf[8];\n    strcpy(buf, s);\n}"
-            if vuln
-            else "int f(int id) {\n    return id + 1;\n}"
-        )
-        rows.append(
-            {
-                "id": f"r{i}",
-                "language": "c",
-                "code": code,
-                "label": int(vuln),
-                "cwe": "CWE-120" if vuln else None,
-                "lines": [3] if vuln else [],
-                "source": "unit",
-                "project": f"p{i % 5}",
-                "path": "f.c",
-                "meta": {},
-            }
-        )
-    data = tmp_path / "records.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    from tests.unit.train.conftest import write_records
+
+    vulnerable = "int f(char *s) {\n    char buf[8];\n    strcpy(buf, s);\n}"
+    data = write_records(tmp_path / "records.jsonl", 16, 5, vulnerable=vulnerable)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TQDM_DISABLE": "1"}
     res = subprocess.run(
         [

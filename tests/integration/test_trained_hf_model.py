@@ -47,32 +47,14 @@ def vulnsight(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tests.unit.train.conftest import make_model, make_tokenizer
+    from tests.unit.train.conftest import make_model, make_tokenizer, write_records
 
     root = tmp_path_factory.mktemp("hf-trained")
     base = root / "tiny-llama"
     tok = make_tokenizer(base)
     make_model("llama", base, len(tok))
-    rows = []
-    for i in range(24):
-        vuln = i % 2 == 0
-        code = CODE.split("\n\n")[0 if vuln else 1].strip()
-        rows.append(
-            {
-                "id": f"r{i}",
-                "language": "c",
-                "code": code,
-                "label": int(vuln),
-                "cwe": "CWE-120" if vuln else None,
-                "lines": [3] if vuln else [],
-                "source": "unit",
-                "project": f"p{i % 6}",
-                "path": "f.c",
-                "meta": {},
-            }
-        )
-    data = root / "data.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    vulnerable, clean = (part.strip() for part in CODE.split("\n\n")[:2])
+    data = write_records(root / "data.jsonl", 24, 6, vulnerable=vulnerable, clean=clean)
     out = root / "out"
     res = vulnsight(
         "train",

@@ -103,30 +103,40 @@ def tiny_base(request, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_data(tmp_path) -> Path:
+VULNERABLE_C = "int f(char *s) {\n    char buf[8];\n    strcpy(buf, s);\n    return 0;\n}"
+CLEAN_C = "int f(int id) {\n    return id + 1;\n}"
+
+
+def write_records(
+    path: Path,
+    n: int,
+    projects: int,
+    vulnerable: str = VULNERABLE_C,
+    clean: str = CLEAN_C,
+) -> Path:
+    """`n` labelled C records in the shared JSONL schema, alternating vulnerable (the
+    strcpy on line 3, CWE-120) and clean, spread over `projects` projects."""
     rows = []
-    for i in range(24):
+    for i in range(n):
         vuln = i % 2 == 0
-        code = (
-            "int f(char *s) {\n    char buf[8];\n    strcpy(buf, s);\n    return 0;\n}"
-            if vuln
-            else "int f(int id) {\n    return id + 1;\n}"
-        )
         rows.append(
             {
                 "id": f"r{i}",
                 "language": "c",
-                "code": code,
+                "code": vulnerable if vuln else clean,
                 "label": int(vuln),
                 "cwe": "CWE-120" if vuln else None,
                 "lines": [3] if vuln else [],
                 "source": "unit",
-                "project": f"proj{i % 6}",
+                "project": f"proj{i % projects}",
                 "path": "f.c",
                 "meta": {},
             }
         )
-    path = tmp_path / "data.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    return write_records(tmp_path / "data.jsonl", 24, 6)

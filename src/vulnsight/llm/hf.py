@@ -27,7 +27,7 @@ from typing import Any
 from vulnsight.errors import ModelError
 from vulnsight.llm.interface import Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
-from vulnsight.llm.tokens import decision_tokens, single_tokens
+from vulnsight.llm.tokens import decision_tokens, flagged_completion, single_tokens
 
 #: Functions per forward pass by device; a batch is also capped by padded tokens.
 DEFAULT_BATCH = {"cuda": 32, "cpu": 4}
@@ -333,20 +333,7 @@ class TransformersBackend:
             line_head = self._ids(f'{cwe}", "line_number": ')
             logits, cache = self._step(line_head, cache)
             line, _, _ = self._greedy_digits(logits, cache, stops)
-            verdict = {
-                "vulnerability": True,
-                "type": f"CWE-{cwe}",
-                "line_number": int(line or "0"),
-                "confidence": 1.0,
-            }
-            out.append(
-                Completion(
-                    text=json.dumps(verdict),
-                    prompt_tokens=len(head) + len(line_head),
-                    completion_tokens=len(cwe) + len(line),
-                    seconds=time.perf_counter() - start,
-                )
-            )
+            out.append(flagged_completion(cwe, line, len(head) + len(line_head), start))
         return out
 
     def generate(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vulnsight.errors import ModelError
 from vulnsight.llm.interface import Capabilities, Completion, Decision
 from vulnsight.llm.prompt import Prompt
-from vulnsight.llm.tokens import decision_tokens, single_tokens
+from vulnsight.llm.tokens import decision_tokens, flagged_completion, single_tokens
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -221,20 +221,7 @@ class LlamaCppBackend:
             self._llm.eval(line_head)
             stops = set(self._tok(",")[:1]) | set(self._tok("}")[:1])
             line = self._greedy_digits(stops) or "0"
-            verdict = {
-                "vulnerability": True,
-                "type": f"CWE-{cwe}",
-                "line_number": int(line),
-                "confidence": 1.0,
-            }
-            out.append(
-                Completion(
-                    text=json.dumps(verdict),
-                    prompt_tokens=len(head) + len(line_head),
-                    completion_tokens=len(cwe) + len(line),
-                    seconds=time.perf_counter() - start,
-                )
-            )
+            out.append(flagged_completion(cwe, line, len(head) + len(line_head), start))
         return out
 
     def generate(

@@ -27,7 +27,11 @@ def responder(prompt):
 def _start(tmp_path, **opts) -> Iterator[VulnsightServer]:
     project = ProjectConfig(root=tmp_path)
     config = ScanConfig(detectors=("llm",), gate="off")  # every function asked: cache counts
-    service = ScanService(project, config, FakeBackend(responder=responder))
+    yield from serve(ScanService(project, config, FakeBackend(responder=responder)), **opts)
+
+
+def serve(service: ScanService, **opts) -> Iterator[VulnsightServer]:
+    """A running server for `service` on a free loopback port, shut down afterwards."""
     server = VulnsightServer(service, ServerOptions(port=0, **opts))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -15,22 +15,12 @@ import pytest
 from vulnsight.config import ScanConfig
 from vulnsight.llm.fake import FakeBackend
 from vulnsight.review.config_file import ProjectConfig
-from vulnsight.review.server import ScanService, ServerOptions, VulnsightServer
+from vulnsight.review.server import ScanService, VulnsightServer
+
+from .test_server import serve
 
 CODE = "def run(x):\n    return eval(x)\n"
 SAFE = {"vulnerability": False, "type": "none", "line_number": 0, "confidence": 0.9}
-
-
-def _serve(service: ScanService) -> Iterator[VulnsightServer]:
-    server = VulnsightServer(service, ServerOptions(port=0))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
@@ -38,7 +28,7 @@ def server(tmp_path: Path) -> Iterator[VulnsightServer]:
     service = ScanService(
         ProjectConfig(root=tmp_path), ScanConfig(detectors=("llm",)), FakeBackend([SAFE] * 50)
     )
-    yield from _serve(service)
+    yield from serve(service)
 
 
 def call(server, method, path, body=None, timeout=10.0):
@@ -126,7 +116,7 @@ def test_health_and_a_second_request_answer_while_a_slow_scan_runs(tmp_path):
         max_scans=1,
         wait_seconds=0.2,
     )
-    serving = _serve(service)
+    serving = serve(service)
     server = next(serving)
     slow: dict[str, object] = {}
 

@@ -47,6 +47,10 @@ def _wanted(path: str, config: ScanConfig) -> bool:
     return not any(glob_match(path, p) for p in config.exclude)
 
 
+#: How a parser error begins when nothing of the file was parsed (`unscanned` reads it).
+UNPARSED = "cannot parse"
+
+
 def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanError]]:
     """Functions of every file; syntax errors are noted and what parsed is kept."""
     functions: list[Function] = []
@@ -57,10 +61,10 @@ def parse_files(files: Sequence[SourceFile]) -> tuple[list[Function], list[ScanE
             functions.extend(parsed.functions)
             bad = parsed.error_count
         except (ParseError, ValueError, RecursionError) as exc:
-            errors.append(ScanError(src.path, f"cannot parse: {exc}", "parser"))
+            errors.append(ScanError(src.path, f"{UNPARSED}: {exc}", "parser"))
             continue
         except Exception as exc:  # a parser bug on one hostile file must not end the scan
-            reason = f"cannot parse (internal error {type(exc).__name__}: {exc})"
+            reason = f"{UNPARSED} (internal error {type(exc).__name__}: {exc})"
             errors.append(ScanError(src.path, reason, "parser"))
             continue
         if bad:
@@ -79,7 +83,7 @@ def unscanned(
     """Files that no detector looked at: the rules failed on them (or did not run) and
     they could not be parsed, so the model and data flow saw nothing of them either. A
     hostile file built to defeat both must not pass for a clean one."""
-    unparsed = {e.file for e in parse_errors if e.reason.startswith("cannot parse")}
+    unparsed = {e.file for e in parse_errors if e.reason.startswith(UNPARSED)}
     if not unparsed:
         return []
     ran_rules = any(d.name == "rules" for d in detectors)

@@ -160,6 +160,21 @@ def parse_unified_diff(text: str) -> dict[str, list[tuple[int, int]]]:
     return ranges
 
 
+def _work_tree_holds(top: Path, cwd: Path) -> None:
+    """Refuse a work tree that does not contain the scanned directory.
+
+    A checkout's own `.git` (a `gitdir:` file, `core.worktree`, `GIT_WORK_TREE`-style
+    config) can point git at another tree; the diff of that tree would match no scanned
+    file, and a `--diff` scan would then pass with no findings. That must be an error.
+    """
+    real_top, real_cwd = os.path.realpath(top), os.path.realpath(cwd)
+    if os.path.commonpath([real_top, real_cwd]) != real_top:
+        raise ConfigError(
+            f"--diff: git's work tree for {cwd} is {top}, which does not contain it "
+            "(a .git file or core.worktree points elsewhere); refusing to diff another tree"
+        )
+
+
 def changes_since(ref: str, cwd: Path) -> ChangeSet:
     """Changed line ranges of the working tree under `cwd` against `ref`.
 
@@ -168,6 +183,7 @@ def changes_since(ref: str, cwd: Path) -> ChangeSet:
     if ref.startswith("-"):
         raise ConfigError(f"--diff: not a git revision: {ref!r}")
     top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
+    _work_tree_holds(top, cwd)
     _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     diff = _git(
         top,

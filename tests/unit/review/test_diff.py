@@ -126,3 +126,21 @@ def test_a_checkouts_filter_drivers_run_nothing(tmp_path):
     assert changes.lines_of(repo.resolve(), "a.py") == ((2, 2),)
     assert changes.lines_of(repo.resolve(), "b.py") == ((2, 2),)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pwned")) == []
+
+
+def test_a_work_tree_pointing_elsewhere_is_refused(tmp_path):
+    """A checkout's .git/config may name another work tree: `git diff` would then compare
+    that tree, match no scanned file and pass the scan clean. It is an error instead."""
+    repo = tmp_path / "repo"
+    elsewhere = tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.py").write_text("a = 1\n")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "init")
+    (repo / "a.py").write_text("a = 1\nb = 2\n")
+    assert changes_since("HEAD", repo).lines_of(repo.resolve(), "a.py") == ((2, 2),)
+    _git(repo, "config", "core.worktree", str(elsewhere))
+    with pytest.raises(ConfigError, match="does not contain"):
+        changes_since("HEAD", repo)

@@ -70,8 +70,11 @@ class LlamaCppBackend:
         env_threads = os.environ.get("VULNSIGHT_THREADS", "")
         threads = n_threads or (int(env_threads) if env_threads.isdigit() else 0)
         threads = threads or max(1, os.cpu_count() or 1)
+        from vulnsight.llm.llamacpp_build import load_settings
+
         try:
-            with _quiet():  # llama.cpp prints load-time notes to fd 2 even when not verbose
+            # llama.cpp prints load-time notes to fd 2 even when not verbose
+            with _quiet(), load_settings() as build:
                 self._llm: Llama = Llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
@@ -96,6 +99,8 @@ class LlamaCppBackend:
             "base": str(path),
             "adapter": str(lora_path) if lora_path else "",
             "device": "cpu",
+            "llama_cpp_build": " ".join(build["build"]),
+            "extra_buffers": str(build["extra_buffers"]).lower(),
         }
         if head_path is not None:
             self.model_info["head"] = str(head_path)

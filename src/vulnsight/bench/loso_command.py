@@ -22,6 +22,8 @@ from vulnsight.errors import ConfigError
 #: The base model whose logits feed the decision head: the untuned embedded GGUF, never
 #: the shipped adapter (it was trained on these corpora, so it is not leave-one-out).
 HEAD_BASE = "base"
+#: Saved detectors not shown beside: nothing trained (rules) or not the default (base).
+SKIP_SHIPPED = frozenset({"rules", "llm[base]"})
 
 
 def _log(stage: str, done: int, total: int) -> None:
@@ -142,7 +144,7 @@ def _shipped_default(path: Path | None, args: dict[str, Any]) -> list[dict[str, 
     with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             obj = json.loads(line)
-            if obj.get("perturbation", "none") != "none" or obj["detector"] == "llm[base]":
+            if obj.get("perturbation", "none") != "none" or obj["detector"] in SKIP_SHIPPED:
                 continue
             name = f"shipped {obj['detector']}"
             verdicts.setdefault(name, {})[str(obj["record_id"])] = Verdict(

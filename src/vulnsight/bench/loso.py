@@ -319,8 +319,8 @@ def evaluate(
         cols = _head_columns(width, settings)
         fitter = HeadFitter(
             by_id,
-            {r.id: np.asarray(inputs[r.id].logits)[cols] for r in kept},
-            np.asarray(cols),
+            {r.id: _head_row(inputs[r.id], cols) for r in kept},
+            np.asarray([*cols, -1]),
         )
     folds = make_folds(kept, settings.dev_only)
     verdicts: dict[str, dict[str, Verdict]] = {}
@@ -385,6 +385,13 @@ def shipped_rows(
     return rows
 
 
+def _head_row(inp: RecordInputs, cols: Sequence[int]) -> Any:
+    """The head's features: the chosen logits, plus the base model's own true-vs-false
+    logit difference (its untuned verdict), which a random subset may miss."""
+    p = min(max(inp.base_p if inp.base_p is not None else 0.5, 1e-9), 1 - 1e-9)
+    return np.append(np.asarray(inp.logits)[list(cols)], math.log(p / (1 - p)))
+
+
 def _head_columns(width: int, settings: LosoSettings) -> list[int]:
     """Which cached logits feed the head: a seeded subset of `head_tokens` columns (a
     linear probe of the final hidden state needs far fewer than the vocabulary)."""
@@ -434,6 +441,8 @@ def model_decision(result: Mapping[str, Any], min_gain: float | None = None) -> 
             "n": hyb["n"],
             "j_hybrid_combiner": hyb["youden_j"],
             "j_rules_flow": base["youden_j"],
+            "j_rules": (_pooled(result, lang, "rules") or {}).get("youden_j"),
+            "j_head": (_pooled(result, lang, "head") or {}).get("youden_j"),
             "clean_flag_rate": hyb["clean_flag_rate"],
         }
     return out

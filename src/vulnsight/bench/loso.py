@@ -102,15 +102,28 @@ class HeadFitter:
     fits: dict[tuple[frozenset[str], float], DecisionHead | None] = field(default_factory=dict)
 
     def fit(self, train_ids: Sequence[str], l2: float) -> DecisionHead | None:
-        """A head on these records (None when they hold a single label)."""
+        """A head on these records (None when they hold a single label).
+
+        Only sources holding both labels train it, and each (source, label) cell weighs
+        the same: a source that is all vulnerable (or all clean) would otherwise teach
+        the head to recognise the source's style, not the weakness."""
         key = (frozenset(train_ids), l2)
         if key not in self.fits:
-            y = [self.records[i].label for i in train_ids]
-            if len(set(y)) < 2:
+            cells: dict[tuple[str, int], list[str]] = {}
+            for i in train_ids:
+                r = self.records[i]
+                cells.setdefault((r.source, r.label), []).append(i)
+            both = {s for s, _ in cells if (s, 0) in cells and (s, 1) in cells}
+            used = [(c, ids) for c, ids in sorted(cells.items()) if c[0] in both]
+            if not used:
                 self.fits[key] = None
             else:
-                rows = np.asarray([self.x[i] for i in train_ids])
-                self.fits[key] = fit_head(rows, np.asarray(y), self.ids, l2=l2)
+                ids = [i for _, members in used for i in members]
+                total = len(ids)
+                weight = [total / (len(used) * len(m)) for _, m in used for _ in m]
+                rows = np.asarray([self.x[i] for i in ids])
+                y = np.asarray([self.records[i].label for i in ids])
+                self.fits[key] = fit_head(rows, y, self.ids, l2=l2, sample_weight=weight)
         return self.fits[key]
 
     def scores(self, head: DecisionHead | None, ids: Sequence[str]) -> dict[str, float]:

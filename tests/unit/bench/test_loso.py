@@ -193,3 +193,20 @@ def test_interleaved_covers_every_source_early_and_keeps_pairs_together() -> Non
     else:
         raise AssertionError("no pair kept adjacent")
     assert interleaved(list(reversed(records))) == order
+
+
+def test_single_label_sources_do_not_train_the_head() -> None:
+    """A source that is all vulnerable would teach the head its style: it is left out."""
+    records = [r for r in corpus() if r.source in ("alpha", "beta")]
+    records += [rec(f"vuln-{k}", "allvuln", f"v/p{k}", 1) for k in range(6)]
+    inputs = synthetic_inputs(records)
+    fitter = HeadFitter(
+        {r.id: r for r in records},
+        {r.id: np.asarray(inputs[r.id].logits) for r in records},
+        np.arange(12),
+    )
+    with_vuln = fitter.fit([r.id for r in records], 1.0)
+    without = fitter.fit([r.id for r in records if r.source != "allvuln"], 1.0)
+    assert with_vuln is not None and without is not None
+    assert np.allclose(with_vuln.weights, without.weights)
+    assert fitter.fit([r.id for r in records if r.source == "allvuln"], 1.0) is None

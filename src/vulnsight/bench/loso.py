@@ -378,6 +378,7 @@ def evaluate(
             "min_gain": settings.min_gain,
         },
         "folds": fitted,
+        "record_ids": sorted(by_id),
         "rows": rows,
         "by_language": pooled,
     }

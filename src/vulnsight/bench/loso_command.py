@@ -62,7 +62,8 @@ def run_loso(args: dict[str, Any]) -> None:
         "data": [str(p) for p in args["data"]],
         "sample_per_source": args["sample"],
         "seed": args["seed"],
-        "head_base": HEAD_BASE,
+        # --model replaces the base (a model trained on these corpora is then not LOSO)
+        "head_base": args["model"] or HEAD_BASE,
         "head_budget_tokens": args["loso_budget"],
         "clean_flag_cap": args["loso_cap"],
         **dropped,

@@ -95,6 +95,41 @@ def _fingerprint(ids: list[str], settings: dict[str, Any]) -> str:
 @click.option("--fresh", is_flag=True, help="Discard saved predictions in --out and start over.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write PNG plots.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.option(
+    "--loso",
+    is_flag=True,
+    help="Leave-one-source-out: for each source, train the decision head, thresholds and "
+    "combiner on the other sources and test on it (writes LOSO.md, loso.json).",
+)
+@click.option(
+    "--loso-cap",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="--loso: most flags the combiner may add on clean training records (rate).",
+)
+@click.option(
+    "--loso-budget",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="--loso: token budget of a record's context for the base model.",
+)
+@click.option("--loso-threads", type=int, default=None, help="--loso: llama.cpp threads.")
+@click.option("--loso-no-model", is_flag=True, help="--loso: rules and flow only (no model).")
+@click.option(
+    "--loso-extract/--loso-cached",
+    default=True,
+    show_default=True,
+    help="--loso: compute missing model features, or use only those cached in --out "
+    "(records without them are left out of every row).",
+)
+@click.option(
+    "--loso-shipped",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="--loso: saved predictions of the shipped default, shown beside (not LOSO).",
+)
 def eval_command(
     data: tuple[Path, ...],
     detectors: str,
@@ -114,10 +149,22 @@ def eval_command(
     fresh: bool,
     plots: bool,
     progress: bool | None,
+    loso: bool,
+    loso_cap: float,
+    loso_budget: int,
+    loso_threads: int | None,
+    loso_no_model: bool,
+    loso_extract: bool,
+    loso_shipped: Path | None,
 ) -> None:
     """Evaluate detectors on labelled records: F1, MCC, pairs, lines, CWE, calibration,
     latency and cost per 1,000 reviews, robustness. Resumes from --out."""
     try:
+        if loso:
+            from vulnsight.bench.loso_command import run_loso
+
+            run_loso(locals())
+            return
         _eval(locals())
     except ConfigError as exc:
         click.echo(f"vulnsight: {exc}", err=True)

@@ -76,15 +76,19 @@ def fit_head(
     l2: float = 1.0,
     iterations: int = 50,
     balance: bool = True,
+    sample_weight: Any = None,
 ) -> DecisionHead:
-    """L2-regularised logistic regression by Newton's method (IRLS), classes balanced."""
+    """L2-regularised logistic regression by Newton's method (IRLS), classes balanced
+    (or weighted by `sample_weight`, when given, instead)."""
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     n, d = z.shape
-    if balance and 0 < y.sum() < n:
+    if sample_weight is not None:
+        sample_w = np.asarray(sample_weight, dtype=np.float64)
+    elif balance and 0 < y.sum() < n:
         pos = y.sum()
         sample_w = np.where(y == 1, n / (2 * pos), n / (2 * (n - pos)))
     else:

@@ -79,6 +79,14 @@ CWE_WORDING: tuple[tuple[str, str], ...] = (
     (r"\breentrancy\b", "CWE-841"),
 )
 
+#: Weaknesses of memory-unsafe languages only.
+MEMORY_CWES = frozenset(
+    {"CWE-119", "CWE-120", "CWE-121", "CWE-122", "CWE-125", "CWE-787", "CWE-416", "CWE-415",
+     "CWE-476", "CWE-134", "CWE-401"}
+)  # fmt: skip
+#: Weaknesses of fixed-width integers: C, C++ and Solidity (before 0.8).
+INTEGER_CWES = frozenset({"CWE-190", "CWE-191", "CWE-681"})
+
 # A revert of a fix would swap the labels; a merge repeats changes made elsewhere.
 _REVERT_RE = re.compile(r"^\s*revert\b", re.IGNORECASE)
 
@@ -146,7 +154,7 @@ class Selection:
     reason: str
     cves: tuple[str, ...] = ()
     ghsas: tuple[str, ...] = ()
-    cwe: str | None = None
+    cwes: tuple[str, ...] = ()  # the weaknesses the message names (see `cwe_of`)
     cwe_from: str | None = None  # "id" (CWE-nnn in the message) or "wording"
 
 
@@ -161,15 +169,29 @@ def advisories(message: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return cves, ghsas
 
 
-def cwe_of(message: str) -> tuple[str | None, str | None]:
-    """(CWE, how it was found): an explicit CWE id first, else the weakness wording."""
-    found = CWE_RE.search(message)
-    if found:
-        return f"CWE-{int(found.group(1))}", "id"
-    for pattern, cwe in CWE_WORDING:
-        if re.search(pattern, message, re.IGNORECASE):
-            return cwe, "wording"
-    return None, None
+def cwe_of(message: str) -> tuple[tuple[str, ...], str | None]:
+    """(the CWEs a message names, how they were found): explicit CWE ids if any ("id"),
+    else every weakness its wording names ("wording"), else ((), None)."""
+    ids = _unique([f"CWE-{int(m.group(1))}" for m in CWE_RE.finditer(message)])
+    if ids:
+        return ids, "id"
+    worded = _unique(
+        [cwe for pattern, cwe in CWE_WORDING if re.search(pattern, message, re.IGNORECASE)]
+    )
+    return worded, ("wording" if worded else None)
+
+
+def cwe_for(cwes: tuple[str, ...], language: str) -> str | None:
+    """The one CWE of `cwes` that can apply to code in `language`, or None when none or
+    several do (a commit fixing "SQL injection and a buffer overflow" gives its Python
+    function CWE-89 and its C function nothing, since C can have both)."""
+    native = language in ("c", "cpp")
+    fits = [
+        c
+        for c in cwes
+        if native or (c not in MEMORY_CWES and (c not in INTEGER_CWES or language == "solidity"))
+    ]
+    return fits[0] if len(fits) == 1 else None
 
 
 def is_test_path(path: str) -> bool:
@@ -208,6 +230,6 @@ def select_commit(commit: CommitInfo, policy: FixPolicy) -> Selection:
         return Selection(False, f"too many files ({len(commit.paths)})")
     if not any(is_code_path(p) for p in commit.paths):
         return Selection(False, "no code changed (tests, docs or version files only)")
-    cwe, cwe_from = cwe_of(commit.message)
+    cwes, cwe_from = cwe_of(commit.message)
     reason = ", ".join([*cves, *ghsas]) or f"wording: {wording}"
-    return Selection(True, reason, cves, ghsas, cwe, cwe_from)
+    return Selection(True, reason, cves, ghsas, cwes, cwe_from)

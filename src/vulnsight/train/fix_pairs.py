@@ -22,7 +22,7 @@ from vulnsight.errors import VulnsightError
 from vulnsight.parse import extract
 from vulnsight.parse.comments import strip_comments
 from vulnsight.textsafe import safe_text
-from vulnsight.train.fix_commits import CommitInfo, FixPolicy, Selection
+from vulnsight.train.fix_commits import CommitInfo, FixPolicy, Selection, cwe_for
 from vulnsight.types import Function, SourceFile
 
 SOURCE = "fixes"
@@ -162,12 +162,13 @@ def pair_records(
         "advisories": [*selection.cves, *selection.ghsas],
         "selected_by": selection.reason,
         "cwe_from": selection.cwe_from,
+        "cwes_named": list(selection.cwes),
         "message": summary(commit.message),
         "function": pair.before.name,
     }
     common = {
         "language": pair.language,
-        "cwe": selection.cwe,
+        "cwe": cwe_for(selection.cwes, pair.language),
         "source": SOURCE,
         "project": project,
         "path": pair.path,

@@ -109,9 +109,11 @@ def harvest_command(
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in result.records)
     write_atomic(output, text)
     dropped = ", ".join(f"{k}: {v}" for k, v in sorted(result.dropped.items())) or "none"
+    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(result.skipped.items())) or "none"
     click.echo(
         f"{result.pairs} pairs from {len(result.used)} of {result.commits_selected} "
         f"security-fix commits ({result.commits_seen} commits read); "
-        f"filtered out: {dropped}; written to {safe_text(str(output))}",
+        f"commits skipped: {skipped}; functions filtered out: {dropped}; "
+        f"written to {safe_text(str(output))}",
         err=True,
     )

@@ -18,9 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tree_sitter import Node
+
 from vulnsight.errors import VulnsightError
 from vulnsight.parse import extract
 from vulnsight.parse.comments import strip_comments
+from vulnsight.parse.grammars import grammar_name, parse_text
 from vulnsight.textsafe import safe_text
 from vulnsight.train.fix_commits import CommitInfo, FixPolicy, Selection, cwe_for
 from vulnsight.types import Function, SourceFile
@@ -29,6 +32,14 @@ SOURCE = "fixes"
 _TOKEN_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*|\d[\w.]*|\S")
 _WORD_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
 _WS_RE = re.compile(r"\s+")
+# Definitions whose members are examined one by one when a change touches them.
+_SCOPES = frozenset(
+    {
+        "class_definition", "class_declaration", "abstract_class_declaration", "class",
+        "class_specifier", "struct_specifier", "namespace_definition", "contract_declaration",
+        "library_declaration", "interface_declaration", "impl_item",
+    }
+)  # fmt: skip
 _TEST_FUNCTION_RE = re.compile(r"(?:^|[.:])(?:test_?|Test)[A-Za-z0-9_]*$")
 
 
@@ -72,6 +83,57 @@ def changed_lines(before: str, after: str) -> tuple[tuple[int, ...], tuple[int, 
     return tuple(deleted), tuple(added)
 
 
+def touched_rows(before: str, after: str) -> tuple[set[int], set[int]]:
+    """0-based rows of each text inside or next to a change (a quick file-level diff:
+    common ends trimmed, the rest matched with difflib's heuristics, so a large file
+    with a few changes costs little; it may over-approximate, never miss a change)."""
+    a, b = before.split("\n"), after.split("\n")
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    rows_a: set[int] = set()
+    rows_b: set[int] = set()
+    matcher = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail])
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            rows_a.update(range(head + i1 - 1, head + max(i2, i1 + 1)))
+            rows_b.update(range(head + j1 - 1, head + max(j2, j1 + 1)))
+    return rows_a, rows_b
+
+
+def _blankable(node: Node, data: bytes) -> bool:
+    """Whether `node` has its rows to itself (nothing else on its first or last row)."""
+    before = data[data.rfind(b"\n", 0, node.start_byte) + 1 : node.start_byte]
+    end = data.find(b"\n", node.end_byte)
+    after = data[node.end_byte : len(data) if end < 0 else end]
+    return not before.strip() and not after.strip()
+
+
+def focus(text: str, language: str, path: str, rows: set[int]) -> str:
+    """`text` with the definitions that no row of `rows` touches blanked out (their
+    lines emptied, the line count kept), so that extracting functions from a large file
+    costs in proportion to what changed. Classes, namespaces and contracts that a change
+    touches are entered, and their untouched members blanked in turn."""
+    lines = text.split("\n")
+    tree, data = parse_text(text, grammar_name(language, path))
+    blank: set[int] = set()
+    stack: list[Node] = [tree.root_node]
+    while stack:
+        for child in stack.pop().named_children:
+            span = range(child.start_point.row, child.end_point.row + 1)
+            if not rows.intersection(span):
+                if _blankable(child, data):
+                    blank.update(span)
+                continue
+            body = child.child_by_field_name("body")
+            if child.type in _SCOPES and body is not None:
+                stack.append(body)
+    return "\n".join("" if i in blank else line for i, line in enumerate(lines))
+
+
 def _functions(path: str, language: str, text: str) -> dict[tuple[str, str], list[Function]]:
     by_key: dict[tuple[str, str], list[Function]] = {}
     for fn in extract(SourceFile(path, language, text)):
@@ -84,8 +146,13 @@ def function_pairs(file: FileVersions) -> list[FunctionPair]:
     """The functions present in both versions of `file` whose code differs, matched by
     qualified name and kind (by order among same-named ones, and only when both versions
     hold as many). Raises ParseError when a version cannot be parsed."""
-    before = _functions(file.path, file.language, file.before)
-    after = _functions(file.path, file.language, file.after)
+    rows_before, rows_after = touched_rows(file.before, file.after)
+    before = _functions(
+        file.path, file.language, focus(file.before, file.language, file.path, rows_before)
+    )
+    after = _functions(
+        file.path, file.language, focus(file.after, file.language, file.path, rows_after)
+    )
     pairs: list[FunctionPair] = []
     for key, olds in before.items():
         news = after.get(key, [])

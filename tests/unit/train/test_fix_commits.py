@@ -20,8 +20,10 @@ from vulnsight.train.fix_pairs import (
     changed_lines,
     commit_records,
     deduplicate,
+    focus,
     function_pairs,
     noise_reason,
+    touched_rows,
 )
 
 P = "a" * 40
@@ -214,3 +216,29 @@ def test_deduplicate_drops_repeats_and_code_seen_with_both_labels():
     kept = deduplicate(recs, dropped)
     assert [r["meta"]["pair_id"] for r in kept] == ["p1", "p1", "p5", "p5"]
     assert dropped == Counter({"duplicate pair": 1, "code seen with both labels": 2})
+
+
+def test_focus_blanks_only_the_definitions_no_change_touches():
+    before = (
+        "class Store:\n"
+        "    def get(self, key):\n"
+        "        return self.db.query('SELECT v FROM t WHERE k = %s' % key)\n"
+        "\n"
+        "    def size(self):\n"
+        "        return len(self.db)\n"
+        "\n"
+        "\n"
+        "def helper(x):\n"
+        "    return x * 2\n"
+    )
+    after = before.replace(
+        "'SELECT v FROM t WHERE k = %s' % key", "'SELECT v FROM t WHERE k = ?', (key,)"
+    )
+    rows_before, rows_after = touched_rows(before, after)
+    assert 2 in rows_before and 2 in rows_after and 8 not in rows_before
+    focused = focus(before, "python", "store.py", rows_before).split("\n")
+    assert focused[:3] == before.split("\n")[:3]  # the class header and the changed method
+    assert focused[4:6] == ["", ""] and focused[8:10] == ["", ""]  # size() and helper() blanked
+    assert len(focused) == len(before.split("\n"))
+    (pair,) = function_pairs(FileVersions("store.py", "python", before, after))
+    assert pair.before.name.endswith("get") and pair.deleted == (2,)

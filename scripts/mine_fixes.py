@@ -25,6 +25,7 @@ import argparse
 import gzip
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -131,7 +132,14 @@ def reserved_names(path: Path) -> tuple[set[str], set[str]]:
         if kind.strip() == "repository" and value:
             repos.add(value)
         elif kind.strip() == "package" and value:
-            packages.update(w.strip("()@") for w in value.replace("/", " ").split())
+            name, _, alias = value.partition("(")
+            name = name.strip()
+            if name.startswith("@"):  # @scope/name: the scope, and scope-name as a repo name
+                scope, _, rest = name[1:].partition("/")
+                packages.update({scope, f"{scope}-{rest}"})
+            else:
+                packages.add(name)
+            packages.update(alias.strip(" )").split())
     return repos, packages
 
 
@@ -176,7 +184,8 @@ def cached_harvest(git: GitRepo, repo: str, policy: FixPolicy, cache: Path) -> F
             return h
     h = harvest_fixes(git, repo, policy)
     cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # another run may read the cache meanwhile
+    tmp.write_text(
         json.dumps(
             {
                 "key": key,
@@ -189,6 +198,7 @@ def cached_harvest(git: GitRepo, repo: str, policy: FixPolicy, cache: Path) -> F
             }
         )
     )
+    os.replace(tmp, path)
     return h
 
 
@@ -264,6 +274,12 @@ def main() -> None:
     ap.add_argument("--stats", type=Path, default=DATA / "STATS.md")
     ap.add_argument("--reserved", type=Path, default=Path("/work/shared/reserved.txt"))
     ap.add_argument("--cache", type=Path, default=DATA / ".cache")
+    ap.add_argument(
+        "--fill-cache-reversed",
+        action="store_true",
+        help="only mine into the cache, last repository first (a second process, so that "
+        "two cores share the work); writes no outputs",
+    )
     ap.add_argument("--licences", nargs="*", metavar="OWNER/NAME", default=None)
     args = ap.parse_args()
     reserved = reserved_names(args.reserved)
@@ -281,7 +297,16 @@ def main() -> None:
     per_repo: list[tuple[str, str, FixHarvest]] = []
     records: list[dict[str, Any]] = []
     rows = ["repo\tcommit\tadvisories\tselected_by\tlicence\tpairs"]
-    for repo, licence in read_list(args.repos):
+    listed = read_list(args.repos)
+    if args.fill_cache_reversed:
+        for repo, _ in reversed(listed):
+            check_not_reserved(repo, reserved)
+            t0 = time.monotonic()
+            git = GitRepo(args.mirrors / repo.replace("/", "+") / "repo")
+            result = cached_harvest(git, repo, policy, args.cache)
+            print(f"{repo}: {result.pairs} pairs, {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        return
+    for repo, licence in listed:
         check_not_reserved(repo, reserved)
         git_dir = args.mirrors / repo.replace("/", "+") / "repo"
         if not git_dir.is_dir():

@@ -37,9 +37,14 @@ _SCOPES = frozenset(
     {
         "class_definition", "class_declaration", "abstract_class_declaration", "class",
         "class_specifier", "struct_specifier", "namespace_definition", "contract_declaration",
-        "library_declaration", "interface_declaration", "impl_item",
+        "library_declaration", "interface_declaration", "linkage_specification",
     }
 )  # fmt: skip
+# Nodes whose children are definitions in their own right: preprocessor branches, and
+# the ERROR regions tree-sitter leaves where macros confuse it (they can span a file).
+_TRANSPARENT = frozenset(
+    {"ERROR", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "export_statement"}
+)
 _TEST_FUNCTION_RE = re.compile(r"(?:^|[.:])(?:test_?|Test)[A-Za-z0-9_]*$")
 
 
@@ -131,6 +136,8 @@ def focus(text: str, language: str, path: str, rows: set[int]) -> str:
             body = child.child_by_field_name("body")
             if child.type in _SCOPES and body is not None:
                 stack.append(body)
+            elif child.type in _TRANSPARENT:
+                stack.append(child)
     return "\n".join("" if i in blank else line for i, line in enumerate(lines))
 
 

@@ -143,12 +143,31 @@ def reserved_names(path: Path) -> tuple[set[str], set[str]]:
     return repos, packages
 
 
+#: Packages the project measures on as never-trained-on code: the held-out group of
+#: benchmarks/rules_realcode.py (false positives on mature code) and the clean functions
+#: the default model's thresholds were calibrated on. Mining them would spoil both.
+HELD_OUT = frozenset(
+    {
+        "yaml/pyyaml", "pygments/pygments", "docutils/docutils", "encode/httpx",
+        "django/django", "jashkenas/underscore", "caolan/async", "websockets/ws",
+        "expressjs/body-parser", "yargs/yargs", "reactivex/rxjs", "libexpat/libexpat",
+        "curl/curl", "leethomason/tinyxml2", "transmissions11/solmate", "uniswap/v3-core",
+        "redis/redis", "tmux/tmux", "google/leveldb", "google/snappy", "moment/moment",
+        "handlebars-lang/handlebars.js", "colinhacks/zod", "safe-global/safe-smart-account",
+        "chiru-labs/erc721a",
+    }
+)  # fmt: skip
+
+
 def check_not_reserved(repo: str, reserved: tuple[set[str], set[str]]) -> None:
-    """Exit when `repo` is reserved: listed, a reserved package's name, or is_reserved."""
+    """Exit when `repo` is reserved (listed, a reserved package's name, is_reserved) or
+    held out as never-trained-on code (HELD_OUT)."""
     repos, packages = reserved
     name = repo.lower().rsplit("/", 1)[-1]
     if repo.lower() in repos or name in packages or is_reserved(repo):
         sys.exit(f"mine_fixes: {repo} is reserved for evaluation; remove it from the list")
+    if repo.lower() in HELD_OUT:
+        sys.exit(f"mine_fixes: {repo} is held-out mature code (HELD_OUT); remove it")
 
 
 def read_list(path: Path) -> list[tuple[str, str]]:
@@ -165,9 +184,11 @@ def read_list(path: Path) -> list[tuple[str, str]]:
 CACHE_VERSION = "1"  # bump when the harvest's output changes for the same history
 
 
-def cached_harvest(git: GitRepo, repo: str, policy: FixPolicy, cache: Path) -> FixHarvest:
+def cached_harvest(
+    git: GitRepo, repo: str, policy: FixPolicy, cache: Path, cached_only: bool = False
+) -> FixHarvest | None:
     """`harvest_fixes`, remembered per repository HEAD (so adding repositories to the
-    list does not mine the others again)."""
+    list does not mine the others again); None when `cached_only` and not cached."""
     key = f"{CACHE_VERSION}-{git.resolve('HEAD')}-{hash_policy(policy)}"
     path = cache / f"{repo.replace('/', '+')}.json"
     if path.is_file():
@@ -182,6 +203,8 @@ def cached_harvest(git: GitRepo, repo: str, policy: FixPolicy, cache: Path) -> F
                 Counter(saved["dropped"]),
             )
             return h
+    if cached_only:
+        return None
     h = harvest_fixes(git, repo, policy)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # another run may read the cache meanwhile
@@ -280,6 +303,12 @@ def main() -> None:
         help="only mine into the cache, last repository first (a second process, so that "
         "two cores share the work); writes no outputs",
     )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="write the outputs from the repositories already mined (the cache); the "
+        "others are named in STATS.md as not mined yet",
+    )
     ap.add_argument("--licences", nargs="*", metavar="OWNER/NAME", default=None)
     args = ap.parse_args()
     reserved = reserved_names(args.reserved)
@@ -298,13 +327,15 @@ def main() -> None:
     records: list[dict[str, Any]] = []
     rows = ["repo\tcommit\tadvisories\tselected_by\tlicence\tpairs"]
     listed = read_list(args.repos)
+    not_mined: list[str] = []
     if args.fill_cache_reversed:
         for repo, _ in reversed(listed):
             check_not_reserved(repo, reserved)
             t0 = time.monotonic()
             git = GitRepo(args.mirrors / repo.replace("/", "+") / "repo")
-            result = cached_harvest(git, repo, policy, args.cache)
-            print(f"{repo}: {result.pairs} pairs, {time.monotonic() - t0:.0f} s", file=sys.stderr)
+            done = cached_harvest(git, repo, policy, args.cache)
+            assert done is not None
+            print(f"{repo}: {done.pairs} pairs, {time.monotonic() - t0:.0f} s", file=sys.stderr)
         return
     for repo, licence in listed:
         check_not_reserved(repo, reserved)
@@ -315,7 +346,10 @@ def main() -> None:
         if found != licence or licence not in OSI:
             sys.exit(f"mine_fixes: {repo}: the list says {licence!r}, its LICENSE says {found!r}")
         t0 = time.monotonic()
-        result = cached_harvest(GitRepo(git_dir), repo, policy, args.cache)
+        result = cached_harvest(GitRepo(git_dir), repo, policy, args.cache, args.cached_only)
+        if result is None:
+            not_mined.append(repo)
+            continue
         for rec in result.records:
             rec["meta"]["licence"] = licence
         records.extend(result.records)
@@ -337,7 +371,10 @@ def main() -> None:
             gz.write((json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n").encode())
     args.out.write_bytes(buf.getvalue())
     args.commits.write_text("\n".join(rows) + "\n")
-    args.stats.write_text(stats_markdown(per_repo, records, time.monotonic() - start))
+    stats = stats_markdown(per_repo, records, time.monotonic() - start)
+    if not_mined:
+        stats += "\n## Listed but not mined yet\n\n" + "".join(f"* {r}\n" for r in not_mined)
+    args.stats.write_text(stats)
     print(f"{len(records) // 2} pairs -> {args.out} ({len(buf.getvalue())} bytes)", file=sys.stderr)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from vulnsight.errors import VulnsightError
 from vulnsight.languages import language_of
 from vulnsight.train.fix_commits import (
     CommitInfo,
@@ -133,7 +134,11 @@ def harvest_fixes(
         if not first.kept:
             result.skipped[first.reason] += 1
             continue
-        changes = history.changes(commit.parents[0], commit.sha)
+        try:
+            changes = history.changes(commit.parents[0], commit.sha)
+        except VulnsightError:  # objects missing from a partial copy: skip this commit
+            result.skipped["unreadable commit"] += 1
+            continue
         paths = tuple(dict.fromkeys(p for c in changes for p in (c.old_path, c.new_path)))
         commit = replace(commit, paths=paths)
         selection = select_commit(commit, policy)
@@ -141,9 +146,12 @@ def harvest_fixes(
             result.skipped[selection.reason.split(" (")[0]] += 1
             continue
         result.commits_selected += 1
-        found = commit_records(
-            commit, selection, _file_versions(history, changes), policy, project, result.dropped
-        )
+        try:
+            files = _file_versions(history, changes)
+        except VulnsightError:
+            result.skipped["unreadable commit"] += 1
+            continue
+        found = commit_records(commit, selection, files, policy, project, result.dropped)
         if on_commit is not None:
             on_commit(commit, selection, len(found) // 2)
         records.extend(found)

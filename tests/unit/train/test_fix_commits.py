@@ -242,3 +242,31 @@ def test_focus_blanks_only_the_definitions_no_change_touches():
     assert len(focused) == len(before.split("\n"))
     (pair,) = function_pairs(FileVersions("store.py", "python", before, after))
     assert pair.before.name.endswith("get") and pair.deleted == (2,)
+
+
+def test_an_unreadable_commit_is_counted_and_the_harvest_goes_on():
+    from vulnsight.errors import VulnsightError
+    from vulnsight.train.fix_harvest import harvest_fixes
+
+    class Change:
+        def __init__(self, old, new):
+            self.status, self.old_blob, self.new_blob = "M", old, new
+            self.old_path = self.new_path = "src/copy.c"
+            self.regular = True
+
+    class History:
+        def commits(self, rev="HEAD", max_count=None):
+            yield CommitInfo("c" * 40, (P,), "Fix buffer overflow, CVE-2024-1")
+            yield CommitInfo(C, (P,), "Fix heap overflow, CVE-2024-2")
+
+        def changes(self, parent, sha):
+            if sha == "c" * 40:
+                raise VulnsightError("fatal: unable to read 7b28dfbe")  # a partial copy
+            return [Change("1" * 40, "2" * 40)]
+
+        def blobs(self, ids):
+            return {"1" * 40: C_BEFORE.encode(), "2" * 40: C_AFTER.encode()}
+
+    result = harvest_fixes(History(), "acme/copy")
+    assert result.skipped == Counter({"unreadable commit": 1})
+    assert result.pairs == 1 and result.used[0].sha == C

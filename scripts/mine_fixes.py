@@ -233,7 +233,10 @@ def hash_policy(policy: FixPolicy) -> str:
 
 
 def stats_markdown(
-    per_repo: list[tuple[str, str, FixHarvest]], records: list[dict[str, Any]], seconds: float
+    per_repo: list[tuple[str, str, FixHarvest]],
+    records: list[dict[str, Any]],
+    seconds: float,
+    heads: dict[str, str],
 ) -> str:
     """Counts by language, CWE and repository, and what the filters removed."""
     vuln = [r for r in records if r["label"] == 1]
@@ -277,13 +280,13 @@ def stats_markdown(
         "",
         "## By repository",
         "",
-        "| repository | licence | commits read | selected | used | pairs |",
-        "|---|---|---:|---:|---:|---:|",
+        "| repository | HEAD mined | licence | commits read | selected | used | pairs |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     for repo, licence, h in per_repo:
         lines.append(
-            f"| {repo} | {licence} | {h.commits_seen} | {h.commits_selected} "
-            f"| {len(h.used)} | {h.pairs} |"
+            f"| {repo} | {heads.get(repo, '?')[:12]} | {licence} | {h.commits_seen} "
+            f"| {h.commits_selected} | {len(h.used)} | {h.pairs} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -328,6 +331,7 @@ def main() -> None:
     rows = ["repo\tcommit\tadvisories\tselected_by\tlicence\tpairs"]
     listed = read_list(args.repos)
     not_mined: list[str] = []
+    heads: dict[str, str] = {}
     if args.fill_cache_reversed:
         for repo, _ in reversed(listed):
             check_not_reserved(repo, reserved)
@@ -346,7 +350,9 @@ def main() -> None:
         if found != licence or licence not in OSI:
             sys.exit(f"mine_fixes: {repo}: the list says {licence!r}, its LICENSE says {found!r}")
         t0 = time.monotonic()
-        result = cached_harvest(GitRepo(git_dir), repo, policy, args.cache, args.cached_only)
+        git = GitRepo(git_dir)
+        heads[repo] = git.resolve("HEAD")
+        result = cached_harvest(git, repo, policy, args.cache, args.cached_only)
         if result is None:
             not_mined.append(repo)
             continue
@@ -371,7 +377,7 @@ def main() -> None:
             gz.write((json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n").encode())
     args.out.write_bytes(buf.getvalue())
     args.commits.write_text("\n".join(rows) + "\n")
-    stats = stats_markdown(per_repo, records, time.monotonic() - start)
+    stats = stats_markdown(per_repo, records, time.monotonic() - start, heads)
     if not_mined:
         stats += "\n## Listed but not mined yet\n\n" + "".join(f"* {r}\n" for r in not_mined)
     args.stats.write_text(stats)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vulnsight.bench.records import is_reserved
-from vulnsight.train.fix_commits import FixPolicy
+from vulnsight.train.fix_commits import CommitInfo, FixPolicy, select_commit
 from vulnsight.train.fix_harvest import FixHarvest, UsedCommit, harvest_fixes
 from vulnsight.train.gitread import GitRepo
 
@@ -225,6 +225,31 @@ def cached_harvest(
     return h
 
 
+def reselect(h: FixHarvest, policy: FixPolicy) -> FixHarvest:
+    """Apply today's commit filter to a cached harvest (mined under an earlier, looser
+    one) from what each record keeps of its commit: the subject line and advisory ids.
+    A fresh harvest passes unchanged."""
+    kept: list[dict[str, Any]] = []
+    for rec in h.records:
+        meta = rec["meta"]
+        message = "\n\n".join([meta["message"], " ".join(meta["advisories"])])
+        commit = CommitInfo(meta["commit"], (meta["parent"],), message, (rec["path"],))
+        selection = select_commit(commit, policy)
+        if selection.kept:
+            kept.append(rec)
+        else:
+            h.dropped[f"commit filter: {selection.reason}"] += 1
+    h.dropped = Counter(
+        {k: v // 2 if k.startswith("commit filter") else v for k, v in h.dropped.items()}
+    )
+    pairs = Counter(r["meta"]["commit"] for r in kept if r["label"] == 1)
+    h.used = [
+        UsedCommit(u.sha, u.advisories, u.reason, pairs[u.sha]) for u in h.used if pairs[u.sha]
+    ]
+    h.records = kept
+    return h
+
+
 def hash_policy(policy: FixPolicy) -> str:
     """A short digest of the harvest settings."""
     import hashlib
@@ -356,6 +381,7 @@ def main() -> None:
         if result is None:
             not_mined.append(repo)
             continue
+        result = reselect(result, policy)
         for rec in result.records:
             rec["meta"]["licence"] = licence
         records.extend(result.records)

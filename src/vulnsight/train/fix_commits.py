@@ -89,6 +89,12 @@ INTEGER_CWES = frozenset({"CWE-190", "CWE-191", "CWE-681"})
 
 # A revert of a fix would swap the labels; a merge repeats changes made elsewhere.
 _REVERT_RE = re.compile(r"^\s*revert\b", re.IGNORECASE)
+# A subject that says the change is not a security fix, or fixes a fix's regression.
+NOT_A_FIX_RE = re.compile(
+    r"\bharmless\b|\bno security (?:impact|implications?|issue|relevance)\b|"
+    r"\bnot a security\b|\bfalse positives?\b|\bregressions? (?:introduced|caused) by\b",
+    re.IGNORECASE,
+)
 
 _TEST_PARTS = frozenset(
     {
@@ -215,15 +221,21 @@ def is_code_path(path: str) -> bool:
 
 
 def select_commit(commit: CommitInfo, policy: FixPolicy) -> Selection:
-    """Keep `commit` when it is a plain (non-merge) commit whose message names a CVE, a
-    GHSA advisory or security-fix wording, and which changes some code file (not only
+    """Keep `commit` when it is a plain (non-merge) commit whose message names a CVE or
+    GHSA advisory, or whose subject line has security-fix wording (and does not call the
+    change harmless or a regression fix), and which changes some code file (not only
     tests, docs or version files) without touching more than `policy.max_files` files."""
     if len(commit.parents) != 1:
         return Selection(False, "merge" if commit.parents else "root commit")
     if _REVERT_RE.match(commit.message):
         return Selection(False, "revert")
+    subject = commit.message.strip().split("\n", 1)[0]
+    if NOT_A_FIX_RE.search(subject):
+        return Selection(False, "not a security fix (says its subject)")
     cves, ghsas = advisories(commit.message)
-    wording = policy.wording(commit.message)
+    # Advisory ids count anywhere in the message; wording only in the subject line (a
+    # body that mentions "a security issue" in passing does not make a fix).
+    wording = policy.wording(subject)
     if not cves and not ghsas and wording is None:
         return Selection(False, "no security wording")
     if len(commit.paths) > policy.max_files:

@@ -56,6 +56,12 @@ def test_security_fix_commits_are_kept_with_their_reason(message, reason):
         (commit("Bump version to 1.0.1"), "no security wording"),
         (commit("Refactor the overflow handling for speed"), "no security wording"),
         (commit("Add security policy document"), "no security wording"),
+        (
+            commit("Tidy build\n\nThis also fixes a security issue in passing"),
+            "no security wording",
+        ),
+        (commit("Fix harmless integer overflow in hash (CVE-2024-1111)"), "not a security fix"),
+        (commit("Fix regressions introduced by CVE-2014-0191 patch"), "not a security fix"),
         (commit("Merge CVE-2024-1111 fix", parents=(P, C)), "merge"),
         (commit("Initial import, fixes CVE-2024-1111", parents=()), "root commit"),
         (commit('Revert "Fix CVE-2024-1111"'), "revert"),

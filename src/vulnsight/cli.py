@@ -68,6 +68,7 @@ def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
 LAZY_COMMANDS: dict[str, str] = {
     "train": "vulnsight.train.commands:train_command",
     "calibrate": "vulnsight.train.calibrate_command:calibrate_command",
+    "harvest": "vulnsight.train.harvest_command:harvest_command",
     "eval": "vulnsight.bench.commands:eval_command",
     "baseline": "vulnsight.review.commands:baseline",
     "triage": "vulnsight.review.commands:triage",

@@ -218,6 +218,7 @@ def _run(
 
     owned = _init_ray(options)
     try:
+        _check_resources(options, uses_model(flags))
         workers: list[Any] = []
         ledger: Any = None
         if uses_model(flags):
@@ -274,6 +275,24 @@ def _run(
     finally:
         if owned:
             ray.shutdown()
+
+
+def _check_resources(options: FleetOptions, model: bool) -> None:
+    """Refuse a layout the cluster cannot schedule (the model actors would hold every
+    CPU and no repository task could start: the run would wait forever)."""
+    import ray
+
+    have: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    workers = max(1, options.workers) if model else 0
+    cpus = workers * options.threads_per_worker + options.repo_cpus
+    gpus = workers * options.gpus_per_worker
+    if have.get("CPU", 0.0) < cpus:
+        raise ConfigError(
+            f"the Ray cluster has {have.get('CPU', 0.0):g} CPUs; {workers} model worker(s) of "
+            f"{options.threads_per_worker} thread(s) plus one repository task need {cpus:g}"
+        )
+    if gpus and have.get("GPU", 0.0) < gpus:
+        raise ConfigError(f"the Ray cluster has {have.get('GPU', 0.0):g} GPUs; {gpus:g} needed")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -21,16 +21,22 @@ from vulnsight.llm.prompt import Prompt
 
 
 def worker_spec(spec: str | None, gpus: float) -> str | None:
-    """The model spec a worker loads: on a GPU the batched transformers runtime
-    (`transformers:SPEC`), else the spec as given (llama.cpp for GGUF models)."""
-    from vulnsight.llm.models import RUNTIMES
+    """The model spec the workers load: on a GPU the batched transformers runtime
+    (`transformers:SPEC`) where the model can run on it as trained, else the spec as
+    given (e.g. the shipped default's decision head runs on llama.cpp only)."""
+    from vulnsight.errors import ConfigError
+    from vulnsight.llm.models import RUNTIMES, resolve
 
-    if gpus <= 0:
+    if gpus <= 0 or resolve(spec).backend in ("fake", "openai"):
         return spec
     given = (spec or "default").strip()
     head, sep, rest = given.partition(":")
     if sep and head in RUNTIMES:
         given = rest
+    try:
+        resolve(f"transformers:{given}")
+    except ConfigError:
+        return spec
     return f"transformers:{given}"
 
 
@@ -40,7 +46,7 @@ class ModelWorker:
     def __init__(self, spec: str | None, threads: int = 1, gpus: float = 0.0) -> None:
         from vulnsight.llm.models import load, resolve
 
-        self.spec = worker_spec(spec, gpus)
+        self.spec = spec  # as `worker_spec` chose it
         overrides: dict[str, Any] = {}
         runtime = resolve(self.spec).backend
         if runtime in ("llamacpp", "hub"):

@@ -29,7 +29,7 @@ from vulnsight.fleet.plan import (
     pending,
     repo_dir,
 )
-from vulnsight.fleet.remote import ModelWorker, RemoteBackend, WorkerLost
+from vulnsight.fleet.remote import ModelWorker, RemoteBackend, WorkerLost, worker_spec
 from vulnsight.fleet.repo import RepoResult, scan_repository
 from vulnsight.report_file import write_atomic
 
@@ -165,15 +165,19 @@ def _caller(workers: Sequence[Any]) -> Callable[..., Any]:
 def repo_task(
     repo: RepoSource,
     flags: Mapping[str, Any],
-    spec: str | None,
+    specs: tuple[str | None, str | None],
     workers: Sequence[Any],
     ledger: Any,
     owner: int,
 ) -> RepoResult:
-    """The body of one repository's Ray task."""
+    """The body of one repository's Ray task. `specs`: the fleet's model spec and the
+    one its workers run (`remote.worker_spec`)."""
     import ray
 
-    backend = RemoteBackend(spec, len(workers), _caller(workers), first=owner) if workers else None
+    spec, run_spec = specs
+    backend = None
+    if workers:
+        backend = RemoteBackend(run_spec, len(workers), _caller(workers), first=owner)
     store = FleetStore(_RayLedger(ledger), owner) if ledger is not None else None
     try:
         return scan_repository(repo, flags, backend, store, spec)
@@ -221,6 +225,7 @@ def _run(
         _check_resources(options, uses_model(flags))
         workers: list[Any] = []
         ledger: Any = None
+        run_spec = worker_spec(spec, options.gpus_per_worker)
         if uses_model(flags):
             actor: Any = ray.remote(ModelWorker).options(
                 num_cpus=options.threads_per_worker,
@@ -229,7 +234,7 @@ def _run(
                 max_task_retries=4,
             )
             workers = [
-                actor.remote(spec, options.threads_per_worker, options.gpus_per_worker)
+                actor.remote(run_spec, options.threads_per_worker, options.gpus_per_worker)
                 for _ in range(max(1, options.workers))
             ]
             result.worker_pids = [int(ray.get(w.pid.remote())) for w in workers]
@@ -244,7 +249,7 @@ def _run(
         while queue or running:
             while queue and len(running) < limit:
                 repo = queue.pop(0)
-                ref = task.remote(repo, flags, spec, workers, ledger, order[repo.slug])
+                ref = task.remote(repo, flags, (spec, run_spec), workers, ledger, order[repo.slug])
                 running[ref] = repo
             ready, _ = ray.wait(list(running), num_returns=1)
             repo = running.pop(ready[0])

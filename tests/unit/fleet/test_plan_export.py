@@ -13,7 +13,7 @@ import pytest
 from vulnsight.errors import ConfigError
 from vulnsight.fleet.export import export_head
 from vulnsight.fleet.plan import DONE_MARKER, Progress, expand_repos, is_done, repo_dir
-from vulnsight.fleet.remote import ModelWorker, RemoteBackend, WorkerLost
+from vulnsight.fleet.remote import ModelWorker, RemoteBackend, WorkerLost, worker_spec
 from vulnsight.fleet.summary import finding_rows, overview
 from vulnsight.llm.prompt import Prompt
 
@@ -145,3 +145,12 @@ def test_remote_backend_retries_a_lost_worker_and_completes_on_the_decider() -> 
     fresh = ModelWorker("fake")  # a restarted worker asked for a prompt it never decided
     assert len(fresh.complete_flagged(prompts[:1])) == 1
     assert backend.count_tokens("a b c") == 3
+
+
+def test_gpu_workers_run_transformers_only_where_the_model_runs_there_as_trained() -> None:
+    assert worker_spec("base", 0) == "base"
+    assert worker_spec("base", 1) == "transformers:base"
+    assert worker_spec("llamacpp:base", 0.5) == "transformers:base"
+    assert worker_spec("fake", 1) == "fake"
+    # the shipped default is a decision head on llama.cpp's logits: it stays there
+    assert worker_spec(None, 1) is None and worker_spec("default", 1) == "default"

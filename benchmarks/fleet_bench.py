@@ -95,15 +95,21 @@ def _env(state: Path) -> dict[str, str]:
     return env
 
 
-def sequential(repos: list[Path], model: str, state: Path) -> dict[str, Any]:
-    """`vulnsight scan` per repository, one after another, empty cache each time."""
+def sequential(
+    repos: list[Path], model: str, state: Path, threads: int | None = None
+) -> dict[str, Any]:
+    """`vulnsight scan` per repository, one after another, empty cache each time
+    (`threads`: llama.cpp threads, VULNSIGHT_THREADS; default: one per core)."""
     started = time.perf_counter()
     functions = 0
     for i, repo in enumerate(repos):
+        env = _env(state / f"seq{i}")
+        if threads:
+            env["VULNSIGHT_THREADS"] = str(threads)
         proc = subprocess.run(
             [sys.executable, "-m", "vulnsight.cli", "scan", str(repo), "--model", model,
              "--format", "json", "--no-progress", "--no-cache"],
-            capture_output=True, text=True, env=_env(state / f"seq{i}"), timeout=1800,
+            capture_output=True, text=True, env=env, timeout=1800,
         )
         assert proc.returncode in (0, 1), proc.stderr
         functions += int(json.loads(proc.stdout)["stats"]["functions"])
@@ -165,14 +171,20 @@ def main() -> None:
     ap.add_argument("--own", type=int, default=9, help="functions of each repository's own")
     ap.add_argument("--vendored", type=int, default=8, help="functions of the shared library")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seq-threads", type=int, default=None,
+                    help="llama.cpp threads of the sequential scans (default: one per core)")
+    ap.add_argument("--only-sequential", action="store_true",
+                    help="time the sequential scans only (results file gets -sequential)")
     args = ap.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"sequential": [], "fleet_1": [], "fleet_2": []}
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         base = Path(tmp)
         repos = make_repos(base / "org", args.repos, args.own, args.vendored)
         for rep in range(args.repeat):
-            runs["sequential"].append(sequential(repos, args.model, base / f"s{rep}"))
-            for workers in (1, 2):
+            runs["sequential"].append(
+                sequential(repos, args.model, base / f"s{rep}", args.seq_threads)
+            )
+            for workers in () if args.only_sequential else (1, 2):
                 out = base / f"out-{workers}-{rep}"
                 runs[f"fleet_{workers}"].append(fleet(repos, args.model, workers, out))
             print(json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
@@ -180,7 +192,7 @@ def main() -> None:
     summary: dict[str, Any] = {"sequential_wall_s": seq,
                                "sequential_functions_per_s": median_of(runs["sequential"],
                                                                        "functions_per_s")}
-    for workers in (1, 2):
+    for workers in () if args.only_sequential else (1, 2):
         r = runs[f"fleet_{workers}"]
         summary[f"fleet_{workers}"] = {
             k: median_of(r, k)
@@ -198,7 +210,9 @@ def main() -> None:
         "median": summary,
         "runs": runs,
     }
-    path = ROOT / "benchmarks" / "results" / f"fleet_bench-{args.model}.json"
+    suffix = "-sequential" if args.only_sequential else ""
+    suffix += f"-{args.seq_threads}thread" if args.seq_threads else ""
+    path = ROOT / "benchmarks" / "results" / f"fleet_bench-{args.model}{suffix}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

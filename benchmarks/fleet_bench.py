@@ -187,7 +187,7 @@ def main() -> None:
             for workers in () if args.only_sequential else (1, 2):
                 out = base / f"out-{workers}-{rep}"
                 runs[f"fleet_{workers}"].append(fleet(repos, args.model, workers, out))
-            print(json.dumps({k: v[-1] for k, v in runs.items()}), file=sys.stderr)
+            print(json.dumps({k: v[-1] for k, v in runs.items() if v}), file=sys.stderr)
     seq = median_of(runs["sequential"], "wall_s")
     summary: dict[str, Any] = {"sequential_wall_s": seq,
                                "sequential_functions_per_s": median_of(runs["sequential"],

@@ -390,6 +390,107 @@ def scan(
     sys.exit(EXIT_FINDINGS if any(not f.suppressed for f in report.findings) else EXIT_CLEAN)
 
 
+@main.command()
+@click.argument("repos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("vulnsight-fleet"),
+    show_default=True,
+    help="Results: repos/<name>/report.{json,sarif} per repository, findings.jsonl, "
+    "overview.md. Run again with the same --out to resume.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster: 'auto' (a running cluster) or ray://host:10001; "
+    "default: a local Ray instance on this machine.",
+)
+@click.option("--model", default=None, help="Model spec, as for `vulnsight scan`.")
+@click.option(
+    "--detectors",
+    default=None,
+    help="Comma-separated: rules, llm, flow (default: as `vulnsight scan`).",
+)
+@click.option(
+    "--gate", type=click.Choice(["safe", "sinks", "off"]), default=None, help="As for scan."
+)
+@click.option("--min-confidence", type=float, default=None, help="As for `vulnsight scan`.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Model actors.")
+@click.option(
+    "--threads-per-worker",
+    type=int,
+    default=1,
+    show_default=True,
+    help="llama.cpp threads (and CPUs reserved) per model actor.",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="GPUs per model actor; when set, actors run the batched transformers backend.",
+)
+@click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance.")
+def fleet(
+    repos: tuple[Path, ...],
+    out: Path,
+    address: str | None,
+    model: str | None,
+    detectors: str | None,
+    gate: str | None,
+    min_confidence: float | None,
+    workers: int,
+    threads_per_worker: int,
+    gpus_per_worker: float,
+    num_cpus: int | None,
+) -> None:
+    """Scan many repositories (checkouts, bare mirrors, or files listing them) on Ray.
+
+    Each repository gets the reports `vulnsight scan` writes for it; identical functions
+    across repositories are judged once. Needs the `ray` extra. Exit status: 0 clean,
+    1 findings, 2 a repository failed or a file could not be scanned.
+    """
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        _fail("vulnsight: fleet needs Ray: pip install 'vulnsight[ray]'")
+    from vulnsight.fleet.plan import expand_repos
+    from vulnsight.fleet.runner import FleetOptions, Hooks, run_fleet
+
+    given = {
+        "model": model,
+        "detectors": parse_detectors(detectors) if detectors else None,
+        "gate": gate,
+        "min_confidence": min_confidence,
+    }
+    if workers < 1 or threads_per_worker < 1 or gpus_per_worker < 0:
+        _fail("vulnsight: --workers and --threads-per-worker must be at least 1")
+    try:
+        sources = expand_repos(repos)
+        options = FleetOptions(
+            out=out,
+            flags={k: v for k, v in given.items() if v is not None},
+            address=address,
+            workers=workers,
+            threads_per_worker=threads_per_worker,
+            gpus_per_worker=gpus_per_worker,
+            num_cpus=num_cpus,
+        )
+        result = run_fleet(sources, options, Hooks(say=lambda line: click.echo(line, err=True)))
+    except ConfigError as exc:
+        _fail(f"vulnsight: {exc}")
+    click.echo(
+        f"fleet: {len(result.scanned)} scanned, {len(result.skipped)} skipped (done before), "
+        f"{len(result.failed)} failed; {result.findings} finding(s); summary in "
+        f"{out / 'overview.md'}",
+        err=True,
+    )
+    if result.failed or result.unscanned_files:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if result.findings else EXIT_CLEAN)
+
+
 def _print_profile(report: Report, render_started: float) -> None:
     from vulnsight.output.profile import render_profile
 

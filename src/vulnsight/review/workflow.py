@@ -19,6 +19,7 @@ from vulnsight.detectors.interface import Detector
 from vulnsight.llm.interface import Backend
 from vulnsight.pipeline import ProgressFn
 from vulnsight.review.config_file import ProjectConfig
+from vulnsight.review.interface import VerdictStore
 from vulnsight.review.lazy import LazyBackend
 from vulnsight.types import ConfigEffect, Function, Report, ScanError
 
@@ -65,11 +66,15 @@ def review_scan(
     options: ReviewOptions,
     backend: Backend | None = None,
     progress: ProgressFn | None = None,
+    verdicts: VerdictStore | None = None,
 ) -> Report:
     """Scan `paths` and apply the workflow: only changed code with `diff_ref`, cached
     verdicts, triaged false positives, inline/config suppressions and the baseline's
     findings marked suppressed, and what the repository's configuration changed listed
-    in `report.config`."""
+    in `report.config`.
+
+    `verdicts` replaces the per-repository verdict cache (a fleet run shares one store
+    across repositories); the caller owns it."""
     from vulnsight.detectors import build_detectors
     from vulnsight.review.cache import CACHE_FILE, GuardedCache
     from vulnsight.review.suppress import apply_suppressions
@@ -78,12 +83,15 @@ def review_scan(
     problems = [state_problem] if state_problem else []
     cache = None
     wanted = options.use_cache and project.settings.cache and "llm" in config.detectors
-    if state is not None and wanted:
+    if state is not None and wanted and verdicts is None:
         cache = GuardedCache(state / CACHE_FILE)
     model = backend
     if model is None and "llm" in config.detectors:
         model = LazyBackend(config.model, untrusted=config.untrusted_model)
-    detectors = build_detectors(config, model, cache)
+    store: VerdictStore | None = cache
+    if verdicts is not None and options.use_cache and "llm" in config.detectors:
+        store = verdicts
+    detectors = build_detectors(config, model, store)
     try:
         report = _scan(paths, project, config, options, detectors, progress)
     finally:

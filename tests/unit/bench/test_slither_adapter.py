@@ -29,6 +29,20 @@ def test_wrap_unit_keeps_the_pragma_on_top_and_counts_the_added_lines() -> None:
     assert text.rstrip().endswith("}")
 
 
+def test_wrap_unit_hoists_imports_and_keeps_blank_lines_in_place() -> None:
+    code = 'pragma solidity ^0.8.0;\n\nimport "./Token.sol";\n\nfunction f() public {}\n'
+    text, shift = wrap_unit(code)
+    lines = text.splitlines()
+    assert lines[:3] == [
+        "pragma solidity ^0.8.0;",
+        'import "./Token.sol";',
+        "contract VulnsightUnit {",
+    ]
+    assert shift == 3
+    # Record line 5 (the function) is file line 5 + shift.
+    assert lines[5 + shift - 1] == "function f() public {}"
+
+
 def test_wrap_unit_invents_no_pragma() -> None:
     text, shift = wrap_unit(MEMBER)
     assert text.splitlines()[0] == "contract VulnsightUnit {"

@@ -12,8 +12,8 @@ from vulnsight.bench.adapters import solcjs
 from vulnsight.bench.adapters.solcjs import (
     SolcJsError,
     choose_version,
-    fallback_order,
     failure_reason,
+    fallback_order,
     plan_versions,
     pragma_ranges,
     to_combined,
@@ -26,7 +26,8 @@ INSTALLED = ["0.4.24", "0.4.26", "0.5.17", "0.6.12", "0.7.5", "0.7.6", "0.8.0", 
 
 
 def test_pragma_ranges_reads_every_pragma_in_order() -> None:
-    src = "pragma solidity >=0.4.22 <0.6.0;\npragma experimental ABIEncoderV2;\n  pragma solidity ^0.5.0 ;\n"
+    src = "pragma solidity >=0.4.22 <0.6.0;\npragma experimental ABIEncoderV2;\n"
+    src += "  pragma solidity ^0.5.0 ;\n"
     assert pragma_ranges(src) == [">=0.4.22 <0.6.0", "^0.5.0"]
     assert pragma_ranges("contract A {}") == []
 

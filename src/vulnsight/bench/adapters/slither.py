@@ -59,7 +59,8 @@ CWE_OF_CHECK = {
     "divide-before-multiply": "CWE-682",
     "tautology": "CWE-682",
 }
-_PRAGMA = re.compile(r"^\s*pragma\s+solidity[^;]*;\s*$", re.MULTILINE)
+#: File-level lines a member may carry: they move above the wrapper contract.
+_FILE_LEVEL = re.compile(r"^\s*(pragma\s[^;]*;|import\s[^;]*;)\s*$")
 _CONTRACT = re.compile(r"^\s*(abstract\s+)?(contract|library|interface)\s", re.MULTILINE)
 #: Marks a per-record error that is a compile failure: `slither: not compiled [REASON] ...`.
 NOT_COMPILED = "slither: not compiled"
@@ -68,14 +69,17 @@ NOT_COMPILED = "slither: not compiled"
 def wrap_unit(code: str) -> tuple[str, int]:
     """A compilable file for a contract member, and how many lines were added above.
 
-    Its last `pragma solidity` (if any) stays on top; without one, none is invented
-    (the solc-js shim then tries each series)."""
+    Its `pragma` and `import` lines move above ``contract VulnsightUnit {`` (their own
+    lines left blank, so every other line keeps its offset); without a pragma, none is
+    invented (the solc-js shim then tries each series). A unit that already declares a
+    contract, library or interface is left as it is."""
     if _CONTRACT.search(code):
         return code, 0
-    pragmas = _PRAGMA.findall(code)
-    body = _PRAGMA.sub("", code)
-    head = pragmas[-1].strip() + "\n" if pragmas else ""
-    return head + "contract VulnsightUnit {\n" + body + "\n}\n", head.count("\n") + 1
+    lines = code.split("\n")
+    hoisted = [ln.strip() for ln in lines if _FILE_LEVEL.match(ln)]
+    body = ["" if _FILE_LEVEL.match(ln) else ln for ln in lines]
+    head = [*hoisted, "contract VulnsightUnit {"]
+    return "\n".join([*head, *body]) + "\n}\n", len(head)
 
 
 def findings_of(data: Mapping[str, Any], shift: int) -> list[Finding]:

@@ -73,6 +73,7 @@ def test_plan_versions_groups_by_pragma_and_refuses_what_nothing_installed_accep
         "c.sol": "function f() public {}",
         "d.sol": "pragma solidity 0.8.12;\ncontract D {}",
         "e.sol": "pragma solidity ^x;\ncontract E {}",
+        "f.sol": "pragma solidity 0.6.12;\npragma solidity 0.8.0;\ncontract F {}",
     }
     planned, free, refused = plan_versions(units, INSTALLED)
     assert planned == {"0.8.30": ["a.sol", "b.sol"]}
@@ -80,6 +81,7 @@ def test_plan_versions_groups_by_pragma_and_refuses_what_nothing_installed_accep
     assert {n: c.reason for n, c in refused.items()} == {
         "d.sol": "pragma unsupported",
         "e.sol": "pragma unreadable",
+        "f.sol": "pragmas conflict",
     }
 
 

@@ -189,7 +189,8 @@ def plan_versions(
     units: Mapping[str, str], installed: Sequence[str]
 ) -> tuple[dict[str, list[str]], list[str], dict[str, Compiled]]:
     """(version -> unit names its pragma selects, names without a pragma, names refused
-    before compiling: pragma unreadable or satisfied by no installed version)."""
+    before compiling: pragma unreadable, satisfied by no installed version, or pragmas
+    that each could be satisfied but not together)."""
     planned: dict[str, list[str]] = {}
     free: list[str] = []
     refused: dict[str, Compiled] = {}
@@ -204,8 +205,12 @@ def plan_versions(
             refused[name] = Compiled(None, {}, "pragma unreadable", str(exc))
             continue
         if version is None:
+            alone = all(choose_version([r], installed) for r in ranges)
             refused[name] = Compiled(
-                None, {}, "pragma unsupported", f"no installed solc-js satisfies {ranges}"
+                None,
+                {},
+                "pragmas conflict" if alone else "pragma unsupported",
+                f"no installed solc-js satisfies {ranges}",
             )
         else:
             planned.setdefault(version, []).append(name)

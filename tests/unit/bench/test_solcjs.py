@@ -206,3 +206,53 @@ def test_main_fails_clearly_on_what_it_does_not_support(
     (tmp_path / "A.sol").write_text("pragma solidity ^0.8.0;\ncontract A {}\n")
     assert solcjs.main([str(tmp_path / "A.sol"), "--combined-json", "abi"]) == 1
     assert "node could not start" in capsys.readouterr().err
+
+
+class FakeSolcJs(solcjs.SolcJs):
+    """Answers from a table instead of node: a unit 'compiles' with a version when its
+    source contains `ok<version-series>`; a source containing `hang` makes any batch
+    holding it fail as a whole, as a compiler that times out would."""
+
+    calls: list[tuple[str, int]]
+
+    def versions(self) -> list[str]:
+        return ["0.4.26", "0.5.17", "0.8.30"]
+
+    def compile_many(self, version, requests):  # type: ignore[no-untyped-def]
+        self.calls.append((version, len(requests)))
+        contents = [next(iter(r["sources"].values()))["content"] for r in requests]
+        if any("hang" in c for c in contents):
+            raise SolcJsError(f"solc-js {version} did not finish in 130 s")
+        series = ".".join(version.split(".")[:2])
+        out = []
+        for c in contents:
+            if f"ok{series}" in c:
+                out.append({"contracts": {}, "sources": {}})
+            else:
+                err = {"severity": "error", "type": "DeclarationError"}
+                out.append({"errors": [{**err, "message": "Undeclared identifier."}]})
+        return out
+
+
+def test_compile_units_uses_the_pragma_falls_back_without_one_and_isolates_a_hang() -> None:
+    fake = FakeSolcJs("node", Path("/nonexistent"))
+    object.__setattr__(fake, "calls", [])
+    units = {
+        "pragma.sol": "pragma solidity ^0.5.0;\n// ok0.5",
+        "old.sol": "function f() {} // ok0.4",
+        "new.sol": "function f() {} // ok0.8",
+        "cut.sol": "function f() { y = 1; }",
+        "hang.sol": "function f() { hang }",
+    }
+    result = solcjs.compile_units(fake, units)
+    assert {n: (c.version, c.reason) for n, c in result.items()} == {
+        "pragma.sol": ("0.5.17", ""),
+        "new.sol": ("0.8.30", ""),
+        "old.sol": ("0.4.26", ""),
+        "cut.sol": (None, "undeclared identifier"),
+        "hang.sol": (None, "CompilerFailure"),
+    }
+    assert "did not finish" in result["hang.sol"].message
+    # One batch per version; a failed batch is retried unit by unit.
+    assert fake.calls[0] == ("0.5.17", 1)
+    assert ("0.8.30", 4) in fake.calls and ("0.8.30", 1) in fake.calls

@@ -39,6 +39,8 @@ NODE_ENV = "VULNSIGHT_NODE"
 TIMEOUT_ENV = "VULNSIGHT_SOLCJS_TIMEOUT"
 CACHE_ENV = "VULNSIGHT_SOLCJS_CACHE"
 DEFAULT_TIMEOUT_S = 120
+#: Seconds a batch gets per unit on top of `timeout_s` (loading the compiler).
+PER_UNIT_S = 10
 
 _PRAGMA = re.compile(r"^\s*pragma\s+solidity\s+([^;]*);", re.MULTILINE)
 # What crytic-compile may ask for; `compact-format` only selects the AST form, which the
@@ -169,6 +171,12 @@ def _closeness(errors: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     return (0 if parsed else 1, len(errors))
 
 
+def _failed(message: str) -> dict[str, Any]:
+    """A standard-json output that only says the compiler itself failed."""
+    error = {"severity": "error", "type": "CompilerFailure", "message": message}
+    return {"errors": [{**error, "formattedMessage": message}]}
+
+
 @dataclass(frozen=True)
 class Compiled:
     """One unit's compilation: the version used (None when none compiled it), solc's
@@ -226,7 +234,14 @@ def compile_units(solcjs: SolcJs, units: Mapping[str, str]) -> dict[str, Compile
     planned, free, result = plan_versions(units, installed)
 
     def batch(version: str, names: Sequence[str]) -> list[dict[str, Any]]:
-        return solcjs.compile_many(version, [standard_input(n, units[n]) for n in names])
+        # A batch that fails as a whole (a unit that hangs or crashes the compiler) is
+        # compiled unit by unit, so only the unit at fault becomes an error.
+        try:
+            return solcjs.compile_many(version, [standard_input(n, units[n]) for n in names])
+        except SolcJsError as exc:
+            if len(names) == 1:
+                return [_failed(str(exc))]
+            return [batch(version, [n])[0] for n in names]
 
     for version, names in planned.items():
         for name, output in zip(names, batch(version, names), strict=True):
@@ -348,12 +363,12 @@ class SolcJs:
         self, version: str, requests: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         """solc-js `version`'s standard-json output for each request (one node process
-        loads the compiler once; `timeout_s` is per request)."""
+        loads the compiler once; it gets `timeout_s` plus `PER_UNIT_S` per request)."""
         if version not in self.versions():
             raise SolcJsError(f"solc-js {version} is not installed in {self.root}")
         if not requests:
             return []
-        limit = self.timeout_s * len(requests)
+        limit = self.timeout_s + PER_UNIT_S * len(requests)
         try:
             proc = subprocess.run(
                 [self.node, str(self.root / "compile.js")],

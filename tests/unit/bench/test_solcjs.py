@@ -30,6 +30,7 @@ def test_pragma_ranges_reads_every_pragma_in_order() -> None:
     src += "  pragma solidity ^0.5.0 ;\n"
     assert pragma_ranges(src) == [">=0.4.22 <0.6.0", "^0.5.0"]
     assert pragma_ranges("contract A {}") == []
+    assert pragma_ranges("pragma solidity>=0.4.22;\npragma soliditymore 1;") == [">=0.4.22"]
 
 
 @pytest.mark.parametrize(

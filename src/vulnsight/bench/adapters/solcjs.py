@@ -42,7 +42,7 @@ DEFAULT_TIMEOUT_S = 120
 #: Seconds a batch gets per unit on top of `timeout_s` (loading the compiler).
 PER_UNIT_S = 10
 
-_PRAGMA = re.compile(r"^\s*pragma\s+solidity\s+([^;]*);", re.MULTILINE)
+_PRAGMA = re.compile(r"^\s*pragma\s+solidity\b\s*([^;]*);", re.MULTILINE)
 # What crytic-compile may ask for; `compact-format` only selects the AST form, which the
 # standard-json `ast` output already has.
 _COMBINED_FIELDS = frozenset(

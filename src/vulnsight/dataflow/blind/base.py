@@ -32,17 +32,18 @@ class Check:
 
 @dataclass(frozen=True)
 class Hit:
-    """A check firing: the flagged line and the steps that lead to it (the last step is
-    the flagged line itself)."""
+    """A check firing: the steps that lead to it, one of which (`at`, the last unless
+    said) is the flagged line."""
 
     check: Check
     steps: tuple[PathStep, ...]
     message: str
+    at: int = -1  # the step that is the flagged line (the last one unless said)
 
     @property
     def line(self) -> int:
         """The flagged line."""
-        return self.steps[-1].line
+        return self.steps[self.at].line
 
 
 #: A check over one function node: the hits it finds there.
@@ -57,9 +58,9 @@ class Reader(NodeReader):
         inner = unwrap(node)
         return self.text(inner) if inner is not None else ""
 
-    def hit(self, check: Check, steps: list[tuple[Node, str]], message: str) -> Hit:
-        """A hit whose path is one step per (node, description)."""
-        return Hit(check, tuple(self.step(n, d) for n, d in steps), message)
+    def hit(self, check: Check, steps: list[tuple[Node, str]], message: str, at: int = -1) -> Hit:
+        """A hit whose path is one step per (node, description), flagged at step `at`."""
+        return Hit(check, tuple(self.step(n, d) for n, d in steps), message, at)
 
 
 def unwrap(node: Node | None) -> Node | None:

@@ -53,14 +53,30 @@ def _norm(text: str) -> str:
 
 
 def _arrays(reader: Reader, function: Node) -> dict[str, str]:
-    """Arrays declared in the function, with the text of their size (`buf` -> `N`)."""
+    """Arrays declared in the function (or as members of its class), with the text of
+    their size (`buf` -> `N`)."""
     found: dict[str, str] = {}
-    for node in walk(function):
-        if node.type == "array_declarator":
-            name = node.child_by_field_name("declarator")
-            size = node.child_by_field_name("size")
-            if name is not None and size is not None and name.type == "identifier":
-                found[reader.text(name)] = _norm(reader.text(size))
+    scopes = [function]
+    owner = function.parent
+    while owner is not None and owner.type not in ("class_specifier", "struct_specifier"):
+        owner = (
+            owner.parent
+            if owner.type in ("field_declaration_list", "template_declaration")
+            else None
+        )
+    if owner is not None:
+        scopes.append(owner)
+    for scope in scopes:
+        for node in walk(scope):
+            if node.type == "array_declarator":
+                name = node.child_by_field_name("declarator")
+                size = node.child_by_field_name("size")
+                if (
+                    name is not None
+                    and size is not None
+                    and name.type in ("identifier", "field_identifier")
+                ):
+                    found.setdefault(reader.text(name), _norm(reader.text(size)))
     return found
 
 
@@ -82,7 +98,7 @@ def off_by_one(reader: Reader, function: Node) -> list[Hit]:
             _note_allocation(reader, node, allocated)
         elif node.type == "subscript_expression" and _written(node):
             base = node.child_by_field_name("argument")
-            index = node.child_by_field_name("index")
+            index = _index(node)
             if base is None or index is None or base.type != "identifier":
                 continue
             name, idx = reader.text(base), _norm(reader.text(index))
@@ -125,6 +141,16 @@ def off_by_one(reader: Reader, function: Node) -> list[Hit]:
                 message = f"{target} is one byte short: strlen() does not count the NUL (CWE-193)"
                 hits.append(reader.hit(OFF_BY_ONE, steps, message))
     return hits
+
+
+def _index(node: Node) -> Node | None:
+    """A subscript's index (C++ wraps it in a `subscript_argument_list`)."""
+    index = node.child_by_field_name("index")
+    if index is not None:
+        return index
+    indices = node.child_by_field_name("indices")
+    inner = indices.named_children if indices is not None else []
+    return inner[0] if len(inner) == 1 else None
 
 
 def _written(node: Node) -> bool:
@@ -179,7 +205,7 @@ def _loop(reader: Reader, loop: Node, arrays: dict[str, str]) -> list[Hit]:
         if node.type != "subscript_expression":
             continue
         base = node.child_by_field_name("argument")
-        index = node.child_by_field_name("index")
+        index = _index(node)
         if base is None or index is None or reader.text(index).strip() != counter:
             continue
         name = reader.text(base)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader, ancestors, unwrap, walk
@@ -59,10 +61,7 @@ def _allocation(node: Node, reader: Reader) -> tuple[str, Node] | None:
         value = node.child_by_field_name("right")
     else:
         return None
-    while value is not None and value.type in ("cast_expression", "parenthesized_expression"):
-        value = value.child_by_field_name("value") or (
-            value.named_children[-1] if value.named_children else None
-        )
+    value = _uncast(value, reader)
     if target is None or value is None or value.type != "call_expression":
         return None
     if target.type not in ("identifier", "field_expression"):
@@ -70,6 +69,23 @@ def _allocation(node: Node, reader: Reader) -> tuple[str, Node] | None:
     if _callee(reader, value) not in ALLOCATORS:
         return None
     return reader.text(target), value
+
+
+def _uncast(value: Node | None, reader: Reader) -> Node | None:
+    """`(T *)malloc(n)`, `static_cast<T *>(malloc(n))` -> `malloc(n)`."""
+    while value is not None:
+        if value.type in ("cast_expression", "parenthesized_expression"):
+            value = value.child_by_field_name("value") or (
+                value.named_children[-1] if value.named_children else None
+            )
+        elif value.type == "call_expression" and re.match(
+            r"(?:static|reinterpret|const)_cast\b", _callee(reader, value)
+        ):
+            args = value.child_by_field_name("arguments")
+            value = args.named_children[0] if args is not None and args.named_children else None
+        else:
+            return value
+    return None
 
 
 def _in_condition(node: Node, body: Node, reader: Reader) -> bool:

@@ -90,7 +90,7 @@ def reentrancy(reader: Reader, root: Node) -> list[Hit]:
                 f"{fn.name}() calls out before updating {write[0]}; a re-entrant call sees "
                 f"the old value ({REENTRANCY.cwe})"
             )
-            hits.append(reader.hit(REENTRANCY, steps, message))
+            hits.append(reader.hit(REENTRANCY, steps, message, at=0))
             break
     return hits
 
@@ -157,7 +157,7 @@ def _sensitive(reader: Reader, fn: SolFunction) -> tuple[Node, str] | None:
 
 
 def unchecked_arithmetic(reader: Reader, root: Node) -> list[Hit]:
-    """`+ - *` (and `+= -= *=`) on a parameter or `msg.value` with no test of it first,
+    """`+ - *` (and `+= -= *=`) on a parameter (`msg.value` only in `*`) with no test first,
     in a file before Solidity 0.8 (or without SafeMath), or inside `unchecked { }`."""
     checked = version_at_least_08(reader, root)
     hits: list[Hit] = []
@@ -245,7 +245,8 @@ def _wrapping(
     else:
         return None
     texts = [reader.text(o) for o in operands if o is not None]
-    controlled = [t for t in texts if t in fn.params or t == "msg.value"]
+    # msg.value is bounded by the ether in existence: adding it to a balance cannot wrap
+    controlled = [t for t in texts if t in fn.params or (t == "msg.value" and op == "*")]
     if (
         controlled
         and not any(t in tested for t in controlled)

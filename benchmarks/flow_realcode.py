@@ -24,17 +24,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rules_realcode import PACKAGES, fetch, source_files  # noqa: E402
 
 from vulnsight.dataflow import analyse, has_spec  # noqa: E402
+from vulnsight.dataflow.blind import run_checks  # noqa: E402
 from vulnsight.languages import language_of  # noqa: E402
 from vulnsight.parse.callgraph import CallGraph  # noqa: E402
 from vulnsight.parse.extract import extract  # noqa: E402
 from vulnsight.types import SourceFile  # noqa: E402
+
+#: Languages only the blind-class checks cover (no taint specification).
+CHECKED = ("solidity",)
 
 
 def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
     """One row per package: size, findings, flag rate, analysis time."""
     rows: list[dict[str, object]] = []
     for pkg in PACKAGES:
-        if group not in ("all", pkg.group) or not has_spec(pkg.language):
+        if group not in ("all", pkg.group) or not (
+            has_spec(pkg.language) or pkg.language in CHECKED
+        ):
             continue
         root = fetch(pkg)
         files = []
@@ -46,9 +52,12 @@ def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
         functions = [fn for f in files for fn in extract(f)]
         parsed = time.perf_counter()
         result = analyse(files, functions, CallGraph.build(functions))
+        # the flow detector also runs the blind-class checks (C/C++, Solidity)
+        checked, _ = run_checks(files, functions)
+        findings = [*result.findings, *checked]
         done = time.perf_counter()
         units = [fn for fn in functions if fn.kind != "toplevel"]
-        flagged = {(f.file, f.function) for f in result.findings}
+        flagged = {(f.file, f.function) for f in findings}
         loc = sum(1 for f in files for line in f.text.splitlines() if line.strip())
         rows.append(
             {
@@ -58,13 +67,14 @@ def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
                 "files": len(files),
                 "loc": loc,
                 "functions": len(units),
-                "findings": len(result.findings),
+                "findings": len(findings),
+                "check_findings": len(checked),
                 "flagged_functions": len(flagged),
                 "flag_rate": round(len(flagged) / max(1, len(units)), 5),
                 "parse_s": round(parsed - started, 3),
                 "flow_s": round(done - parsed, 3),
                 "errors": len(result.errors),
-                "list": [f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in result.findings]
+                "list": [f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in findings]
                 if list_findings
                 else [],
             }

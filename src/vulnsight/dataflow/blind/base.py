@@ -15,8 +15,9 @@ from vulnsight.types import PathStep
 @dataclass(frozen=True)
 class Check:
     """One check: its rule id (`vulnsight.flow.<family>.<id>`), CWE, what it looks for,
-    and the confidence its findings carry (the precision measured on the development
-    corpora, `benchmarks/blind_checks.py`)."""
+    and the confidence its findings carry: the precision measured on the development
+    corpora by `benchmarks/blind_checks.py`, smoothed ((hits on vulnerable + 1) /
+    (hits + 2), at most 0.9); 0.5 where the corpora gave no hit to measure."""
 
     id: str
     family: str  # "c" (C and C++) or "solidity"

@@ -11,16 +11,16 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader, walk
 
-OFF_BY_ONE = Check("off-by-one", "c", "CWE-193", "index or size one past the end", 0.8)
+OFF_BY_ONE = Check("off-by-one", "c", "CWE-193", "index or size one past the end", 0.67)
 NO_TERMINATOR = Check(
-    "strncpy-no-terminator", "c", "CWE-170", "strncpy over the whole buffer, no NUL", 0.6
+    "strncpy-no-terminator", "c", "CWE-170", "strncpy over the whole buffer, no NUL", 0.5
 )
 SIGNED_SIZE = Check(
     "signed-size-bounded-above-only",
     "c",
     "CWE-195",
     "signed length checked against a maximum only, then used as a size",
-    0.6,
+    0.5,
 )
 TRUNCATED_SIZE = Check(
     "size-truncated-to-int", "c", "CWE-197", "a size_t length kept in a narrower int", 0.5
@@ -35,6 +35,8 @@ SIZE_ARGS = {
 _SIGNED = re.compile(r"^(?:signed\s+)?(?:int|long|short|long long|ssize_t|int32_t|int64_t|"
                      r"int16_t|off_t|long int)$")  # fmt: skip
 _NARROW = re.compile(r"^(?:unsigned\s+)?(?:short|char|int16_t|uint16_t|int8_t|uint8_t)$")
+#: What a buffer's capacity looks like: a number, a constant's name, `sizeof buf`.
+_CAPACITY = re.compile(r"^(?:\d+[uUlL]*|[A-Z][A-Z0-9_]*|sizeof.*)$")
 _LENGTHS = ("strlen", "wcslen", "sizeof")
 
 
@@ -319,9 +321,10 @@ def _note_bound(
         name = reader.text(var).strip()
         if name not in signed:
             continue
-        if reader.text(other).strip() in ("0", "1"):
+        limit = reader.text(other).strip()
+        if limit in ("0", "1"):
             lower.add(name)  # `len < 0`, `len > 0`, `len >= 1`: a lower bound is tested
-        else:
+        elif _CAPACITY.match(limit) or other.type == "sizeof_expression":
             upper.setdefault(name, node)  # `len > MAX`: negative values pass it
 
 

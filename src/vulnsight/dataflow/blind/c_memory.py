@@ -14,14 +14,14 @@ NULL_DEREF = Check(
     "c",
     "CWE-690",
     "allocation result dereferenced without a NULL check",
-    0.8,
+    0.61,
 )
 REALLOC_LEAK = Check(
     "realloc-loses-pointer",
     "c",
     "CWE-401",
     "p = realloc(p, n) leaks the block when realloc fails",
-    0.8,
+    0.9,
 )
 
 #: Calls that return NULL on failure (C++ `new` throws instead).
@@ -192,6 +192,26 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
     return hits
 
 
+#: Calls that end the process (or never return) when memory runs out.
+_FATAL = re.compile(r"exit|abort|die|fatal|panic|oom|exhausted|out_of_memory|assert", re.I)
+
+
+def _fails_fatally(reader: Reader, assignment: Node, name: str) -> bool:
+    """Whether the statement after `p = realloc(p, n);` ends the process when p is NULL
+    (`if (!p) abort();`): the leak cannot outlive the failure."""
+    statement = assignment.parent
+    after = statement.next_named_sibling if statement is not None else None
+    if after is None or after.type != "if_statement":
+        return False
+    condition = after.child_by_field_name("condition")
+    consequence = after.child_by_field_name("consequence")
+    if condition is None or consequence is None or name not in reader.text(condition):
+        return False
+    return any(
+        n.type == "call_expression" and _FATAL.search(_callee(reader, n)) for n in walk(consequence)
+    )
+
+
 def realloc_loses_pointer(reader: Reader, function: Node) -> list[Hit]:
     """`p = realloc(p, n)`: when realloc fails it returns NULL and p's block leaks."""
     hits: list[Hit] = []
@@ -229,6 +249,8 @@ def realloc_loses_pointer(reader: Reader, function: Node) -> list[Hit]:
             continue
         if reader.text(left) in null:
             null.discard(reader.text(left))  # from here on it holds a block
+            continue
+        if _fails_fatally(reader, node, reader.text(left)):
             continue
         step = (node, f"{reader.text(left)} = realloc({reader.text(left)}, ...) overwrites "
                 "the only pointer to the block")  # fmt: skip

@@ -22,28 +22,28 @@ from vulnsight.dataflow.blind.sol_common import (
 )
 
 REENTRANCY = Check(
-    "reentrancy", "solidity", "CWE-841", "external call before the state write it guards", 0.8
+    "reentrancy", "solidity", "CWE-841", "external call before the state write it guards", 0.88
 )
 ACCESS = Check(
     "missing-access-control",
     "solidity",
     "CWE-284",
     "anyone can call a function that pays out, self-destructs, mints or changes the owner",
-    0.7,
+    0.9,
 )
 ARITHMETIC = Check(
     "unchecked-arithmetic",
     "solidity",
     "CWE-190",
     "arithmetic on caller-controlled values that wraps (before 0.8, or in unchecked)",
-    0.6,
+    0.89,
 )
 DOS_LOOP = Check(
     "unbounded-loop-external-call",
     "solidity",
     "CWE-400",
     "a loop over a growable state array makes external calls",
-    0.6,
+    0.33,
 )
 
 _NON_REENTRANT = re.compile(r"nonReentrant|noReentran|lock|mutex|guard", re.I)

@@ -173,6 +173,9 @@ def unchecked_arithmetic(reader: Reader, root: Node) -> list[Hit]:
                 tested.update(_names(reader, node))
                 continue
             if checked and not _in_unchecked(node, fn.body):
+                if node.type in ("binary_expression", "augmented_assignment_expression"):
+                    # checked arithmetic reverts on overflow: its operands are tested
+                    tested.update(_names(reader, node))
                 continue
             found = _wrapping(reader, node, fn, constants, tested)
             if found is not None:

@@ -1,8 +1,9 @@
 """False positives of the data-flow detector on mature, presumed-clean packages.
 
 Each package of `rules_realcode.py` in a language the engine covers (Python,
-JavaScript, TypeScript) is analysed as a whole tree, as `vulnsight scan --detectors
-flow` would (so cross-file flows count), and every finding is presumed false. The flag
+JavaScript, TypeScript, C, C++; Solidity for the blind-class checks) is analysed as a
+whole tree, as `vulnsight scan --detectors flow` would (taint and the checks of
+`vulnsight.dataflow.blind`; cross-file flows count), and every finding is presumed false. The flag
 rate is the share of functions holding a finding's sink. Packages are fetched and cached
 exactly as `rules_realcode.py` does (`pip download`, `npm pack`).
 

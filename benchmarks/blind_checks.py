@@ -20,7 +20,14 @@ from vulnsight.dataflow.blind import CHECKS, run_checks
 from vulnsight.parse.extract import extract
 from vulnsight.types import SourceFile
 
-SOURCES = ("juliet_c_cpp", "sven_dev", "cyberseceval_icd", "solidifi")
+SOURCES = ("juliet_c_cpp", "sven_dev", "cyberseceval_icd", "solidifi", "semgrep_rules_tests")
+#: Sources of one language family (the others hold several).
+LANGUAGE_OF = {
+    "juliet_c_cpp": "c",
+    "sven_dev": "c",
+    "cyberseceval_icd": "c",
+    "solidifi": "solidity",
+}
 _EXT = {"c": "c", "cpp": "cpp", "solidity": "sol"}
 #: The corpus CWEs each check is meant to find (recall is measured over these).
 TARGETS = {
@@ -31,8 +38,8 @@ TARGETS = {
     "signed-size-bounded-above-only": {"CWE-195", "CWE-121", "CWE-122", "CWE-787", "CWE-190"},
     "size-truncated-to-int": {"CWE-197", "CWE-681", "CWE-190"},
     "reentrancy": {"CWE-841"},
-    "missing-access-control": {"CWE-284"},
-    "unchecked-arithmetic": {"CWE-682", "CWE-190"},
+    "missing-access-control": {"CWE-284", "CWE-285", "CWE-862"},
+    "unchecked-arithmetic": {"CWE-682", "CWE-190", "CWE-191"},
     "unbounded-loop-external-call": {"CWE-400", "CWE-834"},
 }
 
@@ -74,7 +81,9 @@ def main() -> int:
     rows = []
     for check in CHECKS.values():
         for source in SOURCES:
-            if (source == "solidifi") != (check.family == "solidity"):
+            if source in LANGUAGE_OF and (LANGUAGE_OF[source] == "solidity") != (
+                check.family == "solidity"
+            ):
                 continue
             tp, fp = hits[(check.id, source, 1)], hits[(check.id, source, 0)]
             on_target = target_vuln[(check.id, source)]

@@ -14,7 +14,7 @@ NULL_DEREF = Check(
     "c",
     "CWE-690",
     "allocation result dereferenced without a NULL check",
-    0.61,
+    0.59,
 )
 REALLOC_LEAK = Check(
     "realloc-loses-pointer",

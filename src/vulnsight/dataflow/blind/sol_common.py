@@ -150,5 +150,10 @@ def guards(reader: Reader, fn: SolFunction) -> bool:
         re.search(r"msg\.sender\s*[!=]=|[!=]=\s*msg\.sender|tx\.origin|_check\w*\(|"
                   r"hasRole\s*\(|isOwner\s*\(|onlyOwner|owner\s*\(\s*\)\s*[!=]=|"
                   r"\b(?:require|assert)\s*\([^;]*\b(?:owner|admin|auth)|"
-                  r"\b(?:require|if)\s*\(\s*!\s*_?initiali[sz]ed", text, re.I)
+                  r"\b(?:require|if)\s*\(\s*!\s*_?initiali[sz]ed|"
+                  # a helper that checks the caller: _requireOwnership(msg.sender),
+                  # _enforceIsContractOwner(...), _checkRole(...)
+                  r"\b_?(?:require|check|assert|only|is|verify|auth|ensure)\w*\s*\([^;]*"
+                  r"msg\.sender|_msgSender\s*\(\s*\)\s*[!=]=|\b\w*\.?_?(?:enforce|check|"
+                  r"only|verify|require|ensure)\w*(?:owner|admin|role|auth)\w*\s*\(", text, re.I)
     )  # fmt: skip

@@ -59,6 +59,11 @@ class Reader(NodeReader):
         inner = unwrap(node)
         return self.text(inner) if inner is not None else ""
 
+    def callee(self, call: Node) -> str:
+        """The text of a C call's function (`memcpy`, `static_cast<char *>`)."""
+        fn = call.child_by_field_name("function")
+        return self.text(fn) if fn is not None else ""
+
     def hit(self, check: Check, steps: list[tuple[Node, str]], message: str, at: int = -1) -> Hit:
         """A hit whose path is one step per (node, description), flagged at step `at`."""
         return Hit(check, tuple(self.step(n, d) for n, d in steps), message, at)

@@ -45,11 +45,6 @@ def _args(call: Node) -> list[Node]:
     return [c for c in args.named_children if c.type != "comment"] if args is not None else []
 
 
-def _callee(reader: Reader, call: Node) -> str:
-    fn = call.child_by_field_name("function")
-    return reader.text(fn) if fn is not None else ""
-
-
 def _norm(text: str) -> str:
     return re.sub(r"\s+|[()]", "", text)
 
@@ -122,7 +117,7 @@ def off_by_one(reader: Reader, function: Node) -> list[Hit]:
                 ]
                 message = f"{name}[{size_text}] is one past the end of its allocation (CWE-193)"
                 hits.append(reader.hit(OFF_BY_ONE, steps, message))
-        elif node.type == "call_expression" and _callee(reader, node) in (
+        elif node.type == "call_expression" and reader.callee(node) in (
             "strcpy",
             "strcat",
             "sprintf",
@@ -137,7 +132,7 @@ def off_by_one(reader: Reader, function: Node) -> list[Hit]:
                     (found[1], f"{reader.text(found[1])} leaves no room for the NUL"),
                     (
                         node,
-                        f"{_callee(reader, node)}() writes the string and its NUL into {target}",
+                        f"{reader.callee(node)}() writes the string and its NUL into {target}",
                     ),
                 ]
                 message = f"{target} is one byte short: strlen() does not count the NUL (CWE-193)"
@@ -180,7 +175,7 @@ def _note_allocation(reader: Reader, node: Node, allocated: dict[str, tuple[str,
     if target is None or target.type != "identifier":
         return
     name = reader.text(target)
-    if value is None or value.type != "call_expression" or _callee(reader, value) != "malloc":
+    if value is None or value.type != "call_expression" or reader.callee(value) != "malloc":
         allocated.pop(name, None)
         return
     args = _args(value)
@@ -229,7 +224,7 @@ def strncpy_no_terminator(reader: Reader, function: Node) -> list[Hit]:
     hits: list[Hit] = []
     nodes = list(walk(function))
     for i, node in enumerate(nodes):
-        if node.type != "call_expression" or _callee(reader, node) not in ("strncpy", "wcsncpy"):
+        if node.type != "call_expression" or reader.callee(node) not in ("strncpy", "wcsncpy"):
             continue
         args = _args(node)
         if len(args) != 3 or args[0].type != "identifier":
@@ -285,7 +280,7 @@ def signed_size_bounded_above(reader: Reader, function: Node) -> list[Hit]:
         if node.type == "binary_expression":
             _note_bound(reader, node, signed, upper, lower)
         elif node.type == "call_expression":
-            position = SIZE_ARGS.get(_callee(reader, node))
+            position = SIZE_ARGS.get(reader.callee(node))
             args = _args(node)
             if position is None or position >= len(args):
                 continue
@@ -294,12 +289,12 @@ def signed_size_bounded_above(reader: Reader, function: Node) -> list[Hit]:
                 steps = [
                     (signed[used], f"{used} is signed"),
                     (upper[used], f"{reader.text(upper[used])[:60]} bounds it above only"),
-                    (node, f"{_callee(reader, node)}() takes {used} as a size: a negative value "
+                    (node, f"{reader.callee(node)}() takes {used} as a size: a negative value "
                            "becomes huge"),
                 ]  # fmt: skip
                 message = (
                     f"{used} is checked against a maximum but not against 0 before "
-                    f"{_callee(reader, node)}() uses it as a size (CWE-195)"
+                    f"{reader.callee(node)}() uses it as a size (CWE-195)"
                 )
                 hits.append(reader.hit(SIGNED_SIZE, steps, message))
                 lower.add(used)  # one finding per variable
@@ -345,10 +340,10 @@ def size_truncated_to_int(reader: Reader, function: Node) -> list[Hit]:
                 target = child.child_by_field_name("declarator") if value is not None else None
                 if value is None or target is None or target.type != "identifier":
                     continue
-                if value.type == "call_expression" and _callee(reader, value) in _LENGTHS:
+                if value.type == "call_expression" and reader.callee(value) in _LENGTHS:
                     narrow[reader.text(target)] = node
         elif node.type == "call_expression":
-            position = SIZE_ARGS.get(_callee(reader, node))
+            position = SIZE_ARGS.get(reader.callee(node))
             args = _args(node)
             if position is None or position >= len(args):
                 continue
@@ -356,7 +351,7 @@ def size_truncated_to_int(reader: Reader, function: Node) -> list[Hit]:
             if used in narrow:
                 steps = [
                     (narrow[used], f"{used} keeps a size_t length in a narrower type"),
-                    (node, f"{_callee(reader, node)}() takes the truncated {used} as a size"),
+                    (node, f"{reader.callee(node)}() takes the truncated {used} as a size"),
                 ]
                 message = f"{used} truncates a length and is used as a size (CWE-197)"
                 hits.append(reader.hit(TRUNCATED_SIZE, steps, message))

@@ -44,11 +44,6 @@ _NULLS = frozenset({"NULL", "0", "nullptr", "((void*)0)"})
 _ASSERTS = ("assert", "ASSERT", "g_assert", "g_return_if_fail", "g_return_val_if_fail")
 
 
-def _callee(reader: Reader, call: Node) -> str:
-    fn = call.child_by_field_name("function")
-    return reader.text(fn) if fn is not None else ""
-
-
 def _allocation(node: Node, reader: Reader) -> tuple[str, Node] | None:
     """(pointer name, call) when `node` stores an allocator's result in a variable."""
     if node.type == "init_declarator":
@@ -66,7 +61,7 @@ def _allocation(node: Node, reader: Reader) -> tuple[str, Node] | None:
         return None
     if target.type not in ("identifier", "field_expression"):
         return None
-    if _callee(reader, value) not in ALLOCATORS:
+    if reader.callee(value) not in ALLOCATORS:
         return None
     return reader.text(target), value
 
@@ -79,7 +74,7 @@ def _uncast(value: Node | None, reader: Reader) -> Node | None:
                 value.named_children[-1] if value.named_children else None
             )
         elif value.type == "call_expression" and re.match(
-            r"(?:static|reinterpret|const)_cast\b", _callee(reader, value)
+            r"(?:static|reinterpret|const)_cast\b", reader.callee(value)
         ):
             args = value.child_by_field_name("arguments")
             value = args.named_children[0] if args is not None and args.named_children else None
@@ -101,7 +96,7 @@ def _in_condition(node: Node, body: Node, reader: Reader) -> bool:
                 return True
         if parent.type == "unary_expression" and reader.text(parent)[:1] == "!":
             return True
-        if parent.type == "call_expression" and _callee(reader, parent) in _ASSERTS:
+        if parent.type == "call_expression" and reader.callee(parent) in _ASSERTS:
             return True
         if parent.type == "return_statement":
             return True
@@ -111,7 +106,7 @@ def _in_condition(node: Node, body: Node, reader: Reader) -> bool:
     return False
 
 
-def _use(node: Node, name: str, reader: Reader) -> str | None:
+def _use(node: Node, reader: Reader) -> str | None:
     """How an occurrence of the pointer uses it: `deref` (with a description), `stop`
     (reassigned, checked, handed on: the check can say nothing more) or None (ignored)."""
     parent = node.parent
@@ -130,10 +125,10 @@ def _use(node: Node, name: str, reader: Reader) -> str | None:
         return f"dereferenced without a NULL check: {reader.text(parent)[:60]}"
     if kind == "argument_list" and parent.parent is not None:
         call = parent.parent
-        positions = DEREFERENCING.get(_callee(reader, call))
+        positions = DEREFERENCING.get(reader.callee(call))
         index = [c.id for c in parent.named_children].index(node.id)
         if positions is not None and index in positions:
-            return f"passed to {_callee(reader, call)}() without a NULL check"
+            return f"passed to {reader.callee(call)}() without a NULL check"
     return "stop"
 
 
@@ -175,16 +170,16 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
                 continue
             if _in_condition(later, body, reader):
                 break
-            use = _use(later, name, reader)
+            use = _use(later, reader)
             if use is None:
                 continue
             if use != "stop":
                 steps = [
-                    (call, f"{_callee(reader, call)}() may return NULL, stored in {name}"),
+                    (call, f"{reader.callee(call)}() may return NULL, stored in {name}"),
                     (later, use),
                 ]
                 message = (
-                    f"{name} from {_callee(reader, call)}() is used before it is checked "
+                    f"{name} from {reader.callee(call)}() is used before it is checked "
                     f"for NULL ({NULL_DEREF.cwe})"
                 )
                 hits.append(reader.hit(NULL_DEREF, steps, message))
@@ -208,7 +203,7 @@ def _fails_fatally(reader: Reader, assignment: Node, name: str) -> bool:
     if condition is None or consequence is None or name not in reader.text(condition):
         return False
     return any(
-        n.type == "call_expression" and _FATAL.search(_callee(reader, n)) for n in walk(consequence)
+        n.type == "call_expression" and _FATAL.search(reader.callee(n)) for n in walk(consequence)
     )
 
 
@@ -241,7 +236,7 @@ def realloc_loses_pointer(reader: Reader, function: Node) -> list[Hit]:
             right = right.child_by_field_name("value")
         if left is None or right is None or right.type != "call_expression":
             continue
-        if _callee(reader, right) not in ("realloc", "reallocarray", "g_realloc"):
+        if reader.callee(right) not in ("realloc", "reallocarray", "g_realloc"):
             continue
         args = right.child_by_field_name("arguments")
         first = args.named_children[0] if args is not None and args.named_children else None

@@ -11,7 +11,15 @@ from vulnsight.dataflow.blind import c_bounds, c_memory, solidity
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader, walk
 from vulnsight.errors import VulnsightError
 from vulnsight.parse.grammars import grammar_name, parse_text
-from vulnsight.types import Finding, Function, ScanError, Severity, SourceFile, fingerprint
+from vulnsight.types import (
+    Finding,
+    Function,
+    PathStep,
+    ScanError,
+    Severity,
+    SourceFile,
+    fingerprint,
+)
 
 DETECTOR = "flow"
 
@@ -89,8 +97,7 @@ def _function_nodes(root: Node) -> list[Node]:
 def _finding(hit: Hit, source: SourceFile, lines: list[str], functions: list[Function]) -> Finding:
     owner = _owner(functions, hit.line)
     steps = tuple(
-        s.__class__(s.file, s.line, _owner(functions, s.line) or "", s.description)
-        for s in hit.steps
+        PathStep(s.file, s.line, _owner(functions, s.line) or "", s.description) for s in hit.steps
     )
     snippet = lines[hit.line - 1].strip() if 0 < hit.line <= len(lines) else ""
     check = hit.check

@@ -33,6 +33,8 @@ _EXT = {"c": "c", "cpp": "cpp", "solidity": "sol"}
 TARGETS = {
     "null-deref-after-alloc": {"CWE-476", "CWE-690"},
     "realloc-loses-pointer": {"CWE-401"},
+    "null-deref-known-null": {"CWE-476"},
+    "null-test-not-short-circuit": {"CWE-476", "CWE-480"},
     "off-by-one": {"CWE-193", "CWE-121", "CWE-122", "CWE-787"},
     "strncpy-no-terminator": {"CWE-170", "CWE-121", "CWE-122", "CWE-787"},
     "signed-size-bounded-above-only": {"CWE-195", "CWE-121", "CWE-122", "CWE-787", "CWE-190"},

@@ -33,6 +33,8 @@ EXPECTED = {
     ("c/vulnerable.c", 71, "CWE-680", C + "alloc-size-overflow"),  # malloc(n * size), n read
     ("c/vulnerable.c", 71, "CWE-190", C + "integer-overflow-multiply"),
     ("c/vulnerable.c", 77, "CWE-190", C + "integer-overflow-multiply"),  # fscanf'd price * 100
+    ("c/vulnerable.c", 90, "CWE-476", C + "null-deref-known-null"),  # *flags, flags = NULL
+    ("c/vulnerable.c", 95, "CWE-476", C + "null-test-not-short-circuit"),  # p != NULL & p->one
     ("cpp/vulnerable.cpp", 8, "CWE-193", C + "off-by-one"),  # i <= 64 over a member array
     ("cpp/vulnerable.cpp", 14, "CWE-690", C + "null-deref-after-alloc"),  # static_cast<>(malloc)
     ("cpp/vulnerable.cpp", 19, "CWE-401", C + "realloc-loses-pointer"),
@@ -126,6 +128,10 @@ def test_paths_show_the_steps(findings: list[dict[str, Any]]) -> None:
         (c, 51, "memcpy() takes len as a size: a negative value becomes huge"),
     ]
     assert [s[1] for s in _steps(_one(findings, c, 71, "CWE-680"))] == [69, 69, 70, 71]
+    assert _steps(_one(findings, c, 90, "CWE-476")) == [
+        (c, 86, "flags is set to NULL"),
+        (c, 90, "dereferenced while it is NULL: *flags"),
+    ]
     sol = "solidity/Vulnerable.sol"
     assert _steps(_one(findings, sol, 20, "CWE-841")) == [
         (sol, 20, "external call msg.sender.call.value() hands control to msg.sender"),

@@ -41,6 +41,7 @@ _CONDITIONS = frozenset(
     {"if_statement", "while_statement", "do_statement", "for_statement", "conditional_expression"}
 )
 _NULLS = frozenset({"NULL", "0", "nullptr", "((void*)0)"})
+_DEREFERENCES = frozenset({"subscript_expression", "field_expression"})
 _ASSERTS = ("assert", "ASSERT", "g_assert", "g_return_if_fail", "g_return_val_if_fail")
 
 
@@ -83,11 +84,17 @@ def _uncast(value: Node | None, reader: Reader) -> Node | None:
     return None
 
 
-def _in_condition(node: Node, body: Node, reader: Reader) -> bool:
+def tested_here(node: Node, body: Node, reader: Reader) -> bool:
     """Whether `node` is tested (an `if`/loop condition, `&&`, `==`, `!`, an assert) or
     returned (the caller checks it) rather than used inside its statement."""
     child = node
     for parent in ancestors(node, body):
+        if parent.type in _DEREFERENCES and parent.child_by_field_name("argument") == child:
+            return False  # `*p == 5`, `p->n > 0`: a use of what p points to, not a test of p
+        if parent.type == "pointer_expression" and reader.text(parent)[:1] == "*":
+            return False
+        if parent.type == "argument_list" and parent.parent is not None:
+            return reader.callee(parent.parent) in _ASSERTS  # `strlen(p) > 0` uses p
         if parent.type in _CONDITIONS and parent.child_by_field_name("condition") == child:
             return True
         if parent.type == "binary_expression":
@@ -106,7 +113,7 @@ def _in_condition(node: Node, body: Node, reader: Reader) -> bool:
     return False
 
 
-def _use(node: Node, reader: Reader) -> str | None:
+def use_of(node: Node, reader: Reader) -> str | None:
     """How an occurrence of the pointer uses it: `deref` (with a description), `stop`
     (reassigned, checked, handed on: the check can say nothing more) or None (ignored)."""
     parent = node.parent
@@ -151,7 +158,7 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
     nodes = list(walk(body))
     for i, node in enumerate(nodes):
         found = _allocation(node, reader)
-        if found is None or _in_condition(node, body, reader):
+        if found is None or tested_here(node, body, reader):
             continue
         name, call = found
         for later in nodes[i + 1 :]:
@@ -168,9 +175,9 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
                 )
             ):
                 continue
-            if _in_condition(later, body, reader):
+            if tested_here(later, body, reader):
                 break
-            use = _use(later, reader)
+            use = use_of(later, reader)
             if use is None:
                 continue
             if use != "stop":

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_memory, solidity
+from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader, walk
 from vulnsight.errors import VulnsightError
 from vulnsight.parse.grammars import grammar_name, parse_text
@@ -28,6 +28,8 @@ DETECTOR = "flow"
 C_CHECKS: tuple[FunctionCheck, ...] = (
     c_memory.null_deref_after_alloc,
     c_memory.realloc_loses_pointer,
+    c_null.null_deref_known_null,
+    c_null.null_test_not_short_circuit,
     c_bounds.off_by_one,
     c_bounds.strncpy_no_terminator,
     c_bounds.signed_size_bounded_above,
@@ -43,7 +45,7 @@ SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
 CHECKS: dict[str, Check] = {
     c.rule_id: c
     for c in (
-        c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR,
+        c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST, c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR,
         c_bounds.SIGNED_SIZE, c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS,
         solidity.ARITHMETIC, solidity.DOS_LOOP,
     )

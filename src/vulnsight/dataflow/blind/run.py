@@ -46,8 +46,9 @@ CHECKS: dict[str, Check] = {
     c.rule_id: c
     for c in (
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
-        c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE, c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS,
-        solidity.ARITHMETIC, solidity.DOS_LOOP,
+        c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
+        c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
+        solidity.DOS_LOOP,
     )
 }  # fmt: skip
 _LANGUAGES = {"c": C_CHECKS, "cpp": C_CHECKS, "solidity": SOLIDITY_CHECKS}

@@ -1,8 +1,9 @@
 """False positives of the data-flow detector on mature, presumed-clean packages.
 
 Each package of `rules_realcode.py` in a language the engine covers (Python,
-JavaScript, TypeScript) is analysed as a whole tree, as `vulnsight scan --detectors
-flow` would (so cross-file flows count), and every finding is presumed false. The flag
+JavaScript, TypeScript, C, C++; Solidity for the blind-class checks) is analysed as a
+whole tree, as `vulnsight scan --detectors flow` would (taint and the checks of
+`vulnsight.dataflow.blind`; cross-file flows count), and every finding is presumed false. The flag
 rate is the share of functions holding a finding's sink. Packages are fetched and cached
 exactly as `rules_realcode.py` does (`pip download`, `npm pack`).
 
@@ -24,17 +25,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rules_realcode import PACKAGES, fetch, source_files  # noqa: E402
 
 from vulnsight.dataflow import analyse, has_spec  # noqa: E402
+from vulnsight.errors import VulnsightError  # noqa: E402
+
+try:  # absent before the blind-class checks (to measure the engine alone, as before)
+    from vulnsight.dataflow.blind import run_checks
+except ImportError:  # pragma: no cover
+    run_checks = None  # type: ignore[assignment]
 from vulnsight.languages import language_of  # noqa: E402
 from vulnsight.parse.callgraph import CallGraph  # noqa: E402
 from vulnsight.parse.extract import extract  # noqa: E402
 from vulnsight.types import SourceFile  # noqa: E402
+
+#: Languages only the blind-class checks cover (no taint specification).
+CHECKED = ("solidity",)
 
 
 def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
     """One row per package: size, findings, flag rate, analysis time."""
     rows: list[dict[str, object]] = []
     for pkg in PACKAGES:
-        if group not in ("all", pkg.group) or not has_spec(pkg.language):
+        if group not in ("all", pkg.group) or not (
+            has_spec(pkg.language) or pkg.language in CHECKED
+        ):
             continue
         root = fetch(pkg)
         files = []
@@ -43,12 +55,20 @@ def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
             lang = language_of(path) or pkg.language
             files.append(SourceFile(str(path.relative_to(root)), lang, text))
         started = time.perf_counter()
-        functions = [fn for f in files for fn in extract(f)]
+        functions = []
+        for f in list(files):
+            try:
+                functions.extend(extract(f))
+            except VulnsightError:  # over the parse budget: the scan skips it as well
+                files.remove(f)
         parsed = time.perf_counter()
         result = analyse(files, functions, CallGraph.build(functions))
+        # the flow detector also runs the blind-class checks (C/C++, Solidity)
+        checked, _ = run_checks(files, functions) if run_checks else ([], [])
+        findings = [*result.findings, *checked]
         done = time.perf_counter()
         units = [fn for fn in functions if fn.kind != "toplevel"]
-        flagged = {(f.file, f.function) for f in result.findings}
+        flagged = {(f.file, f.function) for f in findings}
         loc = sum(1 for f in files for line in f.text.splitlines() if line.strip())
         rows.append(
             {
@@ -58,13 +78,14 @@ def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
                 "files": len(files),
                 "loc": loc,
                 "functions": len(units),
-                "findings": len(result.findings),
+                "findings": len(findings),
+                "check_findings": len(checked),
                 "flagged_functions": len(flagged),
                 "flag_rate": round(len(flagged) / max(1, len(units)), 5),
                 "parse_s": round(parsed - started, 3),
                 "flow_s": round(done - parsed, 3),
                 "errors": len(result.errors),
-                "list": [f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in result.findings]
+                "list": [f"{f.file}:{f.line_number} {f.cwe} {f.message}" for f in findings]
                 if list_findings
                 else [],
             }

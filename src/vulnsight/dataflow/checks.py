@@ -103,6 +103,11 @@ class ConditionChecks(NodeReader):
             operand = part
             if part.type == "keyword_argument":
                 operand = part.child_by_field_name("value") or part
+            while operand.type == "cast_expression":  # abs((long)n) <= LIMIT bounds n
+                inner = operand.child_by_field_name("value")
+                if inner is None:
+                    break
+                operand = inner
             if operand.type in ("identifier", "attribute", "member_expression", "field_expression"):
                 names.append(self.dotted(operand))
         return names

@@ -383,6 +383,7 @@ class FunctionAnalysis(CallAnalysis):
             return CLEAN
         if len(values) == 2:
             self.check_operand(node, symbol, "right", values[1])
+            self.check_operand(node, symbol, "left", values[0])  # `n * 4` wraps as well
         return union(*values)
 
     def expr_conditional(self, node: Node) -> Value:

@@ -86,7 +86,8 @@ class PropagatorSpec:
 @dataclass(frozen=True)
 class OperatorSpec:
     """An operator whose operand must not be untrusted (`x / n`: the divisor, CWE-369;
-    `buf[i]`: the index, CWE-129). `operand` is `right` or `index`."""
+    `buf[i]`: the index, CWE-129; `n * 4`: either factor, CWE-190). `operand` is `left`,
+    `right` or `index`."""
 
     operators: tuple[str, ...]
     operand: str

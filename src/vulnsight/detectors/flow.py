@@ -11,7 +11,8 @@ from vulnsight.types import Finding
 
 class FlowDetector:
     """Inter-procedural taint analysis over the batch's parse and call graph (Python,
-    JavaScript, TypeScript); each finding carries its path."""
+    JavaScript, TypeScript, C, C++), plus the blind-class checks (C, C++, Solidity:
+    `vulnsight.dataflow.blind`); each finding carries its path."""
 
     name = "flow"
 
@@ -22,15 +23,29 @@ class FlowDetector:
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
         """Findings whose `path` runs from a source to a sink."""
         from vulnsight.dataflow import analyse
+        from vulnsight.dataflow.blind import run_checks
 
         try:
             result = analyse(batch.files, batch.functions, batch.graph)
+            # the checks for the classes taint cannot see (NULL after malloc, reentrancy...)
+            checked, check_errors = run_checks(batch.files, batch.functions)
         finally:
             if progress:
                 progress(1)
+        stats: dict[str, float | int | str] = {**result.stats}
+        stats["flow_check_findings"] = len(checked)
         return DetectorResult(
-            findings=result.findings, errors=result.errors, stats=dict(result.stats)
+            findings=tuple(_merge_checks(result.findings, checked)),
+            errors=(*result.errors, *check_errors),
+            stats=stats,
         )
+
+
+def _merge_checks(flows: Sequence[Finding], checked: Sequence[Finding]) -> list[Finding]:
+    """Taint findings, then check findings at (file, line, CWE) places taint left free."""
+    taken = {(f.file, f.line_number, f.cwe) for f in flows}
+    extra = [f for f in checked if (f.file, f.line_number, f.cwe) not in taken]
+    return sorted((*flows, *extra), key=lambda f: (f.file, f.line_number, f.cwe))
 
 
 def combine(merged: Sequence[Finding], flow: Sequence[Finding]) -> list[Finding]:

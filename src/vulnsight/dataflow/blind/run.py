@@ -1,0 +1,129 @@
+"""Running the blind-class checks over a scan's files and turning hits into findings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from tree_sitter import Node
+
+from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
+from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader, walk
+from vulnsight.errors import VulnsightError
+from vulnsight.parse.grammars import grammar_name, parse_text
+from vulnsight.types import (
+    Finding,
+    Function,
+    PathStep,
+    ScanError,
+    Severity,
+    SourceFile,
+    fingerprint,
+)
+
+DETECTOR = "flow"
+
+#: Per language family: the checks over each C function node, and over a whole
+#: Solidity file (its contracts' state is file-wide).
+C_CHECKS: tuple[FunctionCheck, ...] = (
+    c_memory.null_deref_after_alloc,
+    c_memory.realloc_loses_pointer,
+    c_null.null_deref_known_null,
+    c_null.null_test_not_short_circuit,
+    c_bounds.off_by_one,
+    c_bounds.strncpy_no_terminator,
+    c_bounds.signed_size_bounded_above,
+    c_bounds.size_truncated_to_int,
+)
+SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
+    solidity.reentrancy,
+    solidity.missing_access_control,
+    solidity.unchecked_arithmetic,
+    solidity.unbounded_loop_external_call,
+)
+#: Every check, by rule id (for documentation and the benchmark).
+CHECKS: dict[str, Check] = {
+    c.rule_id: c
+    for c in (
+        c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
+        c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
+        c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
+        solidity.DOS_LOOP,
+    )
+}  # fmt: skip
+_LANGUAGES = {"c": C_CHECKS, "cpp": C_CHECKS, "solidity": SOLIDITY_CHECKS}
+_WS = re.compile(r"\s+")
+
+
+def run_checks(
+    files: Sequence[SourceFile], functions: Sequence[Function]
+) -> tuple[list[Finding], list[ScanError]]:
+    """Findings of every check on the files that hold one of `functions`; a file that
+    cannot be parsed becomes a `ScanError`."""
+    by_file: dict[str, list[Function]] = {}
+    for fn in functions:
+        by_file.setdefault(fn.file, []).append(fn)
+    findings: dict[tuple[str, int, str], Finding] = {}
+    errors: list[ScanError] = []
+    for source in files:
+        checks = _LANGUAGES.get(source.language)
+        if not checks or source.path not in by_file:
+            continue
+        try:
+            hits = _file_hits(source, checks)
+        except (VulnsightError, ValueError, RecursionError) as exc:
+            errors.append(ScanError(source.path, f"data-flow checks: {exc}", DETECTOR))
+            continue
+        lines = source.text.split("\n")
+        for hit in hits:
+            finding = _finding(hit, source, lines, by_file[source.path])
+            findings.setdefault((finding.file, finding.line_number, finding.cwe), finding)
+    ordered = sorted(findings.values(), key=lambda f: (f.file, f.line_number, f.cwe))
+    return ordered, errors
+
+
+def _file_hits(source: SourceFile, checks: Sequence[FunctionCheck]) -> list[Hit]:
+    tree, data = parse_text(source.text, grammar_name(source.language, source.path))
+    reader = Reader(data, source.path, "")
+    if source.language == "solidity":
+        return [hit for check in checks for hit in check(reader, tree.root_node)]
+    hits: list[Hit] = []
+    for node in _function_nodes(tree.root_node):
+        hits.extend(hit for check in checks for hit in check(reader, node))
+    return hits
+
+
+def _function_nodes(root: Node) -> list[Node]:
+    return [n for n in walk(root) if n.type == "function_definition"]
+
+
+def _finding(hit: Hit, source: SourceFile, lines: list[str], functions: list[Function]) -> Finding:
+    owner = _owner(functions, hit.line)
+    steps = tuple(
+        PathStep(s.file, s.line, _owner(functions, s.line) or "", s.description) for s in hit.steps
+    )
+    snippet = lines[hit.line - 1].strip() if 0 < hit.line <= len(lines) else ""
+    check = hit.check
+    return Finding(
+        file=source.path,
+        line_number=hit.line,
+        cwe=check.cwe,
+        message=_WS.sub(" ", hit.message),
+        detector=DETECTOR,
+        confidence=check.confidence,
+        severity=Severity.HIGH if check.confidence >= 0.7 else Severity.MEDIUM,
+        function=owner,
+        rule_id=check.rule_id,
+        snippet=snippet,
+        detectors=(DETECTOR,),
+        fingerprint=fingerprint(check.rule_id, source.path, owner, snippet),
+        path=steps,
+    )
+
+
+def _owner(functions: list[Function], line: int) -> str | None:
+    """The innermost extracted function holding `line`."""
+    holding = [f for f in functions if f.kind != "toplevel" and f.start_line <= line <= f.end_line]
+    if not holding:
+        return None
+    return min(holding, key=lambda f: f.end_line - f.start_line).name

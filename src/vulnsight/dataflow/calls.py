@@ -34,6 +34,9 @@ class Facts:
     returns: list[Value] = field(default_factory=list)
     param_sinks: list[SinkHit] = field(default_factory=list)
     source_sinks: list[SinkHit] = field(default_factory=list)
+    #: tainted arguments passed to scanned functions: (callee key, parameter, taint), the
+    #: taint's path ending at the call (`dataflow/facts.py` follows them top-down)
+    calls: list[tuple[str, int, Taint]] = field(default_factory=list)
 
 
 class CallAnalysis(ConditionChecks):
@@ -157,6 +160,11 @@ class CallAnalysis(ConditionChecks):
         for key, value in keywords.items():
             if key in summary.params:
                 by_param[summary.params.index(key)] = value
+        if summary.key:
+            for param, value in by_param.items():
+                if value:
+                    into = self.step(node, f"passed to {name}() as {summary.params[param]}")
+                    self.facts.calls.extend((summary.key, param, t.then(into)) for t in value)
         result: list[Taint] = []
         for ret in summary.returns:
             if ret.param is None:

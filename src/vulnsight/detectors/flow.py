@@ -20,17 +20,30 @@ class FlowDetector:
         return 1
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
-        """Findings whose `path` runs from a source to a sink."""
+        """Findings whose `path` runs from a source to a sink (the batch's shared
+        analysis when it has one; with `changed`, those whose path touches a selected
+        function or whose sink lies in a selected file)."""
         from vulnsight.dataflow import analyse
 
         try:
-            result = analyse(batch.files, batch.functions, batch.graph)
+            if batch.flow is not None:
+                result = batch.flow()
+            else:
+                result = analyse(batch.files, batch.functions, batch.graph)
         finally:
             if progress:
                 progress(1)
-        return DetectorResult(
-            findings=result.findings, errors=result.errors, stats=dict(result.stats)
-        )
+        findings, errors = result.findings, result.errors
+        if batch.changed and batch.flow is not None:
+            files = {f.path for f in batch.files}
+            chosen = {(fn.file, fn.name) for fn in batch.functions}
+            findings = tuple(
+                f
+                for f in findings
+                if f.file in files or any((s.file, s.function) in chosen for s in f.path)
+            )
+            errors = tuple(e for e in errors if e.file in files)
+        return DetectorResult(findings=findings, errors=errors, stats=dict(result.stats))
 
 
 def combine(merged: Sequence[Finding], flow: Sequence[Finding]) -> list[Finding]:

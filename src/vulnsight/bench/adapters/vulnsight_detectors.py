@@ -162,11 +162,11 @@ class VulnsightAdapter:
 
     def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
         """Run the pipeline's stages over the batch directory."""
+        from vulnsight.dataflow.scan import lazy_analysis
         from vulnsight.detectors import effective_thresholds
         from vulnsight.detectors.hybrid import merge
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
         from vulnsight.detectors.llm import LLMDetector, LLMOptions
-        from vulnsight.dataflow.scan import lazy_analysis
         from vulnsight.detectors.rules import RulesDetector
         from vulnsight.discover import discover
         from vulnsight.errors import VulnsightError
@@ -179,8 +179,8 @@ class VulnsightAdapter:
         found = discover([batch.root])
         functions, _ = parse_files(found.files)
         graph = CallGraph.build(functions)
-        flow = lazy_analysis(found.files, functions, graph)
-        scan_batch = ScanBatch(found.root, found.files, tuple(functions), graph, flow=flow)
+        analysis = lazy_analysis(found.files, functions, graph)
+        scan_batch = ScanBatch(found.root, found.files, tuple(functions), graph, flow=analysis)
         setup_ms = (time.perf_counter() - started) * 1000
         rules = DetectorResult()
         llm = DetectorResult()

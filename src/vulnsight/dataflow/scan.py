@@ -42,7 +42,8 @@ _FUNCTION_NODES = frozenset(
     {
         "function_definition", "function_declaration", "generator_function_declaration",
         "method_definition", "arrow_function", "function_expression", "function",
-        "generator_function",
+        "generator_function", "modifier_definition", "constructor_definition",
+        "fallback_receive_definition",
     }
 )  # fmt: skip
 
@@ -167,7 +168,7 @@ class _Scan:
             entry = PathStep(fn.file, line, fn.name, f"parameter {name}")
             taints = [Taint(path=(entry,), param=i)]
             if handler:
-                label = "request parameter of a route handler"
+                label = parsed.spec.handler_label
                 taints.append(
                     Taint(
                         path=(
@@ -245,6 +246,8 @@ def _end_line(node: Node) -> int:
 
 
 def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
+    if parsed.spec.entry_visibility:
+        return _is_entry(node, parsed)
     decorators = ""
     exported = False
     parent = node.parent
@@ -263,6 +266,21 @@ def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
             break
         ancestor = ancestor.parent
     return parsed.spec.is_handler(decorators, short_name(fn) or "", exported)
+
+
+def _is_entry(node: Node, parsed: _Parsed) -> bool:
+    """Solidity: a public or external function no modifier or guard restricts."""
+    visibility = next((c for c in node.children if c.type == "visibility"), None)
+    if visibility is None:
+        return False
+    seen = parsed.data[visibility.start_byte : visibility.end_byte].decode("utf-8", "replace")
+    if seen.strip() not in parsed.spec.entry_visibility:
+        return False
+    if any(c.type == "modifier_invocation" for c in node.children):
+        return False
+    body = node.child_by_field_name("body")
+    text = parsed.data[body.start_byte : body.end_byte] if body is not None else b""
+    return not parsed.spec.is_guarded(text.decode("utf-8", "replace"))
 
 
 def analyse(

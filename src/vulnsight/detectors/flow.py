@@ -11,7 +11,7 @@ from vulnsight.types import Finding
 
 class FlowDetector:
     """Inter-procedural taint analysis over the batch's parse and call graph (Python,
-    JavaScript, TypeScript); each finding carries its path."""
+    JavaScript, TypeScript, C, C++, Solidity); each finding carries its path."""
 
     name = "flow"
 

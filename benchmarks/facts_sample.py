@@ -8,6 +8,10 @@ items never), and says how many records data flow finds facts in. Then:
 
     vulnsight eval --data OUT.jsonl --detectors llm,llm+facts --out DIR --no-plots
 
+A record without facts gets the same prompt either way, so on a loaded machine it is
+enough to run the model on the records with facts (`--with-facts-out`) and count how
+their flags change (benchmarks/RESULTS.md shows the arithmetic).
+
     python benchmarks/facts_sample.py [--per-language 150] [--seed 0] [--out FILE]
 """
 
@@ -49,6 +53,13 @@ def main() -> None:
     ap.add_argument("--per-language", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("/tmp/facts_sample.jsonl"))
+    ap.add_argument(
+        "--with-facts-out",
+        type=Path,
+        default=None,
+        help="also write the records data flow finds facts in (the only ones whose prompt "
+        "differs with facts shown; every other record's prompt is byte-identical)",
+    )
     args = ap.parse_args()
     from vulnsight.bench.records import filter_reserved, load_records
 
@@ -74,7 +85,12 @@ def main() -> None:
         for rec in chosen:
             fh.write(json.dumps(rec) + "\n")
     counts = Counter((str(r["language"]), int(r["label"])) for r in chosen)  # type: ignore[call-overload]
-    with_facts = Counter(str(r["language"]) for r in chosen if facts_in(r))
+    having = [r for r in chosen if facts_in(r)]
+    with_facts = Counter(str(r["language"]) for r in having)
+    if args.with_facts_out is not None:
+        with args.with_facts_out.open("w") as fh:
+            for rec in having:
+                fh.write(json.dumps(rec) + "\n")
     print(f"{len(chosen)} records -> {args.out} (reserved dropped: {dropped})", file=sys.stderr)
     for language in LANGUAGES:
         n = counts[(language, 0)] + counts[(language, 1)]

@@ -304,12 +304,12 @@ def main(debug: bool) -> None:
 @click.option("--profile", is_flag=True, help="Print per-stage timings to stderr.")
 @click.option(
     "--gate",
-    type=click.Choice(["safe", "sinks", "flow", "off"]),
+    type=click.Choice(["safe", "sinks", "off"]),
     default="safe",
     show_default=True,
     help="Which functions the model judges: all but trivial ones in C/C++/JS (safe), "
-    "only those reaching a risky API (sinks, faster, less recall), only those data "
-    "flow touches (flow), or all (off). Functions data flow touches are always judged.",
+    "only those reaching a risky API (sinks, faster, less recall), or all (off). "
+    "Functions data flow touches (tainted parameters, sinks reached) are always judged.",
 )
 @click.option(
     "--facts-in-prompt",

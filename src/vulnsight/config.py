@@ -41,8 +41,7 @@ class ScanConfig:
     budget_tokens: int = 8192
     max_file_bytes: int = 1_000_000
     jobs: int = 1
-    #: which functions the model judges: "safe", "sinks", "flow" or "off"
-    #: (detectors/gate.py)
+    #: which functions the model judges: "safe", "sinks" or "off" (detectors/gate.py)
     gate: str = "safe"
     #: show each function's data-flow facts in its model prompt (off: the shipped model
     #: was trained without them; benchmarks/RESULTS.md)
@@ -65,8 +64,8 @@ class ScanConfig:
             )
         if not self.detectors:
             raise ConfigError("at least one detector is needed")
-        if self.gate not in ("safe", "sinks", "flow", "off"):
-            raise ConfigError(f"unknown gate {self.gate!r}; choose from safe, sinks, flow, off")
+        if self.gate not in ("safe", "sinks", "off"):
+            raise ConfigError(f"unknown gate {self.gate!r}; choose from safe, sinks, off")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigError("min-confidence must be between 0 and 1")
         if self.llm_threshold is not None and not 0.0 <= self.llm_threshold <= 1.0:

@@ -41,6 +41,9 @@ class TaintedParameter:
     source: str
     path: tuple[PathStep, ...]
     sanitised: tuple[str, ...] = ()  # CWEs the value was made safe for on the way
+    #: the only CWEs the source counts for (empty: all); a local source (argv, the
+    #: environment) is the user's own input except for code-execution sinks
+    only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,12 @@ def _tainted_parameters(
     queue: list[tuple[str, int]] = []
 
     def add(
-        key: str, param: int, source: str, path: tuple[PathStep, ...], clean: Iterable[str]
+        key: str,
+        param: int,
+        source: str,
+        path: tuple[PathStep, ...],
+        clean: Iterable[str],
+        only: Iterable[str],
     ) -> None:
         params = summaries.get(key, Summary()).params
         if param >= len(params) or param in found.get(key, {}):
@@ -104,18 +112,18 @@ def _tainted_parameters(
             return
         name = params[param]
         found.setdefault(key, {})[param] = TaintedParameter(
-            name, source, path, tuple(sorted(set(clean)))
+            name, source, path, tuple(sorted(set(clean))), tuple(sorted(set(only)))
         )
         queue.append((key, param))
 
     for key, seeds in sorted(entries.items()):
         for param, taint in seeds:
-            add(key, param, taint.source, taint.path, taint.sanitised)
+            add(key, param, taint.source, taint.path, taint.sanitised, taint.only)
     for caller, records in sorted(calls.items()):
         for callee, param, taint in records:
             if taint.param is None:
                 if taint.source:
-                    add(callee, param, taint.source, taint.path, taint.sanitised)
+                    add(callee, param, taint.source, taint.path, taint.sanitised, taint.only)
             else:
                 onward.setdefault((caller, taint.param), []).append((callee, param, taint))
     while queue:
@@ -123,7 +131,8 @@ def _tainted_parameters(
         origin = found[key][param]
         for callee, into, taint in onward.get((key, param), ()):
             clean = set(origin.sanitised) | taint.sanitised
-            add(callee, into, origin.source, _joined(origin.path, taint.path), clean)
+            path = _joined(origin.path, taint.path)
+            add(callee, into, origin.source, path, clean, origin.only)
     return found
 
 
@@ -171,7 +180,10 @@ def _digest(facts: FunctionFacts, callees: Sequence[object]) -> str:
     if facts.empty and not any(callees):
         return ""
     data = {
-        "tainted": [[t.name, t.source, list(t.sanitised), _steps(t.path)] for t in facts.tainted],
+        "tainted": [
+            [t.name, t.source, list(t.sanitised), list(t.only), _steps(t.path)]
+            for t in facts.tainted
+        ],
         "sinks": [[s.cwe, s.sink, s.via, _steps(s.path)] for s in facts.sinks],
         "returns": list(facts.returns),
         "callees": callees,

@@ -10,9 +10,9 @@ computed index, `innerHTML`, `tx.origin`...), or when it is top-level code that 
 anything; and, whatever the mode, when data-flow facts touch it (a parameter receives
 untrusted data, or its data reaches a sink: `dataflow/facts.py`). Every other function
 is judged "not flagged" without the model; those with no calls and a tiny body are
-reported as trivial (accessors, pure arithmetic). The `flow` mode judges only changed
-functions, rule hits and functions data-flow facts touch (in languages the data-flow
-engine covers; elsewhere it acts as `sinks`).
+reported as trivial (accessors, pure arithmetic). The `flow` mode (benchmarks only)
+judges only changed functions, rule hits and functions data-flow facts touch (in
+languages the data-flow engine covers; elsewhere it acts as `sinks`).
 
 Everything here is pure; the data files are read once, lazily.
 """
@@ -34,7 +34,9 @@ from vulnsight.types import Function
 
 #: Gate modes: "safe" follows each language's policy; "sinks" judges only risky
 #: functions in every language (faster, and it costs recall in C/C++: see RESULTS.md);
-#: "flow" only functions data-flow facts touch; "off" judges everything.
+#: "off" judges everything. "flow" (only functions data-flow facts touch) is measured
+#: by benchmarks/gate_recall.py but not offered to scans: it lost 30 of the model's 65
+#: true positives on its test split (benchmarks/RESULTS.md).
 MODES = ("safe", "sinks", "flow", "off")
 
 #: Body lines (after comment stripping, blank lines dropped) at or under which a
@@ -176,15 +178,16 @@ def is_trivial(fn: Function) -> bool:
 
 
 def flow_detail(facts: FunctionFacts | None) -> str:
-    """Why data flow makes a function worth judging ("" when it does not): a tainted
-    parameter or a sink its data reaches."""
+    """Why data flow makes a function worth judging ("" when it does not): a sink its
+    data reaches, or a parameter tainted by a source that counts for every weakness (a
+    local source, argv or the environment, counts for code execution only, and those
+    sinks are then reached)."""
     if facts is None:
         return ""
-    if facts.tainted:
-        return f"tainted parameter {facts.tainted[0].name}"
     if facts.sinks:
         return f"reaches {facts.sinks[0].cwe}"
-    return ""
+    tainted = next((t for t in facts.tainted if not t.only), None)
+    return f"tainted parameter {tainted.name}" if tainted is not None else ""
 
 
 class Gate:

@@ -169,7 +169,7 @@ def test_the_gate_always_judges_what_data_flow_touches(tmp_path: Path) -> None:
         "inner": (True, "flow"),
         "untouched": (False, "no-flow"),
     }
-    assert decisions["inner"].detail == "tainted parameter arg"
+    assert decisions["inner"].detail == "reaches CWE-78"
     # `middle` calls nothing risky itself; without facts `sinks` would look two calls deep
     sinks = Gate(graph, mode="sinks", facts=result.facts)
     assert (sinks.decide(fns["middle"]).reason, sinks.decide(fns["untouched"]).judge) == (

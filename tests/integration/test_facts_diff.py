@@ -166,3 +166,23 @@ def test_an_unrelated_change_leaves_the_caller_cached_and_unjudged(tmp_path: Pat
     again, backend = scan(repo, None)
     assert judged(backend) == []
     assert (again.stats["cache_hits"], again.stats["cache_misses"]) == (total, 0)
+
+
+def test_facts_in_prompt_shows_the_block_and_keys_the_cache_apart(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    (repo / "helpers.py").write_text(HELPERS.replace("    name = int(name)\n", ""))
+    project = ProjectConfig(root=repo)
+    shown = project.scan_config({"detectors": ("llm", "flow"), "gate": "off", "prompt_facts": True})
+    backend = FakeBackend(responder=responder)
+    report = review_scan([repo], project, shown, ReviewOptions(), backend)
+    bodies = {name: p.body for name, p in zip(judged(backend), backend.seen, strict=True)}
+    assert bodies["user"].startswith(
+        "<facts>\ndata flow found by static analysis (may be incomplete):\n"
+        "- HTTP request data (Flask/Django/FastAPI/Pyramid request) reaches SQL query (CWE-89)"
+        " at helpers.py:10 in load_user (via user -> helpers.py:load_user)\n</facts>\n"
+    )
+    assert "<facts>" not in bodies["other"]  # nothing flows through it: the plain prompt
+    # the same tree without facts in the prompt: the functions with facts miss, the rest hit
+    plain, backend = scan(repo, None)
+    assert sorted(judged(backend)) == ["load_user", "user"]
+    assert plain.stats["cache_hits"] == report.stats["cache_misses"] - 2

@@ -21,7 +21,7 @@ Records whose code is not in the shared datasets (the harvested mature-clean one
 label 0) are left out: the gate can only remove flags, so on clean records it can only
 lower the false-positive rate. Prints Markdown tables and writes a JSON beside them.
 
-    python benchmarks/gate_recall.py [--mode safe|sinks] [--out FILE.json]
+    python benchmarks/gate_recall.py [--mode safe|sinks|flow] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vulnsight.bench.records import parse_record, snippet_path, snippet_text
+from vulnsight.dataflow import analyse, has_spec
 from vulnsight.detectors.gate import Gate
 from vulnsight.llm.models import language_thresholds
 from vulnsight.parse import extract
@@ -66,8 +67,12 @@ MODE = "safe"
 
 def gate_record(rec: Any, rule_lines: set[int] | None = None) -> list[Any]:
     """The gate's decisions on a record's functions, the record written as one file."""
-    functions = extract(SourceFile(snippet_path(rec), rec.language, snippet_text(rec)))
-    gate = Gate(CallGraph.build(functions), mode=MODE)
+    source = SourceFile(snippet_path(rec), rec.language, snippet_text(rec))
+    functions = extract(source)
+    graph = CallGraph.build(functions)
+    # the data-flow facts the scan's gate reads (functions they touch are always judged)
+    facts = analyse([source], functions, graph).facts if has_spec(rec.language) else {}
+    gate = Gate(graph, mode=MODE, facts=facts)
     return [gate.decide(fn, rule_lines or set()) for fn in functions]
 
 
@@ -110,7 +115,8 @@ def model_sample(
                 graph = CallGraph.build(functions)
                 batch = ScanBatch(found.root, found.files, tuple(functions), graph)
                 result = det.detect_all(batch)
-            gate = Gate(graph, mode=MODE)
+            facts = analyse(found.files, functions, graph).facts
+            gate = Gate(graph, mode=MODE, facts=facts)
             for rec in chunk:
                 fns = [f for f in functions if f.file == paths[rec.id]]
                 t = by_language.get(rec.language, threshold)
@@ -162,7 +168,7 @@ def main() -> None:
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
     ap.add_argument("--datasets", type=Path, default=DATASETS)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/gate_recall.json")
-    ap.add_argument("--mode", default="safe", help="the gate's mode: safe or sinks")
+    ap.add_argument("--mode", default="safe", help="the gate's mode: safe, sinks or flow")
     ap.add_argument(
         "--model-sample", type=int, default=0, help="also run the model on N vulnerable records"
     )

@@ -5,7 +5,11 @@ figure does not depend on the machine's load. Run it with PYTHONPATH pointing at
 checkout (e.g. the main branch for "before"); with `--gate` the gate of this checkout
 selects the functions first.
 
-    python benchmarks/tree_tokens.py [TREE] [--gate safe|sinks|off] [--number-every N]
+    python benchmarks/tree_tokens.py [TREE] [--gate safe|sinks|flow|off] [--number-every N]
+        [--facts-in-prompt]
+
+Where this checkout has data-flow facts, the gate reads them (a function they touch is
+always judged) and `--facts-in-prompt` counts the prompts with the facts block.
 """
 
 from __future__ import annotations
@@ -31,18 +35,27 @@ def main() -> None:
     ap.add_argument("tree", type=Path, nargs="?", default=TREE)
     ap.add_argument("--gate", default=None, help="select functions with this gate mode")
     ap.add_argument("--number-every", type=int, default=1)
+    ap.add_argument("--facts-in-prompt", action="store_true")
     args = ap.parse_args()
     backend = load("default")
     found = discover([args.tree])
     functions, _ = parse_files(found.files)
     graph = CallGraph.build(functions)
     on = {k for k, v in backend.language_thresholds.items() if math.isfinite(v)}
+    facts: dict[str, object] = {}
+    if "facts" in inspect.signature(build_context).parameters:
+        from vulnsight.dataflow import analyse
+
+        facts = dict(analyse(found.files, functions, graph).facts)
+        touched = [f for f in facts.values() if not getattr(f, "empty", True)]
+        print(f"functions data-flow facts touch: {len(touched)} of {len(functions)}")
     gate = None
     if args.gate:
         from vulnsight.detectors.gate import Gate
 
-        gate = Gate(graph, mode=args.gate)
-    extra = {}
+        kwargs = {"facts": facts} if "facts" in inspect.signature(Gate).parameters else {}
+        gate = Gate(graph, mode=args.gate, **kwargs)  # type: ignore[arg-type]
+    extra: dict[str, object] = {}
     if "number_every" in inspect.signature(build_context).parameters:
         extra["number_every"] = args.number_every
     tokens: list[int] = []
@@ -50,11 +63,19 @@ def main() -> None:
     for fn in functions:
         if fn.language not in on or (gate is not None and not gate.decide(fn).judge):
             continue
-        context = build_context(fn, graph, count_tokens=backend.count_tokens, **extra)
-        n = backend.count_tokens(render(context.text, fn.language).body)
+        if facts:
+            extra["facts"] = facts.get(fn.qualified_id)
+            extra["show_facts"] = args.facts_in_prompt
+        context = build_context(fn, graph, count_tokens=backend.count_tokens, **extra)  # type: ignore[arg-type]
+        shown = {"facts": context.facts_text} if getattr(context, "facts_text", "") else {}
+        n = backend.count_tokens(render(context.text, fn.language, **shown).body)
         tokens.append(n)
         by_language[fn.language] = by_language.get(fn.language, 0) + n
     tokens.sort()
+    if not tokens:
+        print("functions 0, prompt tokens 0")
+        backend.close()
+        return
     print(
         f"functions {len(tokens)}, prompt tokens {sum(tokens)} "
         f"(median {statistics.median(tokens)}, "

@@ -309,7 +309,15 @@ def main(debug: bool) -> None:
     default="safe",
     show_default=True,
     help="Which functions the model judges: all but trivial ones in C/C++/JS (safe), "
-    "only those reaching a risky API (sinks, faster, less recall), or all (off).",
+    "only those reaching a risky API (sinks, faster, less recall), or all (off). "
+    "Functions data flow touches (tainted parameters, sinks reached) are always judged.",
+)
+@click.option(
+    "--facts-in-prompt",
+    "prompt_facts",
+    is_flag=True,
+    help="Show each function's data-flow facts (tainted parameters, sinks reached) in "
+    "its model prompt; the shipped model was not trained with them.",
 )
 def scan(
     paths: tuple[Path, ...],
@@ -330,6 +338,7 @@ def scan(
     allow_repo_model: bool,
     profile: bool,
     gate: str,
+    prompt_facts: bool,
 ) -> None:
     """Scan files and directories for vulnerabilities.
 
@@ -351,6 +360,7 @@ def scan(
         "max_file_bytes": max_bytes,
         "jobs": jobs,
         "gate": gate,
+        "prompt_facts": prompt_facts,
     }
     try:
         prepare_output(output, paths)

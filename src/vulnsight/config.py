@@ -43,6 +43,9 @@ class ScanConfig:
     jobs: int = 1
     #: which functions the model judges: "safe", "sinks" or "off" (detectors/gate.py)
     gate: str = "safe"
+    #: show each function's data-flow facts in its model prompt (off: the shipped model
+    #: was trained without them; benchmarks/RESULTS.md)
+    prompt_facts: bool = False
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     # Path globs relative to the scan root (configuration files set them): a file is
     # scanned when it matches an `include` (or none is given) and no `exclude`.

@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vulnsight.dataflow.facts import FunctionFacts
 from vulnsight.parse.callgraph import CallGraph, short_name
 from vulnsight.parse.comments import strip_comments
 from vulnsight.parse.literals import neutralise_literals
-from vulnsight.types import Function
+from vulnsight.types import Function, PathStep
 
 #: Lines kept on each side of the call site in a caller: callers are context only, and
 #: whole callers used to fill the token budget (they dominated the p95 prompt length).
@@ -42,6 +43,10 @@ class Context:
     target_first_line: int
     truncated: bool
     tokens: int
+    #: the data-flow facts of the function (None: no analysis ran or nothing touches it)
+    facts: FunctionFacts | None = None
+    #: `facts` as the prompt shows them (`render_facts`); "" when they are not shown
+    facts_text: str = ""
 
 
 def approx_tokens(text: str) -> int:
@@ -56,6 +61,8 @@ def build_context(
     count_tokens: Callable[[str], int] = approx_tokens,
     max_callers: int = 3,
     number_every: int = 1,
+    facts: FunctionFacts | None = None,
+    show_facts: bool = False,
 ) -> Context:
     """Build the model's view of `fn` within `budget_tokens` (measured by `count_tokens`).
 
@@ -67,7 +74,13 @@ def build_context(
     under ``// caller: <name> (<file>)`` as its signature and the `CALLER_WINDOW` lines
     on each side of its first call of the target (fewer when that does not fit; left
     out when even the call line does not fit).
+
+    `facts` are kept on the context; with `show_facts` they are also rendered
+    (`render_facts`) for the prompt, and their tokens come off the budget first.
     """
+    facts_text = render_facts(facts, fn) if show_facts and facts is not None else ""
+    if facts_text:
+        budget_tokens = max(1, budget_tokens - count_tokens(facts_text))
     mark = "#" if fn.language == "python" else "//"
     target = _tidy(list(enumerate(_stripped(fn), start=fn.start_line)))
     lines = [
@@ -105,7 +118,70 @@ def build_context(
                     break
     text = "\n".join(lines)
     first = target[0][0] if target else fn.start_line
-    return Context(text, tuple(line_map), first, truncated, count_tokens(text))
+    tokens = count_tokens(text) + (count_tokens(facts_text) if facts_text else 0)
+    return Context(text, tuple(line_map), first, truncated, tokens, facts, facts_text)
+
+
+#: Characters a name in the facts block keeps (scanned code chose the names: no spaces,
+#: quotes or brackets reach the model through them); others become `_`.
+_NAME_UNSAFE = re.compile(r"[^\w.$:/-]")
+#: Function hops shown of a path (the first and the last ones).
+FACT_HOPS = 4
+
+
+def _name(text: str, limit: int = 48) -> str:
+    from vulnsight.textsafe import safe_text
+
+    clean = _NAME_UNSAFE.sub("_", safe_text(text))
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def _hops(path: tuple[PathStep, ...], fn: Function) -> str:
+    hops: list[str] = []
+    for step in path:
+        where = (
+            step.function
+            if step.file == fn.file
+            else f"{os.path.basename(step.file)}:{step.function}"
+        )
+        name = _name(where)
+        if not hops or hops[-1] != name:
+            hops.append(name)
+    if len(hops) > FACT_HOPS:
+        hops = [*hops[:1], "...", *hops[-(FACT_HOPS - 1) :]]
+    return " -> ".join(hops)
+
+
+def _where(step: PathStep, fn: Function) -> str:
+    if step.file == fn.file and fn.start_line <= step.line <= fn.end_line:
+        return f"line {step.line}"
+    return f"{_name(os.path.basename(step.file))}:{step.line} in {_name(step.function)}"
+
+
+def render_facts(facts: FunctionFacts, fn: Function) -> str:
+    """A short, fixed-format block of the data-flow facts for the prompt ("" if none).
+
+    Facts come from hostile code: only the engine's own vocabulary (source and sink
+    labels, CWE ids) is shown as written; function, parameter and file names keep word
+    characters and `.$:/-` only (`_NAME_UNSAFE`), and no code text of the path steps is
+    shown at all, only which functions the data passes through."""
+    lines: list[str] = []
+    for t in facts.tainted:
+        via = _hops(t.path, fn)
+        cleaned = f"; checked for {', '.join(t.sanitised)}" if t.sanitised else ""
+        lines.append(f"- parameter {_name(t.name)} receives {t.source} (via {via}){cleaned}")
+    for s in facts.sinks:
+        via = s.via
+        if via.startswith("parameter "):
+            via = f"parameter {_name(via.removeprefix('parameter '))}"
+        end = s.path[-1] if s.path else None
+        at = f" at {_where(end, fn)}" if end is not None else ""
+        lines.append(f"- {via} reaches {s.sink} ({s.cwe}){at} (via {_hops(s.path, fn)})")
+    for label in facts.returns:
+        lines.append(f"- returns {label}")
+    if not lines:
+        return ""
+    return "\n".join(["data flow found by static analysis (may be incomplete):", *lines])
 
 
 def _stripped(fn: Function) -> list[str]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import fnmatch
 import resource
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from vulnsight.config import ScanConfig
+from vulnsight.dataflow.scan import FlowResult, lazy_analysis
 from vulnsight.detectors.hybrid import merge_with_stats
 from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
 from vulnsight.discover import discover
@@ -28,6 +29,11 @@ ProgressFn = Callable[[str, int, int], None]
 #: only(root, function): whether detectors look at a function (e.g. `--diff`); every
 #: function still serves as context (callers) and for locating findings.
 SelectFn = Callable[[Path, Function], bool]
+#: widen(root, parsed files, every parsed function, the scan's data-flow analysis) ->
+#: qualified ids of functions the detectors look at besides those `only` selected
+WidenFn = Callable[
+    [Path, Sequence[SourceFile], Sequence[Function], Callable[[], FlowResult]], Collection[str]
+]
 
 
 def glob_match(path: str, pattern: str) -> bool:
@@ -233,6 +239,7 @@ def scan(
     progress: ProgressFn | None = None,
     only: SelectFn | None = None,
     focus: Callable[[Path, str], bool] | None = None,
+    widen: WidenFn | None = None,
 ) -> Report:
     """Scan files and directories with the given detectors.
 
@@ -244,7 +251,9 @@ def scan(
     files can hold selected functions: then only those are parsed first, and of the rest
     only files whose text names one of their functions or callees (possible callers and
     callees) are parsed for context, which keeps `--diff` scans of large
-    trees fast.
+    trees fast. `widen(root, files, functions, flow)` (with `only`) names more functions the
+    detectors look at (by `qualified_id`): `--diff` adds the unchanged functions whose
+    data-flow facts the change altered.
     """
     started = time.perf_counter()
     found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
@@ -253,7 +262,15 @@ def scan(
     discovered = time.perf_counter()
     functions, parse_errs = _parse_focused(files, found.root, focus if only is not None else None)
     parsed = time.perf_counter()
+    graph = CallGraph.build(functions)
+    parsed_names = {f.file for f in functions}
+    parsed_files = tuple(f for f in files if f.path in parsed_names)
+    flow = lazy_analysis(parsed_files, functions, graph)
     selected = functions if only is None else [f for f in functions if only(found.root, f)]
+    if only is not None and widen is not None:
+        chosen = {f.qualified_id for f in selected}
+        extra = set(widen(found.root, parsed_files, functions, flow)) - chosen
+        selected = [f for f in functions if f.qualified_id in chosen or f.qualified_id in extra]
     if only is not None:
         holding = {f.file for f in selected}
         files = tuple(f for f in files if f.path in holding)
@@ -261,8 +278,9 @@ def scan(
         root=found.root,
         files=files,
         functions=tuple(selected),
-        graph=CallGraph.build(functions),
+        graph=graph,
         changed=only is not None,
+        flow=flow,
     )
     graphed = time.perf_counter()
     merge_at, by_language = _merge_thresholds(detectors, threshold)

@@ -11,7 +11,7 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.checks import ConditionChecks
 from vulnsight.dataflow.spec import SanitiserSpec
-from vulnsight.dataflow.syntax import subscript_base
+from vulnsight.dataflow.syntax import subscript_base, unwrap
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Summary, Taint, Value, step_all, union
 
 #: Receivers that name the object itself: a call on them is not a call on data.
@@ -34,6 +34,9 @@ class Facts:
     returns: list[Value] = field(default_factory=list)
     param_sinks: list[SinkHit] = field(default_factory=list)
     source_sinks: list[SinkHit] = field(default_factory=list)
+    #: tainted arguments passed to scanned functions: (callee key, parameter, taint), the
+    #: taint's path ending at the call (`dataflow/facts.py` follows them top-down)
+    calls: list[tuple[str, int, Taint]] = field(default_factory=list)
 
 
 class CallAnalysis(ConditionChecks):
@@ -52,11 +55,21 @@ class CallAnalysis(ConditionChecks):
         constructor = node.type == "new_expression"
         callee_node = node.child_by_field_name("constructor" if constructor else "function")
         args_node = node.child_by_field_name("arguments")
+        # Solidity: the arguments are the call's `call_argument` children, the callee
+        # wrapped in `expression` (and call options: `to.call{value: v}(...)`)
+        solidity_args = [c for c in node.named_children if c.type == "call_argument"]
+        if args_node is None and callee_node is not None and callee_node.type == "expression":
+            outer = callee_node.named_children[0] if callee_node.named_child_count else None
+            if outer is not None and outer.type == "struct_expression":
+                for option in outer.named_children[1:]:
+                    self.expr(option)
+            callee_node = unwrap(callee_node)
         callee = self.dotted(callee_node)
         positional: list[Value] = []
         keywords: dict[str, Value] = {}
         arg_nodes: list[Node] = []
-        for arg in args_node.named_children if args_node is not None else []:
+        listed = args_node.named_children if args_node is not None else solidity_args
+        for arg in listed:
             if arg.type == "comment":
                 continue
             if arg.type == "keyword_argument":
@@ -110,7 +123,13 @@ class CallAnalysis(ConditionChecks):
             copied = union(*(v for i, v in enumerate(positional) if i != propagator.into))
             if copied:
                 self.store_into(arg_nodes[propagator.into], copied, node, "copied into")
-        args_text = self.text(args_node) if args_node is not None else ""
+        if args_node is not None:
+            args_text = self.text(args_node)
+        else:
+            args_text = ", ".join(self.text(a) for a in solidity_args)
+        if callee in self.spec.assertions and arg_nodes:  # require(n < 10): n checked
+            for names, cwes in self.checks(unwrap(arg_nodes[0]), True):
+                self.sanitise_names(names, cwes)
         sinks = self.spec.sinks_for(callee, constructor)
         for sink in sinks:
             if not sink.applies(args_text):
@@ -118,6 +137,12 @@ class CallAnalysis(ConditionChecks):
             checked = [v for i, v in enumerate(positional) if not sink.args or i in sink.args] + [
                 v for k, v in keywords.items() if k in sink.keywords
             ]
+            if sink.receiver == "only":  # `target.delegatecall(data)`: the address
+                checked = [receiver]
+            elif sink.receiver == "also":  # `to.transfer(amount)`: both untrusted
+                if not any(t.reaches(sink.cwe) for v in checked for t in v):
+                    continue
+                checked = [receiver]
             sink_step = self.step(node, f"sink: {callee}() ({sink.label}, {sink.cwe})")
             for argument in checked:
                 for taint in argument:
@@ -157,6 +182,11 @@ class CallAnalysis(ConditionChecks):
         for key, value in keywords.items():
             if key in summary.params:
                 by_param[summary.params.index(key)] = value
+        if summary.key:
+            for param, value in by_param.items():
+                if value:
+                    into = self.step(node, f"passed to {name}() as {summary.params[param]}")
+                    self.facts.calls.extend((summary.key, param, t.then(into)) for t in value)
         result: list[Taint] = []
         for ret in summary.returns:
             if ret.param is None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tree_sitter import Node
 
 from vulnsight.dataflow.spec import LanguageSpec
-from vulnsight.dataflow.syntax import COMPARISONS, NodeReader
+from vulnsight.dataflow.syntax import COMPARISONS, NodeReader, unwrap
 
 
 class ConditionChecks(NodeReader):
@@ -19,9 +19,15 @@ class ConditionChecks(NodeReader):
     def checks(self, node: Node | None, outcome: bool) -> list[tuple[list[str], frozenset[str]]]:
         """What holds when condition `node` evaluates to `outcome`: the names a validator
         (or an `in ALLOWED` test) has accepted, with the CWEs it checks for."""
+        node = unwrap(node)
         if node is None:
             return []
         kind = node.type
+        if kind == "array_access" and node.named_child_count:
+            # tree-sitter-solidity reads `n <= b[k]` as `(n <= b)[k]`: the comparison
+            base = unwrap(node.named_children[0])
+            if base is not None and base.type == "binary_expression":
+                return self.checks(base, outcome)
         if kind == "parenthesized_expression" and node.named_child_count == 1:
             return self.checks(node.named_children[0], outcome)
         if kind == "not_operator" or (kind == "unary_expression" and self.text(node)[:1] == "!"):
@@ -100,7 +106,7 @@ class ConditionChecks(NodeReader):
         """The variables among a validator's operands (`x`, `self.x`, `url=x`)."""
         names = []
         for part in parts:
-            operand = part
+            operand = unwrap(part) or part
             if part.type == "keyword_argument":
                 operand = part.child_by_field_name("value") or part
             while operand.type == "cast_expression":  # abs((long)n) <= LIMIT bounds n

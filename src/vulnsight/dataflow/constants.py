@@ -69,8 +69,8 @@ def _value(node: Node, data: bytes, names: Mapping[str, Any], depth: int) -> Any
         if text[:1] in "'\"" and len(text) >= 2:
             return text[1:-1]
         return UNKNOWN
-    if kind == "parenthesized_expression" and node.named_child_count == 1:
-        return _value(node.named_children[0], data, names, depth + 1)
+    if kind in ("parenthesized_expression", "expression") and node.named_child_count == 1:
+        return _value(node.named_children[0], data, names, depth + 1)  # `expression`: Solidity
     if kind == "not_operator":
         arg = node.child_by_field_name("argument")
         inner = _value(arg, data, names, depth + 1) if arg is not None else UNKNOWN

@@ -44,7 +44,7 @@ _FUNCTIONS = frozenset({
 })
 _BLOCKS = frozenset({
     "block", "statement_block", "module", "program", "else_clause", "finally_clause",
-    "compound_statement",
+    "compound_statement", "function_body", "statement", "block_statement",
     "expression_statement", "labeled_statement", "export_statement", "decorated_definition",
 })
 _SKIPPED = frozenset({
@@ -175,6 +175,9 @@ class FunctionAnalysis(CallAnalysis):
             self.expr(condition)
         consequence = node.child_by_field_name("consequence")
         alternatives = list(node.children_by_field_name("alternative"))
+        if consequence is None:  # Solidity: `body` twice, the second after `else`
+            bodies = list(node.children_by_field_name("body"))
+            consequence, alternatives = (bodies[0], bodies[1:]) if bodies else (None, [])
         decided = truth(condition, self.data, self.consts)
         if decided is True:
             self.run_branch_body(consequence)
@@ -214,7 +217,7 @@ class FunctionAnalysis(CallAnalysis):
                 return
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        for name in ("initializer", "increment", "update"):
+        for name in ("initializer", "initial", "increment", "update"):
             part = node.child_by_field_name(name)
             if part is not None:
                 self.run(part)
@@ -281,6 +284,22 @@ class FunctionAnalysis(CallAnalysis):
                 continue
             self.bind(name, self.expr(value), value)
 
+    def run_variable_statement(self, node: Node) -> None:
+        """Solidity: `T x = v;` and `(bool ok, bytes memory d) = v;`."""
+        value = node.child_by_field_name("value")
+        taint = self.expr(value) if value is not None else CLEAN
+        for child in node.named_children:
+            if child.type == "variable_declaration_tuple":
+                declared = [c for c in child.named_children if c.type == "variable_declaration"]
+            elif child.type == "variable_declaration":
+                declared = [child]
+            else:
+                continue
+            for declaration in declared:
+                name = declaration.child_by_field_name("name")
+                if name is not None and value is not None:
+                    self.bind(name, taint, value, constant_ok=len(declared) == 1)
+
     def run_switch(self, node: Node) -> None:
         value = node.child_by_field_name("value") or node.child_by_field_name("subject")
         if value is not None:
@@ -310,6 +329,8 @@ class FunctionAnalysis(CallAnalysis):
         if kind in _STATEMENTS or kind in _BLOCKS:
             self.run(node)
             return CLEAN
+        if kind == "expression" and node.named_child_count == 1:  # Solidity's wrapper
+            return self.expr(node.named_children[0])
         handler = _EXPRESSIONS.get(kind)
         if handler is not None:
             return handler(self, node)
@@ -526,6 +547,8 @@ _STATEMENTS: dict[str, Callable[[FunctionAnalysis, Node], None]] = {
     "declaration": FunctionAnalysis.run_declaration,
     "variable_declaration": FunctionAnalysis.run_declaration,
     "switch_statement": FunctionAnalysis.run_switch,
+    "variable_declaration_statement": FunctionAnalysis.run_variable_statement,
+    "revert_statement": FunctionAnalysis.run_exit,
     "match_statement": FunctionAnalysis.run_switch,
 }
 _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {

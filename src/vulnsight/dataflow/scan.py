@@ -9,12 +9,14 @@ paths, reported once per sink location and CWE with the first path found.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
 
 from vulnsight.dataflow.engine import FlowBudgetExceeded, FunctionAnalysis
+from vulnsight.dataflow.facts import FunctionFacts, derive_facts
 from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
 from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
@@ -40,18 +42,21 @@ _FUNCTION_NODES = frozenset(
     {
         "function_definition", "function_declaration", "generator_function_declaration",
         "method_definition", "arrow_function", "function_expression", "function",
-        "generator_function",
+        "generator_function", "modifier_definition", "constructor_definition",
+        "fallback_receive_definition",
     }
 )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FlowResult:
-    """Findings of one analysis, files it could not analyse, and counters."""
+    """Findings of one analysis, files it could not analyse, counters, and the facts of
+    every function some fact touches (by `qualified_id`; `dataflow/facts.py`)."""
 
     findings: tuple[Finding, ...] = ()
     errors: tuple[ScanError, ...] = ()
     stats: dict[str, int] = field(default_factory=dict)
+    facts: Mapping[str, FunctionFacts] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +77,8 @@ class _Scan:
         self.summaries: dict[str, Summary] = {}
         self.running: set[str] = set()
         self.hits: list[tuple[Function, SinkHit]] = []
+        self.calls: dict[str, list[tuple[str, int, Taint]]] = {}  # tainted calls per caller
+        self.entries: dict[str, list[tuple[int, Taint]]] = {}  # handlers' source parameters
         self.fields: dict[tuple[str, str], dict[str, Value]] = {}  # (file, class) -> fields
         self.analysed = 0
         self.spent: dict[str, int] = {}  # steps taken per file
@@ -136,9 +143,12 @@ class _Scan:
             parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields
         )
         try:
-            return self._run(analysis, fn, parsed, node)
+            summary = self._run(analysis, fn, parsed, node)
         finally:
             self.spent[fn.file] = self.spent.get(fn.file, 0) + analysis.visits
+        if analysis.facts.calls:
+            self.calls[fn.qualified_id] = analysis.facts.calls
+        return replace(summary, key=fn.qualified_id) if node is not None else summary
 
     def _run(
         self, analysis: FunctionAnalysis, fn: Function, parsed: _Parsed, node: Node | None
@@ -158,7 +168,7 @@ class _Scan:
             entry = PathStep(fn.file, line, fn.name, f"parameter {name}")
             taints = [Taint(path=(entry,), param=i)]
             if handler:
-                label = "request parameter of a route handler"
+                label = parsed.spec.handler_label
                 taints.append(
                     Taint(
                         path=(
@@ -167,6 +177,7 @@ class _Scan:
                         source=label,
                     )
                 )
+                self.entries.setdefault(fn.qualified_id, []).append((i, taints[-1]))
             analysis.env[name] = tuple(taints)
         body = node.child_by_field_name("body")
         if body is not None:
@@ -235,6 +246,8 @@ def _end_line(node: Node) -> int:
 
 
 def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
+    if parsed.spec.entry_visibility:
+        return _is_entry(node, parsed)
     decorators = ""
     exported = False
     parent = node.parent
@@ -253,6 +266,21 @@ def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
             break
         ancestor = ancestor.parent
     return parsed.spec.is_handler(decorators, short_name(fn) or "", exported)
+
+
+def _is_entry(node: Node, parsed: _Parsed) -> bool:
+    """Solidity: a public or external function no modifier or guard restricts."""
+    visibility = next((c for c in node.children if c.type == "visibility"), None)
+    if visibility is None:
+        return False
+    seen = parsed.data[visibility.start_byte : visibility.end_byte].decode("utf-8", "replace")
+    if seen.strip() not in parsed.spec.entry_visibility:
+        return False
+    if any(c.type == "modifier_invocation" for c in node.children):
+        return False
+    body = node.child_by_field_name("body")
+    text = parsed.data[body.start_byte : body.end_byte] if body is not None else b""
+    return not parsed.spec.is_guarded(text.decode("utf-8", "replace"))
 
 
 def analyse(
@@ -279,7 +307,29 @@ def analyse(
         reason = f"data-flow: {count} function(s) not followed (over the file's step budget)"
         errors.append(ScanError(file, reason, DETECTOR))
     stats = {"flow_functions_analysed": scan.analysed, "flow_findings": len(ordered)}
-    return FlowResult(tuple(ordered), tuple(errors), stats)
+    summarised = [fn for fn in graph.functions if fn.qualified_id in scan.summaries]
+    facts = derive_facts(
+        summarised, scan.summaries, scan.calls, scan.entries, scan.hits, graph.callees
+    )
+    stats["flow_functions_with_facts"] = sum(1 for f in facts.values() if not f.empty)
+    return FlowResult(tuple(ordered), tuple(errors), stats, facts)
+
+
+def lazy_analysis(
+    files: Sequence[SourceFile], functions: Sequence[Function], graph: CallGraph
+) -> Callable[[], FlowResult]:
+    """`analyse(files, functions, graph)` run on the first call only (thread-safe), so
+    the flow detector, the model's gate and context, and the verdict cache share one."""
+    lock = threading.Lock()
+    done: list[FlowResult] = []
+
+    def get() -> FlowResult:
+        with lock:
+            if not done:
+                done.append(analyse(files, functions, graph))
+            return done[0]
+
+    return get
 
 
 _WS = re.compile(r"\s+")

@@ -24,6 +24,7 @@ _SPEC_FILE = {
     "typescript": "javascript",
     "c": "c",
     "cpp": "c",
+    "solidity": "solidity",
 }
 
 #: A sanitiser that cleans a value for every weakness (int(), parseInt()).
@@ -57,6 +58,9 @@ class SinkSpec:
     requires: str = ""  # regex the argument list must match (`shell=True`)
     unless: str = ""  # regex that makes the call safe (`Loader=SafeLoader`)
     constructor: bool = False  # `new Function(...)`
+    # the call's receiver: "only" it is checked (`target.delegatecall(d)`: the address);
+    # "also" it is checked once a checked argument is untrusted too (`to.transfer(n)`)
+    receiver: str = ""
 
     def applies(self, arguments_text: str) -> bool:
         """Whether the call's argument text meets `requires` and not `unless`."""
@@ -115,6 +119,13 @@ class LanguageSpec:
     # 256-entry table) clean a value for these CWEs
     narrow_casts: tuple[str, ...] = ()
     narrow_cast_cwes: frozenset[str] = frozenset()
+    # calls whose first argument holds afterwards (`require(n < 10)`): a check
+    assertions: frozenset[str] = frozenset()
+    # Solidity: functions of these visibilities take their arguments from anyone, unless
+    # a modifier or a guard (regexes over the body: `msg.sender == owner`) restricts them
+    entry_visibility: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+    handler_label: str = "request parameter of a route handler"
     # name lookups already answered (names repeat a lot within a scan)
     _memo: dict[tuple[str, str, bool], Any] = field(
         default_factory=dict, compare=False, hash=False, repr=False
@@ -174,6 +185,10 @@ class LanguageSpec:
             if spec.operand == operand and operator in spec.operators:
                 return spec.sink
         return None
+
+    def is_guarded(self, body: str) -> bool:
+        """Whether a function body restricts its callers (`require(msg.sender == owner)`)."""
+        return any(re.search(p, body) for p in self.guards)
 
     def is_handler(self, decorators: str, name: str, exported: bool) -> bool:
         """Whether a function's parameters come straight from an HTTP request."""
@@ -245,6 +260,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             requires=str(s.get("requires", "")),
             unless=str(s.get("unless", "")),
             constructor=bool(s.get("constructor", False)),
+            receiver=str(s.get("receiver", "")),
         )
         for s in data.get("sink", [])
     )
@@ -286,4 +302,8 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
         narrow_casts=_strings(casts.get("narrow", [])),
         narrow_cast_cwes=frozenset(_strings(casts.get("cwes", []))),
+        assertions=frozenset(_strings(checks.get("assertions", []))),
+        entry_visibility=_strings(handlers.get("visibility", [])),
+        guards=_strings(handlers.get("guards", [])),
+        handler_label=str(handlers.get("label", "request parameter of a route handler")),
     )

@@ -11,6 +11,18 @@ from vulnsight.types import PathStep
 COMPARISONS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
 
 
+#: Solidity wraps every expression in an `expression` node and call options
+#: (`to.call{value: v}`) in a `struct_expression`; `unwrap` sees through both.
+_WRAPPERS = frozenset({"expression", "struct_expression", "call_argument"})
+
+
+def unwrap(node: Node | None) -> Node | None:
+    """`node` without Solidity's wrapper nodes around it (others are returned as they are)."""
+    while node is not None and node.type in _WRAPPERS and node.named_child_count >= 1:
+        node = node.named_children[0]
+    return node
+
+
 class NodeReader:
     """The text and locations of one file's nodes, seen from one function."""
 
@@ -29,6 +41,7 @@ class NodeReader:
 
     def dotted(self, node: Node | None) -> str:
         """`request.args.get` for an attribute chain; `?` for anything else."""
+        node = unwrap(node)
         if node is None:
             return "?"
         kind = node.type
@@ -42,8 +55,12 @@ class NodeReader:
                 or node.child_by_field_name("field")
             )
             return f"{self.dotted(obj)}.{self.text(prop) if prop is not None else '?'}"
-        if kind == "pointer_expression":  # `*p` and `&x` stand for p and x
-            return self.dotted(node.child_by_field_name("argument"))
+        if kind in ("pointer_expression", "payable_conversion_expression"):
+            # `*p` and `&x` stand for p and x; Solidity's `payable(a)` for a
+            inner = node.child_by_field_name("argument")
+            if inner is None and node.named_child_count:
+                inner = node.named_children[0]
+            return self.dotted(inner)
         if kind in ("call", "call_expression"):
             return self.dotted(node.child_by_field_name("function")) + "()"
         if kind in ("subscript", "subscript_expression"):
@@ -88,7 +105,10 @@ def parameter_names(node: Node, data: bytes) -> list[str]:
         params = declarator.child_by_field_name("parameters")
         declarator = declarator.child_by_field_name("declarator")
     names: list[str] = []
-    for p in [single] if single is not None else (params.named_children if params else []):
+    listed = [single] if single is not None else (params.named_children if params else [])
+    if single is None and params is None:  # Solidity: parameters are the node's children
+        listed = [c for c in node.named_children if c.type == "parameter"]
+    for p in listed:
         if p.type in ("comment", "keyword_separator", "positional_separator"):
             continue
         bound = bound_names(p, data)

@@ -97,6 +97,7 @@ class Summary:
     returns: Value = ()
     sinks: tuple[SinkHit, ...] = ()
     method: bool = False  # its first parameter is self/cls, bound by `obj.m(...)`
+    key: str = ""  # the summarised function's `qualified_id` ("" for the empty summary)
 
 
 EMPTY = Summary()

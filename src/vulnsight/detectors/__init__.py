@@ -48,6 +48,7 @@ def build_detectors(
             # workers load the model themselves: only when it is the config's own spec
             workers=model_workers(config.jobs, config.model) if same_model else 1,
             model_spec=config.model,
+            facts=config.prompt_facts,
         )
         detectors.append(LLMDetector(model, options, cache=cache))
     return detectors

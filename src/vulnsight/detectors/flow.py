@@ -11,8 +11,8 @@ from vulnsight.types import Finding
 
 class FlowDetector:
     """Inter-procedural taint analysis over the batch's parse and call graph (Python,
-    JavaScript, TypeScript, C, C++), plus the blind-class checks (C, C++, Solidity:
-    `vulnsight.dataflow.blind`); each finding carries its path."""
+    JavaScript, TypeScript, C, C++, Solidity), plus the blind-class checks (C, C++,
+    Solidity: `vulnsight.dataflow.blind`); each finding carries its path."""
 
     name = "flow"
 
@@ -21,22 +21,37 @@ class FlowDetector:
         return 1
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
-        """Findings whose `path` runs from a source to a sink."""
+        """Findings whose `path` runs from a source to a sink (the batch's shared
+        analysis when it has one; with `changed`, those whose path touches a selected
+        function or whose sink lies in a selected file)."""
         from vulnsight.dataflow import analyse
         from vulnsight.dataflow.blind import run_checks
 
         try:
-            result = analyse(batch.files, batch.functions, batch.graph)
+            if batch.flow is not None:
+                result = batch.flow()
+            else:
+                result = analyse(batch.files, batch.functions, batch.graph)
             # the checks for the classes taint cannot see (NULL after malloc, reentrancy...)
             checked, check_errors = run_checks(batch.files, batch.functions)
         finally:
             if progress:
                 progress(1)
+        findings, errors = result.findings, result.errors
+        if batch.changed and batch.flow is not None:
+            files = {f.path for f in batch.files}
+            chosen = {(fn.file, fn.name) for fn in batch.functions}
+            findings = tuple(
+                f
+                for f in findings
+                if f.file in files or any((s.file, s.function) in chosen for s in f.path)
+            )
+            errors = tuple(e for e in errors if e.file in files)
         stats: dict[str, float | int | str] = {**result.stats}
         stats["flow_check_findings"] = len(checked)
         return DetectorResult(
-            findings=tuple(_merge_checks(result.findings, checked)),
-            errors=(*result.errors, *check_errors),
+            findings=tuple(_merge_checks(findings, checked)),
+            errors=(*errors, *check_errors),
             stats=stats,
         )
 

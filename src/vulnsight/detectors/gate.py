@@ -7,9 +7,12 @@ source, memory or process management: `gate_sinks.toml`, plus every call name th
 pack's patterns mention), when a function it calls in the scanned tree does (up to
 `depth` calls away), or when its code shows a risky construct (a write through a
 computed index, `innerHTML`, `tx.origin`...), or when it is top-level code that calls
-anything. Every other function is judged "not
-flagged" without the model; those with no calls and a tiny body are reported as
-trivial (accessors, pure arithmetic).
+anything; and, whatever the mode, when data-flow facts touch it (a parameter receives
+untrusted data, or its data reaches a sink: `dataflow/facts.py`). Every other function
+is judged "not flagged" without the model; those with no calls and a tiny body are
+reported as trivial (accessors, pure arithmetic). The `flow` mode (benchmarks only)
+judges only changed functions, rule hits and functions data-flow facts touch (in
+languages the data-flow engine covers; elsewhere it acts as `sinks`).
 
 Everything here is pure; the data files are read once, lazily.
 """
@@ -23,14 +26,18 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from vulnsight.dataflow.facts import FunctionFacts
+from vulnsight.dataflow.spec import has_spec
 from vulnsight.parse.callgraph import CallGraph
 from vulnsight.parse.comments import strip_comments
 from vulnsight.types import Function
 
 #: Gate modes: "safe" follows each language's policy; "sinks" judges only risky
 #: functions in every language (faster, and it costs recall in C/C++: see RESULTS.md);
-#: "off" judges everything.
-MODES = ("safe", "sinks", "off")
+#: "off" judges everything. "flow" (only functions data-flow facts touch) is measured
+#: by benchmarks/gate_recall.py but not offered to scans: it lost 30 of the model's 65
+#: true positives on its test split (benchmarks/RESULTS.md).
+MODES = ("safe", "sinks", "flow", "off")
 
 #: Body lines (after comment stripping, blank lines dropped) at or under which a
 #: function that calls nothing is trivial.
@@ -38,8 +45,8 @@ TRIVIAL_LINES = 6
 
 # Reasons, in the order they are checked.
 CHANGED, RULE_HIT, SINK, REACHES, CONSTRUCT = "changed", "rule-hit", "sink", "reaches", "construct"
-TOPLEVEL, NON_TRIVIAL = "toplevel", "non-trivial"
-TRIVIAL, NO_RISK = "trivial", "no-risk"
+FLOW, TOPLEVEL, NON_TRIVIAL = "flow", "toplevel", "non-trivial"
+TRIVIAL, NO_RISK, NO_FLOW = "trivial", "no-risk", "no-flow"
 
 _CALL_IN_PATTERN = re.compile(r"(?<![$\w])([A-Za-z_]\w*)\s*\(")
 _KEYWORD_CALL = re.compile(r"^(if|for|while|switch|return|catch|sizeof)\s*\((?!.*[\w$\]\)]\s*\()")
@@ -170,6 +177,19 @@ def is_trivial(fn: Function) -> bool:
     )
 
 
+def flow_detail(facts: FunctionFacts | None) -> str:
+    """Why data flow makes a function worth judging ("" when it does not): a sink its
+    data reaches, or a parameter tainted by a source that counts for every weakness (a
+    local source, argv or the environment, counts for code execution only, and those
+    sinks are then reached)."""
+    if facts is None:
+        return ""
+    if facts.sinks:
+        return f"reaches {facts.sinks[0].cwe}"
+    tainted = next((t for t in facts.tainted if not t.only), None)
+    return f"tainted parameter {tainted.name}" if tainted is not None else ""
+
+
 class Gate:
     """Decides, per function, whether the model must judge it (see the module doc)."""
 
@@ -179,6 +199,7 @@ class Gate:
         spec: GateSpec | None = None,
         depth: int = 2,
         mode: str = "safe",
+        facts: Mapping[str, FunctionFacts] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown gate mode {mode!r}; choose from {', '.join(MODES)}")
@@ -186,6 +207,7 @@ class Gate:
         self.spec = spec if spec is not None else default_spec()
         self.depth = depth
         self.mode = mode
+        self.facts = facts or {}
         self._risky: dict[str, str | None] = {}
 
     def decide(
@@ -199,6 +221,11 @@ class Gate:
             return Decision(True, CHANGED)
         if any(fn.start_line <= line <= fn.end_line for line in rule_lines):
             return Decision(True, RULE_HIT)
+        touched = flow_detail(self.facts.get(fn.qualified_id))
+        if touched:
+            return Decision(True, FLOW, touched)
+        if self.mode == "flow" and has_spec(fn.language):
+            return Decision(False, NO_FLOW)
         own = self._own_risk(fn, spec)
         if own is not None:
             kind, detail = own

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from vulnsight.types import Finding, Function, ScanError, SourceFile
 
 if TYPE_CHECKING:
+    from vulnsight.dataflow import FlowResult
     from vulnsight.parse.callgraph import CallGraph
 
 #: Called with the number of units just finished, for progress bars.
@@ -23,7 +24,10 @@ class ScanBatch:
     `root` is the directory file paths are relative to; `files` hold those relative
     paths, so `root / file.path` is the file on disk. `changed` says the functions were
     selected as changed code (`--diff`); `rule_hits`, when set, returns the rules
-    detector's findings (waiting for them), for the model gate.
+    detector's findings (waiting for them), for the model gate. `flow`, when set, returns
+    the data-flow analysis of every parsed function (run once, on the first call; with
+    `changed`, of the context functions too): the flow detector's findings and the
+    per-function facts the model's gate, prompt and verdict cache read.
     """
 
     root: Path
@@ -32,6 +36,7 @@ class ScanBatch:
     graph: CallGraph
     changed: bool = False
     rule_hits: Callable[[], Sequence[Finding]] | None = None
+    flow: Callable[[], FlowResult] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from vulnsight.llm.schema import VERDICT_SCHEMA, Verdict, parse_verdict
 from vulnsight.types import Finding, Function, ScanError, Severity, fingerprint
 
 if TYPE_CHECKING:
+    from vulnsight.dataflow.facts import FunctionFacts
     from vulnsight.detectors.gate import Gate
     from vulnsight.detectors.workers import Answer, WorkerPool
     from vulnsight.review.interface import VerdictStore
@@ -45,6 +46,10 @@ class LLMOptions:
     #: model worker processes (`detectors/workers.py`); they load `model_spec` each
     workers: int = 1
     model_spec: str | None = None
+    #: show each function's data-flow facts in its prompt (`context.render_facts`,
+    #: prompt `verdict_v2_facts`); off by default: the shipped model was trained without
+    #: them and they lowered its J (benchmarks/RESULTS.md)
+    facts: bool = False
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
@@ -121,7 +126,25 @@ class LLMDetector:
             count_tokens=self.backend.count_tokens,
             max_callers=self.options.max_callers,
             number_every=self.options.number_every,
+            facts=self._facts(batch).get(fn.qualified_id),
+            show_facts=self.options.facts,
         )
+
+    def _facts(self, batch: ScanBatch) -> Mapping[str, FunctionFacts]:
+        """The batch's data-flow facts by `qualified_id` (none without an analysis)."""
+        return batch.flow().facts if batch.flow is not None else {}
+
+    def _salts(self, batch: ScanBatch, chunk: Sequence[Function]) -> dict[str, str]:
+        """Cache-key salts: the facts digest of each function that has one, marked when
+        the prompt shows the facts (the model then saw something else)."""
+        facts = self._facts(batch)
+        out: dict[str, str] = {}
+        for fn in chunk:
+            found = facts.get(fn.qualified_id)
+            if found is not None and found.digest:
+                shown = self.options.facts and not found.empty
+                out[fn.qualified_id] = ("shown:" if shown else "") + found.digest
+        return out
 
     def detect_all(self, batch: ScanBatch, progress: Progress | None = None) -> DetectorResult:
         """Verdicts for every function the gate lets through; model failures become
@@ -153,7 +176,11 @@ class LLMDetector:
                 pending: list[tuple[list[Function], list[Function]]] = []
                 for i in range(0, len(group), size):
                     todo = group[i : i + size]
-                    chunk = todo if self.cache is None else self._from_cache(todo, findings, scores)
+                    chunk = (
+                        todo
+                        if self.cache is None
+                        else self._from_cache(todo, findings, scores, self._salts(batch, todo))
+                    )
                     hits += len(todo) - len(chunk)
                     if parallel:
                         pending.append((todo, chunk))
@@ -183,7 +210,7 @@ class LLMDetector:
             return None
         from vulnsight.detectors.gate import Gate
 
-        return Gate(batch.graph, mode=self.options.gate)
+        return Gate(batch.graph, mode=self.options.gate, facts=self._facts(batch))
 
     def _gate(
         self,
@@ -252,7 +279,10 @@ class LLMDetector:
         first_new = len(findings)
         started = time.perf_counter()
         contexts = [self._context(fn, batch) for fn in chunk]
-        prompts = [render(ctx.text, fn.language) for fn, ctx in zip(chunk, contexts, strict=True)]
+        prompts = [
+            render(ctx.text, fn.language, facts=ctx.facts_text)
+            for fn, ctx in zip(chunk, contexts, strict=True)
+        ]
         asked = time.perf_counter()
         clock["context"] += asked - started
         counts["model_tokens"] += sum(ctx.tokens for ctx in contexts)
@@ -265,7 +295,7 @@ class LLMDetector:
         except ModelError as exc:
             errors.extend(ScanError(fn.file, f"model: {exc}", self.name) for fn in chunk)
         else:
-            self._to_cache(chunk, findings[first_new:], scores)
+            self._to_cache(chunk, findings[first_new:], scores, self._salts(batch, chunk))
         clock["model"] += time.perf_counter() - asked
 
     def _pool(self) -> WorkerPool:
@@ -296,7 +326,12 @@ class LLMDetector:
             counts["model_judged"] += len(chunk)
             jobs.append(
                 [
-                    Job(ctx.text, fn.language, self.options.threshold_for(fn.language))
+                    Job(
+                        ctx.text,
+                        fn.language,
+                        self.options.threshold_for(fn.language),
+                        ctx.facts_text,
+                    )
                     for fn, ctx in zip(chunk, contexts, strict=True)
                 ]
             )
@@ -308,7 +343,7 @@ class LLMDetector:
                 first_new = len(findings)
                 for fn, answer in zip(chunk, next(answers), strict=True):
                     self._take(fn, answer, findings, errors, scores, timings)
-                self._to_cache(chunk, findings[first_new:], scores)
+                self._to_cache(chunk, findings[first_new:], scores, self._salts(batch, chunk))
             if progress:
                 progress(len(todo))
         clock["model"] += time.perf_counter() - sent
@@ -384,13 +419,17 @@ class LLMDetector:
     # Incremental cache (review workflow): consulted before the backend, written after
     # each chunk so an interrupted scan resumes where it stopped.
     def _from_cache(
-        self, chunk: Sequence[Function], findings: list[Finding], scores: dict[str, float]
+        self,
+        chunk: Sequence[Function],
+        findings: list[Finding],
+        scores: dict[str, float],
+        salts: Mapping[str, str],
     ) -> list[Function]:
         """Report cached verdicts of `chunk`; return the functions the model must see."""
         from vulnsight.llm.schema import Verdict
 
         assert self.cache is not None
-        cached = self.cache.get_many(self.backend.name, chunk)
+        cached = self.cache.get_many(self.backend.name, chunk, salts)
         missing: list[Function] = []
         for fn in chunk:
             hit = cached.get(fn.qualified_id)
@@ -408,7 +447,11 @@ class LLMDetector:
         return missing
 
     def _to_cache(
-        self, chunk: Sequence[Function], new: Sequence[Finding], scores: dict[str, float]
+        self,
+        chunk: Sequence[Function],
+        new: Sequence[Finding],
+        scores: dict[str, float],
+        salts: Mapping[str, str],
     ) -> None:
         from vulnsight.review.interface import CachedVerdict
 
@@ -434,7 +477,7 @@ class LLMDetector:
                 cwe=hit.cwe if hit else None,
                 line_offset=hit.line_number - fn.start_line if hit else None,
             )
-        self.cache.put_many(self.backend.name, entries)
+        self.cache.put_many(self.backend.name, entries, salts)
 
     def _decide(
         self,

@@ -28,6 +28,7 @@ class Job:
     context: str
     language: str
     threshold: float
+    facts: str = ""  # the rendered data-flow facts the prompt shows ("" for none)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def judge(jobs: Sequence[Job]) -> list[Answer]:
 
     backend = _BACKEND
     assert backend is not None, "worker not initialised"
-    prompts = [render(job.context, job.language) for job in jobs]
+    prompts = [render(job.context, job.language, facts=job.facts) for job in jobs]
     try:
         if backend.capabilities.supports_decision:
             decisions = backend.decide(prompts)

@@ -3,7 +3,10 @@
 
 A verdict is keyed by the model, the prompt version and the function's text with
 comments stripped and whitespace collapsed, so reformatting, comment edits and line
-shifts never invalidate it, while any change the model could see does. WAL mode and a
+shifts never invalidate it, while any change the model could see does; and by the
+digest of the data-flow facts that touch the function and of its callees' summaries
+(`dataflow/facts.py`), so a change in a callee that changes what flows into or out of
+a function re-judges it although its own text did not change. WAL mode and a
 busy timeout let two scans of the same tree read and write at once; every chunk of
 verdicts is committed as soon as it is known, so an interrupted scan resumes there.
 
@@ -62,11 +65,16 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def function_key(model: str, fn: Function, prompt_version: str = PROMPT_VERSION) -> str:
-    """The cache key of one function: what the model would be shown, and by whom."""
+def function_key(
+    model: str, fn: Function, prompt_version: str = PROMPT_VERSION, salt: str = ""
+) -> str:
+    """The cache key of one function: what the model would be shown, and by whom.
+
+    `salt` (the facts digest) is left out when empty, so a function no data-flow fact
+    touches keeps the key it had before facts existed."""
     text = normalise_code(strip_comments(fn.code, fn.language, fn.file))
     h = hashlib.sha256()
-    for part in (model, prompt_version, fn.language, text):
+    for part in (model, prompt_version, fn.language, text, *((salt,) if salt else ())):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
@@ -98,9 +106,21 @@ class VerdictCache:
         """The cache file inside a `.vulnsight` directory."""
         return cls(directory / CACHE_FILE)
 
-    def get_many(self, model: str, functions: Sequence[Function]) -> dict[str, CachedVerdict]:
-        """Cached verdicts by `Function.qualified_id`, for the functions that have one."""
-        keys = {fn.qualified_id: function_key(model, fn, self.prompt_version) for fn in functions}
+    def get_many(
+        self,
+        model: str,
+        functions: Sequence[Function],
+        salts: Mapping[str, str] | None = None,
+    ) -> dict[str, CachedVerdict]:
+        """Cached verdicts by `Function.qualified_id`, for the functions that have one
+        (`salts`: the facts digests by `qualified_id`)."""
+        salt = salts or {}
+        keys = {
+            fn.qualified_id: function_key(
+                model, fn, self.prompt_version, salt.get(fn.qualified_id, "")
+            )
+            for fn in functions
+        }
         found: dict[str, CachedVerdict] = {}
         wanted = sorted(set(keys.values()))
         rows: dict[str, CachedVerdict] = {}
@@ -120,14 +140,20 @@ class VerdictCache:
                 found[qid] = rows[key]
         return found
 
-    def put_many(self, model: str, verdicts: Mapping[Function, CachedVerdict]) -> None:
+    def put_many(
+        self,
+        model: str,
+        verdicts: Mapping[Function, CachedVerdict],
+        salts: Mapping[str, str] | None = None,
+    ) -> None:
         """Store verdicts in one committed transaction."""
         if not verdicts:
             return
         now = time.time()
+        salt = salts or {}
         rows = [
             (
-                function_key(model, fn, self.prompt_version),
+                function_key(model, fn, self.prompt_version, salt.get(fn.qualified_id, "")),
                 model,
                 self.prompt_version,
                 v.p_vulnerable,
@@ -204,12 +230,17 @@ class GuardedCache:
                 self._store.close()
         self._store = None
 
-    def get_many(self, model: str, functions: Sequence[Function]) -> dict[str, CachedVerdict]:
+    def get_many(
+        self,
+        model: str,
+        functions: Sequence[Function],
+        salts: Mapping[str, str] | None = None,
+    ) -> dict[str, CachedVerdict]:
         """Cached verdicts; nothing (and the cache dropped) when it cannot be read."""
         if self._store is None:
             return {}
         try:
-            return self._store.get_many(model, functions)
+            return self._store.get_many(model, functions, salts)
         except sqlite3.Error as exc:
             self.problems.append(
                 f"verdict cache {self.path} is damaged ({_reason(exc)}): "
@@ -218,12 +249,17 @@ class GuardedCache:
             self._close()
             return {}
 
-    def put_many(self, model: str, verdicts: Mapping[Function, CachedVerdict]) -> None:
+    def put_many(
+        self,
+        model: str,
+        verdicts: Mapping[Function, CachedVerdict],
+        salts: Mapping[str, str] | None = None,
+    ) -> None:
         """Store verdicts; a failed write turns storing off for the rest of the scan."""
         if self._store is None or not self._writable:
             return
         try:
-            self._store.put_many(model, verdicts)
+            self._store.put_many(model, verdicts, salts)
         except sqlite3.Error as exc:
             self._writable = False
             self.problems.append(

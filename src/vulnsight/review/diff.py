@@ -12,7 +12,7 @@ import functools
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,3 +206,25 @@ def changes_since(ref: str, cwd: Path) -> ChangeSet:
     for rel in filter(None, untracked.split("\0")):
         ranges[os.path.realpath(top / rel)] = [WHOLE_FILE]
     return ChangeSet(ref, {path: tuple(spans) for path, spans in ranges.items()})
+
+
+def old_text(top: Path, ref: str, path: Path) -> str | None:
+    """A file's text at `ref` in the repository at `top` (None when it did not exist
+    there, lies outside the repository or cannot be read)."""
+    try:
+        rel = os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+    except ValueError:
+        return None
+    if rel.startswith(".."):
+        return None
+    try:
+        # `cat-file blob` reads the object as stored: no filter, textconv or hook runs
+        return _git(top, "cat-file", "blob", f"{ref}:{Path(rel).as_posix()}")
+    except ConfigError:
+        return None
+
+
+def reader_at(ref: str, root: Path) -> Callable[[str], str | None]:
+    """Scan-root-relative file path -> its text at `ref` (see `old_text`)."""
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    return lambda path: old_text(top, ref, root / path)

@@ -30,10 +30,23 @@ class CachedVerdict:
 class VerdictStore(Protocol):
     """Where model verdicts are kept between scans, keyed by model and function text."""
 
-    def get_many(self, model: str, functions: Sequence[Function]) -> dict[str, CachedVerdict]:
-        """Cached verdicts by `Function.qualified_id`, for the functions that have one."""
+    def get_many(
+        self,
+        model: str,
+        functions: Sequence[Function],
+        salts: Mapping[str, str] | None = None,
+    ) -> dict[str, CachedVerdict]:
+        """Cached verdicts by `Function.qualified_id`, for the functions that have one.
+
+        `salts` (by `qualified_id`) are part of a function's key besides its text: the
+        digest of the data-flow facts that touch it (`dataflow/facts.py`)."""
         ...
 
-    def put_many(self, model: str, verdicts: Mapping[Function, CachedVerdict]) -> None:
+    def put_many(
+        self,
+        model: str,
+        verdicts: Mapping[Function, CachedVerdict],
+        salts: Mapping[str, str] | None = None,
+    ) -> None:
         """Store verdicts (committed at once, so an interrupted scan keeps them)."""
         ...

@@ -10,7 +10,7 @@ carries a warning (a `ScanError` of detector "state").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from vulnsight.pipeline import ProgressFn
 from vulnsight.review.config_file import ProjectConfig
 from vulnsight.review.interface import VerdictStore
 from vulnsight.review.lazy import LazyBackend
-from vulnsight.types import ConfigEffect, Function, Report, ScanError
+from vulnsight.types import ConfigEffect, Function, Report, ScanError, SourceFile
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,10 @@ def _diff_scan(
     detectors: Sequence[Detector],
     progress: ProgressFn | None,
 ) -> Report:
+    from vulnsight.dataflow import FlowResult
     from vulnsight.pipeline import scan
-    from vulnsight.review.diff import changes_since
+    from vulnsight.review.diff import changes_since, reader_at
+    from vulnsight.review.facts_diff import facts_changed
 
     first = Path(paths[0]) if paths else Path(".")
     changes = changes_since(ref, first if first.is_dir() else first.parent)
@@ -173,15 +175,32 @@ def _diff_scan(
     def focus(root: Path, path: str) -> bool:
         return bool(changes.lines_of(root, path))
 
-    report = scan(paths, config, detectors, None, progress, only, focus)
+    widened: list[Function] = []
+
+    def widen(
+        root: Path,
+        files: Sequence[SourceFile],
+        functions: Sequence[Function],
+        flow: Callable[[], FlowResult],
+    ) -> set[str]:
+        """Unchanged functions whose data-flow facts the change altered."""
+        if "flow" not in config.detectors and "llm" not in config.detectors:
+            return set()
+        ids = facts_changed(changes, root, files, functions, flow, reader_at(ref, root))
+        widened.extend(fn for fn in functions if fn.qualified_id in ids)
+        return ids
+
+    report = scan(paths, config, detectors, None, progress, only, focus, widen)
     root = Path(report.root)
-    kept = tuple(f for f in report.findings if changes.holds(root, f, touched))
+    kept = tuple(f for f in report.findings if changes.holds(root, f, [*touched, *widened]))
     stats = dict(report.stats)
     stats.update(
         {
             "diff_ref": ref,
             "changed_files": len({fn.file for fn in touched}),
             "changed_functions": len(touched),
+            # unchanged functions judged because the change altered their data-flow facts
+            "facts_changed_functions": len(widened),
             "outside_change": len(report.findings) - len(kept),
             "findings": len(kept),
         }

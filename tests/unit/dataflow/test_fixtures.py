@@ -11,7 +11,7 @@ import pytest
 from tests.unit.dataflow.helpers import FIXTURES, as_records, copy_fixture, run_flow
 
 
-@pytest.mark.parametrize("language", ["python", "javascript", "c"])
+@pytest.mark.parametrize("language", ["python", "javascript", "c", "solidity"])
 def test_findings_and_paths_match_the_snapshot(language: str, tmp_path: Path) -> None:
     expected = json.loads((FIXTURES / language / "expected.json").read_text())
     result = run_flow(copy_fixture(language, tmp_path))
@@ -101,6 +101,27 @@ C_SILENT = {
     ("server.c", 65),  # if (0)
 }
 
+SOL_FLAGGED = {
+    ("Wallet.sol", 18, "CWE-829"),  # public argument -> delegatecall target
+    ("Wallet.sol", 35, "CWE-829"),  # call to a chosen target with chosen calldata
+    ("Wallet.sol", 45, "CWE-284"),  # selfdestruct(chosen beneficiary)
+    ("Wallet.sol", 53, "CWE-284"),  # transfer: chosen recipient, chosen amount
+    ("Wallet.sol", 73, "CWE-829"),  # staticcall's returned data -> delegatecall target
+    ("Wallet.sol", 78, "CWE-829"),  # through a storage array (push)
+    ("Wallet.sol", 87, "CWE-284"),  # constant-true branch
+    ("Forwarder.sol", 13, "CWE-829"),  # Wallet.forward -> Forwarder.run -> _go, across files
+    ("Forwarder.sol", 23, "CWE-829"),  # msg.sender as a delegatecall target
+}
+SOL_SILENT = {
+    ("Wallet.sol", 22),  # onlyOwner modifier
+    ("Wallet.sol", 27),  # require(msg.sender == owner) guard
+    ("Wallet.sol", 31),  # delegatecall to address(this)
+    ("Wallet.sol", 40),  # call{value: msg.value}(""): no chosen calldata
+    ("Wallet.sol", 49),  # selfdestruct to the owner, owner only
+    ("Wallet.sol", 59),  # amount checked against the caller's balance (sanitiser)
+    ("Wallet.sol", 83),  # if (false)
+}
+
 
 @pytest.mark.parametrize(
     ("language", "flagged", "silent"),
@@ -108,6 +129,7 @@ C_SILENT = {
         ("python", PYTHON_FLAGGED, PYTHON_SILENT),
         ("javascript", JS_FLAGGED, JS_SILENT),
         ("c", C_FLAGGED, C_SILENT),
+        ("solidity", SOL_FLAGGED, SOL_SILENT),
     ],
 )
 def test_each_case_is_flagged_and_each_near_miss_is_silent(
@@ -319,3 +341,29 @@ def test_a_byte_cast_indexes_a_table_safely(tmp_path: Path) -> None:
         "}\n"
     )
     assert [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings] == [(5, "CWE-129")]
+
+
+def test_solidity_cross_file_path_runs_from_the_public_function_into_the_library(
+    tmp_path: Path,
+) -> None:
+    result = run_flow(copy_fixture("solidity", tmp_path))
+    (finding,) = [f for f in result.findings if f.file == "Forwarder.sol" and f.line_number == 13]
+    assert [(s.file, s.line, s.function, s.description) for s in finding.path] == [
+        (
+            "Wallet.sol",
+            62,
+            "Wallet.forward",
+            "source: parameter target (argument of a public/external function)",
+        ),
+        ("Wallet.sol", 63, "Wallet.forward", "passed to run() as target"),
+        ("Forwarder.sol", 7, "Forwarder.run", "parameter target"),
+        ("Forwarder.sol", 9, "Forwarder.run", "passed to _go() as target"),
+        ("Forwarder.sol", 12, "Forwarder._go", "parameter target"),
+        (
+            "Forwarder.sol",
+            13,
+            "Forwarder._go",
+            "sink: target.delegatecall() (delegatecall to a caller-chosen contract, CWE-829)",
+        ),
+    ]
+    assert finding.rule_id == "vulnsight.flow.solidity.delegatecall-untrusted-target"

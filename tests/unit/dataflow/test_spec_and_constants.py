@@ -25,7 +25,15 @@ def test_specs_load_and_typescript_shares_javascript() -> None:
     assert [s.cwe for s in load_spec("javascript").sinks_for("Function", constructor=True)] == [
         "CWE-94"
     ]
-    assert has_spec("typescript") and has_spec("cpp") and not has_spec("solidity")
+    assert has_spec("typescript") and has_spec("cpp") and has_spec("solidity")
+    assert not has_spec("go")
+    solidity = load_spec("solidity")
+    (delegate,) = solidity.sinks_for("target.delegatecall")
+    assert (delegate.cwe, delegate.receiver) == ("CWE-829", "only")
+    (ether,) = solidity.sinks_for("to.transfer")
+    assert ether.applies("amount") and not ether.applies("to, amount")  # a token's transfer
+    assert solidity.is_guarded("require(msg.sender == owner);")
+    assert not solidity.is_guarded("require(msg.sender != address(0));")
 
 
 def _condition(code: str, language: str = "python"):

@@ -10,6 +10,7 @@ ADAPTERS: Registry[AdapterFactory] = Registry("eval detector")
 for _name, _entry in {
     "rules": "vulnsight.bench.adapters.vulnsight_detectors:rules_adapter",
     "llm": "vulnsight.bench.adapters.vulnsight_detectors:llm_adapter",
+    "llm+facts": "vulnsight.bench.adapters.vulnsight_detectors:llm_facts_adapter",
     "hybrid": "vulnsight.bench.adapters.vulnsight_detectors:hybrid_adapter",
     "flow": "vulnsight.bench.adapters.vulnsight_detectors:flow_adapter",
     "rules+flow": "vulnsight.bench.adapters.vulnsight_detectors:rules_flow_adapter",

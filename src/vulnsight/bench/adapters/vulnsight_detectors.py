@@ -94,7 +94,7 @@ class VulnsightAdapter:
         model: str | None = None,
         name: str | None = None,
     ) -> None:
-        if mode not in ("rules", "llm", "hybrid", "flow", "rules+flow"):
+        if mode not in ("rules", "llm", "llm+facts", "hybrid", "flow", "rules+flow"):
             raise ValueError(f"unknown vulnsight mode {mode!r}")
         opts = options or AdapterOptions()
         self.mode = mode
@@ -108,7 +108,7 @@ class VulnsightAdapter:
         self.backend_name = ""
 
     def _uses_model(self) -> bool:
-        return self.mode in ("llm", "hybrid")
+        return self.mode in ("llm", "llm+facts", "hybrid")
 
     def available(self) -> str | None:
         """Semgrep for the rules; a resolvable model spec for the model."""
@@ -162,6 +162,7 @@ class VulnsightAdapter:
 
     def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
         """Run the pipeline's stages over the batch directory."""
+        from vulnsight.dataflow.scan import lazy_analysis
         from vulnsight.detectors import effective_thresholds
         from vulnsight.detectors.hybrid import merge
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
@@ -177,9 +178,9 @@ class VulnsightAdapter:
         started = time.perf_counter()
         found = discover([batch.root])
         functions, _ = parse_files(found.files)
-        scan_batch = ScanBatch(
-            found.root, found.files, tuple(functions), CallGraph.build(functions)
-        )
+        graph = CallGraph.build(functions)
+        analysis = lazy_analysis(found.files, functions, graph)
+        scan_batch = ScanBatch(found.root, found.files, tuple(functions), graph, flow=analysis)
         setup_ms = (time.perf_counter() - started) * 1000
         rules = DetectorResult()
         llm = DetectorResult()
@@ -199,7 +200,9 @@ class VulnsightAdapter:
                 threshold, by_language = effective_thresholds(self.threshold, inner)
                 backend = CountingBackend(inner)
                 self.backend_name = backend.name
-                options = LLMOptions(threshold=threshold, by_language=by_language)
+                options = LLMOptions(
+                    threshold=threshold, by_language=by_language, facts=self.mode == "llm+facts"
+                )
                 det = LLMDetector(backend, options)
                 llm = det.detect_all(scan_batch)
         except VulnsightError as exc:
@@ -216,7 +219,7 @@ class VulnsightAdapter:
             findings = combine(rules.findings, flow.findings)
         elif self.mode == "rules":
             findings = list(rules.findings)
-        elif self.mode == "llm":
+        elif self.mode in ("llm", "llm+facts"):
             findings = list(llm.findings)
         else:
             findings = merge(
@@ -279,6 +282,12 @@ def rules_adapter(options: AdapterOptions | None = None, arg: str = "") -> Vulns
 def llm_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
     """The model alone; `arg` is a model spec (`llm:DIR`), else `--model`."""
     return VulnsightAdapter("llm", options, model=arg or None)
+
+
+def llm_facts_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """The model alone, its prompts showing each function's data-flow facts
+    (`scan --facts-in-prompt`); `arg` is a model spec, else `--model`."""
+    return VulnsightAdapter("llm+facts", options, model=arg or None)
 
 
 def hybrid_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:

@@ -74,8 +74,18 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def vulnsight_scan(repo: Path, fmt: str = "json") -> str:
     """`vulnsight scan REPO --model fake` as a subprocess: the reference."""
     proc = subprocess.run(
-        [sys.executable, "-m", "vulnsight.cli", "scan", str(repo), "--model", "fake",
-         "--no-progress", "--format", fmt],
+        [
+            sys.executable,
+            "-m",
+            "vulnsight.cli",
+            "scan",
+            str(repo),
+            "--model",
+            "fake",
+            "--no-progress",
+            "--format",
+            fmt,
+        ],
         capture_output=True,
         text=True,
         env=cli_env(),

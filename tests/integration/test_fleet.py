@@ -83,8 +83,10 @@ def test_fleet_reports_equal_vulnsight_scan_per_repository(local_ray, repos, exp
         assert got[name][0]["errors"] == json_ref["errors"], name
         assert sarif_results(got[name][1]) == sarif_results(sarif_ref), name
     # rules and the model both reported, in the merged (hybrid) shape
-    alpha = {(f["file"], f["line_number"], f["cwe"], tuple(f["detectors"]))
-             for f in got["alpha"][0]["findings"]}
+    alpha = {
+        (f["file"], f["line_number"], f["cwe"], tuple(f["detectors"]))
+        for f in got["alpha"][0]["findings"]
+    }
     assert alpha == {
         ("app.py", 5, "CWE-78", ("rules", "llm")),
         ("vendor/strlib.c", 4, "CWE-120", ("rules", "llm")),

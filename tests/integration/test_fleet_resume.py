@@ -21,8 +21,17 @@ pytestmark = [pytest.mark.ray, pytest.mark.semgrep, pytest.mark.timeout(900)]
 
 def fleet_cmd(repos: list[Path], out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "vulnsight.cli", "fleet", *map(str, repos),
-        "--model", "fake", "--out", str(out), "--num-cpus", "2",
+        sys.executable,
+        "-m",
+        "vulnsight.cli",
+        "fleet",
+        *map(str, repos),
+        "--model",
+        "fake",
+        "--out",
+        str(out),
+        "--num-cpus",
+        "2",
     ]
 
 
@@ -37,7 +46,10 @@ def test_interrupted_run_resumes_without_rescanning_finished_repositories(tmp_pa
     out = tmp_path / "out"
     env = cli_env({"RAY_USAGE_STATS_ENABLED": "0"})
     first = subprocess.Popen(
-        fleet_cmd([listing], out), env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+        fleet_cmd([listing], out),
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 600

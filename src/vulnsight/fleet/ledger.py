@@ -146,10 +146,20 @@ class FleetStore:
         self.owner = owner
         self.wait_s = wait_s
 
-    def get_many(self, model: str, functions: Sequence[Function]) -> dict[str, CachedVerdict]:
+    def get_many(
+        self,
+        model: str,
+        functions: Sequence[Function],
+        salts: Mapping[str, str] | None = None,
+    ) -> dict[str, CachedVerdict]:
         """Verdicts other repositories (or this one) already have, after waiting for
-        those an earlier repository is judging right now."""
-        keys = {fn.qualified_id: function_key(model, fn) for fn in functions}
+        those an earlier repository is judging right now (`salts`: the facts digests by
+        `qualified_id`, part of the key as in the verdict cache)."""
+        salt = salts or {}
+        keys = {
+            fn.qualified_id: function_key(model, fn, salt=salt.get(fn.qualified_id, ""))
+            for fn in functions
+        }
         if not keys:
             return {}
         answers = self.client.claim(self.owner, list(dict.fromkeys(keys.values())))
@@ -159,10 +169,20 @@ class FleetStore:
             known.update(self.client.wait(waiting, self.wait_s))
         return {qid: CachedVerdict(*known[key]) for qid, key in keys.items() if key in known}
 
-    def put_many(self, model: str, verdicts: Mapping[Function, CachedVerdict]) -> None:
+    def put_many(
+        self,
+        model: str,
+        verdicts: Mapping[Function, CachedVerdict],
+        salts: Mapping[str, str] | None = None,
+    ) -> None:
         """Share this repository's new verdicts with the rest of the run."""
+        salt = salts or {}
         entries = {
-            function_key(model, fn): (v.p_vulnerable, v.cwe, v.line_offset)
+            function_key(model, fn, salt=salt.get(fn.qualified_id, "")): (
+                v.p_vulnerable,
+                v.cwe,
+                v.line_offset,
+            )
             for fn, v in verdicts.items()
         }
         if entries:

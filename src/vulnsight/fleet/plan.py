@@ -35,7 +35,7 @@ class RepoSource:
 
 
 def repo_kind(path: Path) -> str:
-    """"bare" for a bare git repository (HEAD, objects/ and refs/ at the top), else
+    """ "bare" for a bare git repository (HEAD, objects/ and refs/ at the top), else
     "checkout" (any directory, git or not)."""
     bare = (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
     return "bare" if bare and not (path / ".git").exists() else "checkout"

@@ -19,7 +19,10 @@ def fleet(*args: str) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "vulnsight.cli", "fleet", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 

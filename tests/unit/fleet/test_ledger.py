@@ -14,7 +14,12 @@ from vulnsight.types import Function
 
 def fn(name: str, code: str, file: str = "a.c", start: int = 1) -> Function:
     return Function(
-        name=name, file=file, language="c", start_line=start, end_line=start + 2, code=code,
+        name=name,
+        file=file,
+        language="c",
+        start_line=start,
+        end_line=start + 2,
+        code=code,
         signature=name,
     )
 

@@ -100,19 +100,50 @@ def test_export_head_runs_no_filter_of_the_mirror_and_skips_links(tmp_path: Path
 
 
 def test_summary_counts_per_cwe_and_language_and_escapes_repository_text() -> None:
-    meta = {"name": "web|app", "slug": "web-1", "functions": 4, "findings": 2,
-            "file_times": {"a.py": 1_700_000_000}}
-    report = {"findings": [
-        {"file": "a.py", "line_number": 3, "cwe": "CWE-78", "confidence": 0.8,
-         "severity": "high", "detectors": ["rules"], "suppressed": False},
-        {"file": "b.js", "line_number": 9, "cwe": "CWE-95", "confidence": 0.95,
-         "severity": "high", "detectors": ["rules", "llm"], "suppressed": False},
-        {"file": "c.c", "line_number": 1, "cwe": "CWE-120", "confidence": 0.5,
-         "severity": "medium", "detectors": ["llm"], "suppressed": True},
-    ]}
+    meta = {
+        "name": "web|app",
+        "slug": "web-1",
+        "functions": 4,
+        "findings": 2,
+        "file_times": {"a.py": 1_700_000_000},
+    }
+    report = {
+        "findings": [
+            {
+                "file": "a.py",
+                "line_number": 3,
+                "cwe": "CWE-78",
+                "confidence": 0.8,
+                "severity": "high",
+                "detectors": ["rules"],
+                "suppressed": False,
+            },
+            {
+                "file": "b.js",
+                "line_number": 9,
+                "cwe": "CWE-95",
+                "confidence": 0.95,
+                "severity": "high",
+                "detectors": ["rules", "llm"],
+                "suppressed": False,
+            },
+            {
+                "file": "c.c",
+                "line_number": 1,
+                "cwe": "CWE-120",
+                "confidence": 0.5,
+                "severity": "medium",
+                "detectors": ["llm"],
+                "suppressed": True,
+            },
+        ]
+    }
     rows = finding_rows(meta, report)
     assert [(r["language"], r["committed"]) for r in rows] == [
-        ("python", 1_700_000_000), ("javascript", None), ("c", None)]
+        ("python", 1_700_000_000),
+        ("javascript", None),
+        ("c", None),
+    ]
     text = overview([meta], rows, {"model": "fake"})
     assert "| web\\|app | 4 | 2 |" in text
     assert "| CWE-78 | 1 | 1 |" in text and "| CWE-120 |" not in text  # suppressed

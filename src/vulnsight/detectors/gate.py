@@ -178,14 +178,22 @@ def is_trivial(fn: Function) -> bool:
 
 
 def flow_detail(facts: FunctionFacts | None) -> str:
-    """Why data flow makes a function worth judging ("" when it does not): a sink its
-    data reaches, or a parameter tainted by a source that counts for every weakness (a
-    local source, argv or the environment, counts for code execution only, and those
-    sinks are then reached)."""
+    """Why data flow makes a function worth judging ("" when it does not): a sink that
+    untrusted data reaches through it, or a parameter tainted by a source that counts
+    for every weakness (a local source, argv or the environment, counts for code
+    execution only, and those sinks are then reached). A sink reached only from the
+    function's own parameters does not force a verdict by itself (`n * 2` reaches the
+    multiplication sink) unless a caller taints that parameter: the sink and reach checks
+    after it judge such functions."""
     if facts is None:
         return ""
-    if facts.sinks:
-        return f"reaches {facts.sinks[0].cwe}"
+    tainted_params = {f"parameter {t.name}" for t in facts.tainted}
+    sourced = next(
+        (s for s in facts.sinks if not s.via.startswith("parameter ") or s.via in tainted_params),
+        None,
+    )
+    if sourced is not None:
+        return f"reaches {sourced.cwe}"
     tainted = next((t for t in facts.tainted if not t.only), None)
     return f"tainted parameter {tainted.name}" if tainted is not None else ""
 

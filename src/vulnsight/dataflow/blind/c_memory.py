@@ -148,6 +148,44 @@ def _up(node: Node, levels: int) -> list[Node]:
     return found
 
 
+#: What names a pointer where a use of it is looked for.
+_POINTERS = ("identifier", "field_expression")
+
+
+def first_unchecked_use(
+    reader: Reader,
+    body: Node,
+    nodes: list[Node],
+    after: int,
+    name: str,
+    kinds: tuple[str, ...] = ("identifier",),
+) -> tuple[Node, str] | None:
+    """The first node of `nodes` (in order, from byte `after` on) that uses pointer
+    `name` before any test of it, with what the use does; None when a test of the
+    pointer, or a use that ends the question (`use_of` says "stop"), comes first. A
+    name that is only a struct field (`x.name`) is not the pointer."""
+    for later in nodes:
+        if later.start_byte < after:
+            continue
+        if later.type not in kinds or reader.text(later) != name:
+            continue
+        parent = later.parent
+        if (
+            later.type == "identifier"
+            and parent is not None
+            and parent.type == "field_expression"
+            and parent.child_by_field_name("field") == later
+        ):
+            continue
+        if tested_here(later, body, reader):
+            return None
+        use = use_of(later, reader)
+        if use is None:
+            continue
+        return None if use == "stop" else (later, use)
+    return None
+
+
 def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
     """Allocation results (malloc, calloc, realloc, strdup, fopen...) dereferenced
     before any test of the pointer."""
@@ -161,36 +199,18 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
         if found is None or tested_here(node, body, reader):
             continue
         name, call = found
-        for later in nodes[i + 1 :]:
-            if later.start_byte < node.end_byte:
-                continue
-            if later.type not in ("identifier", "field_expression") or reader.text(later) != name:
-                continue
-            if (
-                later.type == "identifier"
-                and later.parent is not None
-                and (
-                    later.parent.type == "field_expression"
-                    and later.parent.child_by_field_name("field") == later
-                )
-            ):
-                continue
-            if tested_here(later, body, reader):
-                break
-            use = use_of(later, reader)
-            if use is None:
-                continue
-            if use != "stop":
-                steps = [
-                    (call, f"{reader.callee(call)}() may return NULL, stored in {name}"),
-                    (later, use),
-                ]
-                message = (
-                    f"{name} from {reader.callee(call)}() is used before it is checked "
-                    f"for NULL ({NULL_DEREF.cwe})"
-                )
-                hits.append(reader.hit(NULL_DEREF, steps, message))
-            break
+        first = first_unchecked_use(reader, body, nodes[i + 1 :], node.end_byte, name, _POINTERS)
+        if first is not None:
+            later, use = first
+            steps = [
+                (call, f"{reader.callee(call)}() may return NULL, stored in {name}"),
+                (later, use),
+            ]
+            message = (
+                f"{name} from {reader.callee(call)}() is used before it is checked "
+                f"for NULL ({NULL_DEREF.cwe})"
+            )
+            hits.append(reader.hit(NULL_DEREF, steps, message))
     return hits
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader, walk
-from vulnsight.dataflow.blind.c_memory import tested_here, use_of
+from vulnsight.dataflow.blind.c_memory import first_unchecked_use, tested_here, use_of
 
 KNOWN_NULL = Check(
     "null-deref-known-null", "c", "CWE-476", "a pointer dereferenced while it is NULL", 0.9
@@ -71,31 +71,15 @@ def null_deref_known_null(reader: Reader, function: Node) -> list[Hit]:
         if found is None or tested_here(node, body, reader) or _jumps_after(node):
             continue
         name, store = found
-        for later in nodes[i + 1 :]:
-            if later.start_byte < store.end_byte:
-                continue
-            if later.type != "identifier" or reader.text(later) != name:
-                continue
-            parent = later.parent
-            if (
-                parent is not None
-                and parent.type == "field_expression"
-                and (parent.child_by_field_name("field") == later)
-            ):
-                continue
-            if tested_here(later, body, reader):
-                break
-            use = use_of(later, reader)
-            if use is None:
-                continue
-            if use != "stop":
-                steps = [
-                    (store, f"{name} is set to NULL"),
-                    (later, use.replace("without a NULL check", "while it is NULL")),
-                ]
-                message = f"{name} is dereferenced while it is NULL ({KNOWN_NULL.cwe})"
-                hits.append(reader.hit(KNOWN_NULL, steps, message))
-            break
+        first = first_unchecked_use(reader, body, nodes[i + 1 :], store.end_byte, name)
+        if first is not None:
+            later, use = first
+            steps = [
+                (store, f"{name} is set to NULL"),
+                (later, use.replace("without a NULL check", "while it is NULL")),
+            ]
+            message = f"{name} is dereferenced while it is NULL ({KNOWN_NULL.cwe})"
+            hits.append(reader.hit(KNOWN_NULL, steps, message))
     return hits
 
 

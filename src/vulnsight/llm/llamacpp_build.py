@@ -2,14 +2,19 @@
 
 `pip install` builds llama-cpp-python from source, and ggml optimises that build for the
 machine it runs on (`-march=native`). On a CPU that reports AMX, such a build carries
-ggml's AMX weight buffers, and on the virtual machines this project runs on, loading a
-model into them ends the process with a general protection fault: the CPU advertises
-AMX but the guest may not use its tiles. Nothing can catch that in Python, so a build
-with AMX loads its weights without ggml's extra buffer types (AMX and repacked layouts)
-unless the user says otherwise. The same build keeps its AVX-512 and VNNI kernels, which
-is where its speed comes from (benchmarks/llama_build.py).
+ggml's AMX weight buffers, and a build made with GCC 12 (Debian 12's compiler) ends the
+process with a segmentation fault at the first prompt: GCC 12's `_tile_loadconfig` is an
+asm statement without a memory operand, so the optimiser drops the stores that fill ggml's
+tile configuration and `ldtilecfg` loads garbage (`benchmarks/amx_tilecfg.sh` checks a
+compiler). The host's AMX itself works: a clang build runs the AMX kernels (same next
+token, logits within compiler noise) and for the 270M default they gain about a tenth per
+CPU-second over AVX-512/VNNI (`benchmarks/results/llama_build-amx.json`). Nothing can catch a segfault in Python, and
+nothing in the build says which compiler made it, so a build with AMX loads its weights
+without ggml's extra buffer types (AMX and repacked layouts) unless the user says
+otherwise. The same build keeps its AVX-512 and VNNI kernels, which is where its speed
+comes from (benchmarks/llama_build.py).
 
-`VULNSIGHT_LLAMA_EXTRA_BUFFERS=1` forces the extra buffers on (a host where AMX works),
+`VULNSIGHT_LLAMA_EXTRA_BUFFERS=1` forces the extra buffers on (a clang-built llama.cpp),
 `=0` forces them off.
 """
 

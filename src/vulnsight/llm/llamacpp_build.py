@@ -8,11 +8,11 @@ asm statement without a memory operand, so the optimiser drops the stores that f
 tile configuration and `ldtilecfg` loads garbage (`benchmarks/amx_tilecfg.sh` checks a
 compiler). The host's AMX itself works: a clang build runs the AMX kernels (same next
 token, logits within compiler noise) and for the 270M default they gain about a tenth per
-CPU-second over AVX-512/VNNI (`benchmarks/results/llama_build-amx.json`). Nothing can catch a segfault in Python, and
-nothing in the build says which compiler made it, so a build with AMX loads its weights
-without ggml's extra buffer types (AMX and repacked layouts) unless the user says
-otherwise. The same build keeps its AVX-512 and VNNI kernels, which is where its speed
-comes from (benchmarks/llama_build.py).
+CPU-second over AVX-512/VNNI (`benchmarks/results/llama_build-amx.json`). Nothing can
+catch a segfault in Python, and nothing in the build says which compiler made it, so a
+build with AMX loads its weights without ggml's extra buffer types (AMX and repacked
+layouts) unless the user says otherwise. The same build keeps its AVX-512 and VNNI
+kernels, which is where its speed comes from (benchmarks/llama_build.py).
 
 `VULNSIGHT_LLAMA_EXTRA_BUFFERS=1` forces the extra buffers on (a clang-built llama.cpp),
 `=0` forces them off.

@@ -35,6 +35,10 @@ EXPECTED = {
     ("c/vulnerable.c", 77, "CWE-190", C + "integer-overflow-multiply"),  # fscanf'd price * 100
     ("c/vulnerable.c", 90, "CWE-476", C + "null-deref-known-null"),  # *flags, flags = NULL
     ("c/vulnerable.c", 95, "CWE-476", C + "null-test-not-short-circuit"),  # p != NULL & p->one
+    ("c/integer_add.c", 11, "CWE-190", C + "integer-overflow-add"),  # fscanf'd reading + 1
+    ("c/integer_add.c", 20, "CWE-190", C + "integer-overflow-add"),  # atoi(fgets) then count++
+    ("c/integer_add.c", 26, "CWE-190", C + "integer-overflow-add"),  # ++seed, seed = rand()
+    ("c/integer_add.c", 32, "CWE-190", C + "integer-overflow-add"),  # SHRT_MAX, then += 1
     ("cpp/vulnerable.cpp", 8, "CWE-193", C + "off-by-one"),  # i <= 64 over a member array
     ("cpp/vulnerable.cpp", 14, "CWE-690", C + "null-deref-after-alloc"),  # static_cast<>(malloc)
     ("cpp/vulnerable.cpp", 19, "CWE-401", C + "realloc-loses-pointer"),
@@ -98,7 +102,7 @@ def test_vulnerable_fixtures_are_flagged_exactly(findings: list[dict[str, Any]])
 
 def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
     flagged = {f["file"] for f in findings}
-    for safe in ("c/safe.c", "cpp/safe.cpp", "solidity/Safe.sol"):
+    for safe in ("c/safe.c", "c/integer_add_safe.c", "cpp/safe.cpp", "solidity/Safe.sol"):
         assert (FIXTURES / "blind" / safe).exists()
         assert safe not in flagged
     # the untrusted value reaches the sinks' safe twins in the same files, unflagged
@@ -145,3 +149,24 @@ def test_paths_show_the_steps(findings: list[dict[str, Any]]) -> None:
     assert py["path"][0]["file"] == "python/views.py"  # the request, in the route handler
     assert (py["path"][-1]["file"], py["path"][-1]["line"]) == ("python/store.py", 40)
     assert all(f["detectors"] == ["flow"] and f["function"] for f in findings)
+
+
+def test_integer_overflow_by_addition_shows_source_and_sum(findings: list[dict[str, Any]]) -> None:
+    """Juliet's CWE-190 add/preinc/postinc shapes: the path runs from the input (or
+    `rand()`, or the type's largest value) to the sum; bounded twins stay silent."""
+    c = "c/integer_add.c"
+    assert _steps(_one(findings, c, 11, "CWE-190")) == [
+        (c, 10, "source: fscanf() (formatted input (fscanf))"),
+        (c, 10, "read into reading"),
+        (c, 11, "sink: addition in reading + 1 (CWE-190)"),
+    ]
+    assert _steps(_one(findings, c, 20, "CWE-190"))[-2:] == [
+        (c, 19, "assigned to count"),
+        (c, 20, "sink: addition in count++ (CWE-190)"),
+    ]
+    assert _steps(_one(findings, c, 26, "CWE-190"))[0] == (c, 25, "source: rand() (random number)")
+    assert _steps(_one(findings, c, 32, "CWE-190")) == [
+        (c, 31, "source: SHRT_MAX (the type's largest value)"),
+        (c, 31, "assigned to level"),
+        (c, 32, "sink: addition in level += 1 (CWE-190)"),
+    ]

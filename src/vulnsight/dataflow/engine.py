@@ -64,6 +64,10 @@ _ASSIGNMENTS = frozenset({
     "augmented_assignment_expression", "named_expression",
 })
 # fmt: on
+#: Operators whose result a clean operand bounds (`x % n`, `x & mask`), and the
+#: weaknesses such a bound excludes (the sum or product of small values does not wrap).
+_BOUNDING = frozenset({"%", "&"})
+_BOUNDED_CWES = frozenset({"CWE-190", "CWE-680"})
 
 #: a branch's outcome: variables' taints, constants, whether it ended (return, break...)
 _State = tuple[dict[str, Value], dict[str, Any], bool]
@@ -94,6 +98,7 @@ class FunctionAnalysis(CallAnalysis):
         self.facts = Facts()
         self.visits = 0
         self.loop_depth = 0
+        self.integers: set[str] = set()  # C: variables declared here with an integer type
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -273,6 +278,7 @@ class FunctionAnalysis(CallAnalysis):
                 self.run(child)
 
     def run_declaration(self, node: Node) -> None:
+        self.note_integers(node)
         for declarator in node.named_children:
             if declarator.type not in ("variable_declarator", "init_declarator"):
                 continue
@@ -283,6 +289,37 @@ class FunctionAnalysis(CallAnalysis):
             if name is None or value is None:
                 continue
             self.bind(name, self.expr(value), value)
+
+    def note_integers(self, node: Node) -> None:
+        """Remember the plain variables a C declaration gives an integer type (`int a, b
+        = 0;`; not `int *p` or `int buf[4]`)."""
+        kind = node.child_by_field_name("type")
+        if kind is None or not self.spec.integer_types:
+            return
+        if " ".join(self.text(kind).split()) not in self.spec.integer_types:
+            return
+        for declarator in node.children_by_field_name("declarator"):
+            if declarator.type == "init_declarator":
+                declarator = declarator.child_by_field_name("declarator") or declarator
+            if declarator.type == "identifier":
+                self.integers.add(self.text(declarator))
+
+    def is_integer(self, node: Node | None) -> bool:
+        """An integer variable declared in this function, or an integer literal."""
+        if node is None:
+            return False
+        if node.type == "number_literal":
+            return "." not in self.text(node)
+        return node.type == "identifier" and self.text(node) in self.integers
+
+    def check_integer(
+        self, node: Node, operator: str, target: Node | None, other: Node | None, value: Value
+    ) -> None:
+        """`data + 1`, `data++`, `total += n`: an untrusted integer variable's sum wraps."""
+        if not value or target is None or target.type != "identifier":
+            return
+        if self.is_integer(target) and (other is None or self.is_integer(other)):
+            self.check_operand(node, operator, "integer", value)
 
     def run_variable_statement(self, node: Node) -> None:
         """Solidity: `T x = v;` and `(bool ok, bytes memory d) = v;`."""
@@ -405,7 +442,22 @@ class FunctionAnalysis(CallAnalysis):
         if len(values) == 2:
             self.check_operand(node, symbol, "right", values[1])
             self.check_operand(node, symbol, "left", values[0])  # `n * 4` wraps as well
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            self.check_integer(node, symbol, left, right, values[0])
+            self.check_integer(node, symbol, right, left, values[1])
+            if symbol in _BOUNDING and not all(values):
+                # `x % 10`, `x & 0xff`: bounded above by the clean operand, it cannot wrap
+                cleaned = (t.cleaned(_BOUNDED_CWES) for t in union(*values))
+                return tuple(t for t in cleaned if t is not None)
         return union(*values)
+
+    def expr_update(self, node: Node) -> Value:
+        """`data++`, `++data`: the variable's value, incremented (it may wrap)."""
+        target = node.child_by_field_name("argument")
+        value = self.expr(target) if target is not None else CLEAN
+        op = node.child_by_field_name("operator")
+        self.check_integer(node, self.text(op) if op is not None else "", target, None, value)
+        return value
 
     def expr_conditional(self, node: Node) -> Value:
         condition = node.child_by_field_name("condition")
@@ -442,8 +494,11 @@ class FunctionAnalysis(CallAnalysis):
         value = self.expr(right)
         if left is None:
             return value
-        if node.type.startswith("augmented"):
+        op = node.child_by_field_name("operator")
+        symbol = self.text(op) if op is not None else "="
+        if node.type.startswith("augmented") or symbol not in ("=", ":="):  # C: `data += n`
             value = union(self.expr(left), value)
+            self.check_integer(node, symbol, left, right, value)
             self.consts.pop(self.text(left), None)
             self.bind(left, value, right, constant_ok=False)
         else:
@@ -561,6 +616,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
     "binary_expression": FunctionAnalysis.expr_binary,
+    "update_expression": FunctionAnalysis.expr_update,
     "conditional_expression": FunctionAnalysis.expr_conditional,
     "ternary_expression": FunctionAnalysis.expr_conditional,
     "call": FunctionAnalysis.expr_call,

@@ -91,7 +91,8 @@ class PropagatorSpec:
 class OperatorSpec:
     """An operator whose operand must not be untrusted (`x / n`: the divisor, CWE-369;
     `buf[i]`: the index, CWE-129; `n * 4`: either factor, CWE-190). `operand` is `left`,
-    `right` or `index`."""
+    `right`, `index` or `integer` (`data + 1`, `data++`, `data += n`: an integer variable
+    of the function's own, added to a literal or another such variable)."""
 
     operators: tuple[str, ...]
     operand: str
@@ -119,6 +120,9 @@ class LanguageSpec:
     # 256-entry table) clean a value for these CWEs
     narrow_casts: tuple[str, ...] = ()
     narrow_cast_cwes: frozenset[str] = frozenset()
+    # C: declared types of integer variables (`int`, `unsigned int`, `int64_t`): their
+    # sums are checked by `integer` operators (a pointer's or a string's are not)
+    integer_types: frozenset[str] = frozenset()
     # calls whose first argument holds afterwards (`require(n < 10)`): a check
     assertions: frozenset[str] = frozenset()
     # Solidity: functions of these visibilities take their arguments from anyone, unless
@@ -302,6 +306,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
         narrow_casts=_strings(casts.get("narrow", [])),
         narrow_cast_cwes=frozenset(_strings(casts.get("cwes", []))),
+        integer_types=frozenset(_strings(data.get("integers", {}).get("types", []))),
         assertions=frozenset(_strings(checks.get("assertions", []))),
         entry_visibility=_strings(handlers.get("visibility", [])),
         guards=_strings(handlers.get("guards", [])),

@@ -17,6 +17,7 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.calls import SELF_NAMES, CallAnalysis, Facts, Resolver
 from vulnsight.dataflow.constants import UNKNOWN, constant, truth
+from vulnsight.dataflow.sol_state import StateAccess, state_sink
 from vulnsight.dataflow.spec import LanguageSpec
 from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
@@ -81,8 +82,10 @@ class FunctionAnalysis(CallAnalysis):
         resolve: Resolver,
         units: frozenset[int],
         fields: dict[str, Value] | None = None,
+        state: StateAccess | None = None,
     ) -> None:
         super().__init__(data, file, function)
+        self.state = state  # Solidity: the contract's storage
         self.spec = spec
         self.resolve = resolve
         self.units = units  # start bytes of nested units analysed on their own
@@ -340,6 +343,8 @@ class FunctionAnalysis(CallAnalysis):
         name = self.text(node)
         source = self.spec.source_for(name, call=False)  # `argv`, even as a parameter
         if source is None:
+            if name not in self.env and self.state is not None and self.state.is_state(name):
+                return self.state.read(name, self.step(node, f"read from state variable {name}"))
             return self.env.get(name, CLEAN)
         step = self.step(node, f"source: {name} ({source.label})")
         return (
@@ -352,6 +357,8 @@ class FunctionAnalysis(CallAnalysis):
             return self.env[dotted]
         if dotted in self.fields:
             return self.fields[dotted]
+        if self.state is not None and self.state.is_state(dotted):
+            return self.state.read(dotted, self.step(node, f"read from state variable {dotted}"))
         source = self.spec.source_for(dotted, call=False)
         if source is not None:
             taint = Taint(
@@ -456,6 +463,7 @@ class FunctionAnalysis(CallAnalysis):
         if kind in ("identifier", "shorthand_property_identifier_pattern"):
             name = self.text(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
+            self.store(target, name, value)
             known = constant(right, self.data, self.consts) if constant_ok else UNKNOWN
             if known is UNKNOWN:
                 self.consts.pop(name, None)
@@ -477,6 +485,7 @@ class FunctionAnalysis(CallAnalysis):
         if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
+            self.store(target, name, value)
             if name.split(".", 1)[0] in SELF_NAMES:
                 sourced = [t for t in self.env[name] if t.param is None]
                 if sourced:
@@ -504,6 +513,17 @@ class FunctionAnalysis(CallAnalysis):
             return
         for child in target.named_children:  # tuples, lists, object/array patterns
             self.bind(child, value, right, constant_ok=False)
+
+    def store(self, target: Node, name: str, value: Value) -> None:
+        """Solidity: untrusted data written to a state variable (a pseudo-sink hit, so a
+        parameter's write reaches the callers' summaries; `sol_state.py`)."""
+        if self.state is None or not value or not self.state.is_state(name):
+            return
+        sink = state_sink(name)
+        step = self.step(target, f"stored in state variable {name}")
+        for taint in value:
+            if taint.reaches(sink.cwe):
+                self.record(SinkHit(taint, sink, step))
 
     def inline_callback(self, node: Node) -> None:
         """A callback inside the function (`rows.forEach(r => ...)`): its body runs in

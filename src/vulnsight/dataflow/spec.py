@@ -61,6 +61,9 @@ class SinkSpec:
     # the call's receiver: "only" it is checked (`target.delegatecall(d)`: the address);
     # "also" it is checked once a checked argument is untrusted too (`to.transfer(n)`)
     receiver: str = ""
+    # only data stored by a function anyone can call counts (Solidity: an amount read
+    # from a state variable anyone can set); parameters are kept for the callers
+    stored: bool = False
 
     def applies(self, arguments_text: str) -> bool:
         """Whether the call's argument text meets `requires` and not `unless`."""
@@ -261,6 +264,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             unless=str(s.get("unless", "")),
             constructor=bool(s.get("constructor", False)),
             receiver=str(s.get("receiver", "")),
+            stored=bool(s.get("stored", False)),
         )
         for s in data.get("sink", [])
     )

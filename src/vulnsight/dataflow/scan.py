@@ -84,6 +84,7 @@ class _Scan:
     ) -> None:
         self.graph = graph
         self.stored = stored or {}  # Solidity: taints anyone can store, by contract
+        self.family_stored: dict[int, dict[str, Value]] = {}
         self.parsed: dict[str, _Parsed] = {}
         self.errors: list[ScanError] = []
         self.summaries: dict[str, Summary] = {}
@@ -194,13 +195,22 @@ class _Scan:
                         parsed.data[local.start_byte : local.end_byte].decode("utf-8", "replace")
                     )
             stack.extend(current.named_children)
-        stored: dict[str, Value] = {}
-        for writer, values in self.stored.items():
-            if self.contracts.related(writer, contract):
-                for var, value in values.items():
-                    stored[var] = union(stored.get(var, ()), value)
         names = self.contracts.state_variables(contract) - own
-        return StateAccess(frozenset(names), stored)
+        return StateAccess(frozenset(names), self._stored_for(contract))
+
+    def _stored_for(self, contract: Contract) -> dict[str, Value]:
+        """What its bases, itself and the contracts deriving from it had stored."""
+        if not self.stored:
+            return {}
+        key = id(contract)
+        if key not in self.family_stored:
+            stored: dict[str, Value] = {}
+            family = self.contracts.linearisation(contract) + self.contracts.derived(contract)
+            for writer in family:
+                for var, value in self.stored.get(writer, {}).items():
+                    stored[var] = union(stored.get(var, ()), value)
+            self.family_stored[key] = stored
+        return self.family_stored[key]
 
     def storage(self) -> dict[Contract, dict[str, Value]]:
         """Solidity: what unrestricted public functions (not constructors) stored from
@@ -401,8 +411,9 @@ def analyse(
     writes = [(fn, h) for fn, h in hits if is_state_write(h)]
     hits = [(fn, h) for fn, h in hits if not is_state_write(h)]
     findings: dict[tuple[str, int, str], Finding] = {}
+    lines_of: dict[str, list[str]] = {}  # each file split once, however many findings
     for _fn, hit in hits:
-        finding = _finding(hit, scan.parsed)
+        finding = _finding(hit, scan.parsed, lines_of)
         key = (finding.file, finding.line_number, finding.cwe)
         if key not in findings or len(finding.path) < len(findings[key].path):
             findings[key] = finding
@@ -444,12 +455,18 @@ def lazy_analysis(
 _WS = re.compile(r"\s+")
 
 
-def _finding(hit: SinkHit, parsed: dict[str, _Parsed]) -> Finding:
+def _finding(
+    hit: SinkHit, parsed: dict[str, _Parsed], lines_of: dict[str, list[str]] | None = None
+) -> Finding:
     sink_step = hit.step
     path = (*hit.taint.path, sink_step)
     # through storage: the finding is where anyone's data was stored (the setter to fix)
     step = hit.taint.stored_at or sink_step
-    lines = parsed[step.file].source.text.split("\n") if step.file in parsed else []
+    lines_of = {} if lines_of is None else lines_of
+    if step.file not in lines_of:
+        known = step.file in parsed
+        lines_of[step.file] = parsed[step.file].source.text.split("\n") if known else []
+    lines = lines_of[step.file]
     snippet = lines[step.line - 1].strip() if 0 < step.line <= len(lines) else ""
     language = parsed[step.file].spec.language if step.file in parsed else "python"
     family = {"typescript": "javascript", "cpp": "c"}.get(language, language)

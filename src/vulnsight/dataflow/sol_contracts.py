@@ -32,6 +32,11 @@ _ONE_TIME = re.compile(r"^(?:re)?initiali[sz]er$|^onlyInitializ", re.I)
 _SENDER = re.compile(r"msg\.sender|_msgSender\s*\(\s*\)|tx\.origin")
 #: Resolution depth for helpers calling helpers (`onlyOwner` -> `_checkOwner()`).
 MAX_DEPTH = 3
+#: Contracts kept per linearisation: real hierarchies are a few dozen deep at most; a
+#: hostile file of thousands of contracts each deriving from the last stays linear.
+MAX_BASES = 64
+#: Derived contracts a base function is judged in (beyond its own contract).
+MAX_CONTEXTS = 16
 _CONTRACTS = frozenset({"contract_declaration", "library_declaration", "interface_declaration"})
 
 
@@ -73,6 +78,8 @@ class ContractIndex:
         for contract in contracts:
             self.by_name.setdefault(contract.name, []).append(contract)
         self._lin: dict[int, list[Contract]] = {}
+        self._derived: dict[int, list[Contract]] | None = None
+        self._state: dict[int, frozenset[str]] = {}
 
     @classmethod
     def build(cls, files: Iterable[tuple[str, bytes, Node]]) -> ContractIndex:
@@ -112,24 +119,20 @@ class ContractIndex:
         key = id(contract)
         if key not in self._lin:
             self._lin[key] = [contract]  # a cycle sees the contract alone
-            self._lin[key] = self._linearise(contract)
+            self._lin[key] = self._linearise(contract)[:MAX_BASES]
         return self._lin[key]
 
     def _linearise(self, contract: Contract) -> list[Contract]:
         # Solidity lists bases most basic first: C3 merges them right to left
         bases = [b for b in (self.find(n, contract.file) for n in contract.bases) if b]
+        if len(bases) == 1:  # single inheritance: the base's order, most of real code
+            return [contract] + [c for c in self.linearisation(bases[0]) if c is not contract]
         sequences = [list(self.linearisation(b)) for b in reversed(bases)]
         sequences.append(list(reversed(bases)))
         merged: list[Contract] = [contract]
         while any(sequences):
-            head = next(
-                (
-                    seq[0]
-                    for seq in sequences
-                    if seq and not any(seq[0] in other[1:] for other in sequences)
-                ),
-                None,
-            )
+            tails = {id(c) for seq in sequences for c in seq[1:]}
+            head = next((seq[0] for seq in sequences if seq and id(seq[0]) not in tails), None)
             if head is None:  # no C3 order: every base once, depth first
                 rest = [c for seq in sequences for c in seq]
                 return merged + [c for c in dict.fromkeys(rest) if c not in merged]
@@ -139,12 +142,13 @@ class ContractIndex:
 
     def derived(self, contract: Contract) -> list[Contract]:
         """The contracts of the scan that inherit `contract` (directly or not)."""
-        return [
-            c
-            for group in self.by_name.values()
-            for c in group
-            if c is not contract and contract in self.linearisation(c)
-        ]
+        if self._derived is None:
+            self._derived = {}
+            for group in self.by_name.values():
+                for child in group:
+                    for base in self.linearisation(child)[1:]:
+                        self._derived.setdefault(id(base), []).append(child)
+        return self._derived.get(id(contract), [])
 
     def related(self, one: Contract, other: Contract) -> bool:
         """Whether one contract inherits the other (or they are the same)."""
@@ -154,7 +158,7 @@ class ContractIndex:
         """The contracts a function of `contract` runs in: its own, and every derived
         contract whose linearisation does not override it first."""
         found = [contract]
-        for derived in self.derived(contract):
+        for derived in self.derived(contract)[:MAX_CONTEXTS]:
             for base in self.linearisation(derived):
                 if base is contract:
                     found.append(derived)
@@ -179,7 +183,10 @@ class ContractIndex:
 
     def state_variables(self, context: Contract) -> frozenset[str]:
         """The state variables `context` declares or inherits."""
-        return frozenset().union(*(c.state for c in self.linearisation(context)))
+        key = id(context)
+        if key not in self._state:
+            self._state[key] = frozenset().union(*(c.state for c in self.linearisation(context)))
+        return self._state[key]
 
     # --- guards ----------------------------------------------------------------------
 
@@ -306,6 +313,8 @@ def _contract(path: str, data: bytes, node: Node) -> Contract:
             continue
         if member.type == "state_variable_declaration":
             state.add(text(name))
+        elif member.child_by_field_name("body") is None:
+            continue  # a declaration (interface, `virtual;`): the definition is elsewhere
         elif member.type == "modifier_definition":
             contract.modifiers[text(name)] = member
         elif member.type == "function_definition":

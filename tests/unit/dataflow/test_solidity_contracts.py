@@ -200,3 +200,52 @@ def test_c3_linearisation_of_a_diamond() -> None:
     assert [c.name for c in index.linearisation(d)] == ["D", "C", "B", "A"]
     assert [c.name for c in index.linearisation(e)] == ["E", "B", "C", "A"]
     assert FIXTURES.is_dir()
+
+
+def test_a_lock_is_no_access_check_but_a_computed_mint_is_no_finding() -> None:
+    from vulnsight.dataflow.blind import run_checks
+    from vulnsight.parse.extract import extract
+    from vulnsight.types import SourceFile
+
+    text = (
+        "pragma solidity ^0.8.0;\n"
+        "contract Pool {\n"
+        "    uint unlocked = 1;\n"
+        "    modifier lock() { require(unlocked == 1); unlocked = 0; _; unlocked = 1; }\n"
+        "    function deposit(address to) external lock {\n"
+        "        uint liquidity = address(this).balance / 2;\n"
+        "        _mint(to, liquidity);\n"
+        "    }\n"
+        "    function give(address to, uint amount) external lock {\n"
+        "        _mint(to, amount);\n"
+        "    }\n"
+        "    function _mint(address to, uint amount) internal {}\n"
+        "}\n"
+    )
+    source = SourceFile("pool.sol", "solidity", text)
+    findings, errors = run_checks([source], extract(source))
+    assert errors == []
+    # `lock` resolves to a re-entrancy lock (no caller test): give() mints what anyone
+    # asks; deposit() mints what the contract computes (Uniswap's pair) and is silent
+    assert [(f.line_number, f.rule_id) for f in findings] == [(10, SOL + "missing-access-control")]
+
+
+def test_inheritance_cycles_and_long_chains_stay_bounded(tmp_path: Path) -> None:
+    chain = "".join(
+        f"contract C{i} is C{i - 1} {{\n    function f{i}() public {{}}\n}}\n"
+        for i in range(1, 200)
+    )
+    (tmp_path / "a.sol").write_text(
+        "pragma solidity ^0.8.0;\n"
+        "contract A is B {\n    address t;\n    function set(address x) public { t = x; }\n}\n"
+        'contract B is A {\n    function go() public { t.delegatecall(""); }\n}\n'
+        "contract C0 {}\n" + chain
+    )
+    result = run_flow(tmp_path)
+    assert result.errors == ()
+    # A and B inherit each other (no compiler accepts it): each still sees the other
+    assert {(f.line_number, f.cwe) for f in result.findings} == {(4, "CWE-829")}
+    tree, data = parse_text((tmp_path / "a.sol").read_text(), "solidity")
+    index = ContractIndex.build([("a.sol", data, tree.root_node)])
+    last = index.find("C199")
+    assert last is not None and len(index.linearisation(last)) == 64  # MAX_BASES

@@ -166,9 +166,8 @@ def _sensitive(reader: Reader, fn: SolFunction) -> tuple[Node, str] | None:
         callee = callee_text(reader, node)
         if callee in ("selfdestruct", "suicide"):
             return node, f"calls {callee}()"
-        if callee in ("_mint", "mint") and fn.name.lower() not in ("mint", "_mint"):
-            return node, "mints tokens"
-        if callee in ("_mint",):
+        minting = callee == "_mint" or (callee == "mint" and fn.name.lower() != "mint")
+        if minting and _chosen_amount(reader, node, fn):
             return node, "mints tokens"
         if sends_ether(reader, node):
             amount = " ".join(reader.text(a) for a in call_args(node)) + callee
@@ -177,6 +176,17 @@ def _sensitive(reader: Reader, fn: SolFunction) -> tuple[Node, str] | None:
             if not conditional and re.search(r"\d", amount) and "[" not in amount:
                 return node, f"pays {recipient(reader, node)} a fixed amount"
     return None
+
+
+def _chosen_amount(reader: Reader, call: Node, fn: SolFunction) -> bool:
+    """Whether a mint's amount is the caller's choice (a parameter) or a literal anyone
+    can claim again and again; an amount the contract computes from what was deposited
+    (Uniswap's `_mint(to, liquidity)`, `_mint(address(0), MINIMUM_LIQUIDITY)`) is not."""
+    args = call_args(call)
+    if not args:
+        return True
+    names = {reader.text(n) for n in walk(args[-1]) if n.type == "identifier"}
+    return not names or bool(names & fn.params)
 
 
 def unchecked_arithmetic(reader: Reader, root: Node) -> list[Hit]:

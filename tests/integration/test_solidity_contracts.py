@@ -31,6 +31,9 @@ EXPECTED = {
     ("app/Registry.sol", 29, "CWE-829", SOL + "delegatecall-untrusted-target"),
     ("app/Registry.sol", 37, "CWE-284", SOL + "ether-amount-set-by-anyone"),
     ("app/Killable.sol", 12, "CWE-284", SOL + "selfdestruct-untrusted-beneficiary"),
+    # a zero-address check is no check of the caller's choice
+    ("app/ZeroCheck.sol", 11, "CWE-284", SOL + "selfdestruct-untrusted-beneficiary"),
+    ("app/ZeroCheck.sol", 20, "CWE-284", SOL + "ether-to-untrusted-recipient"),
 }
 # near-misses (file, line) that flagged before inheritance was followed, and stay silent
 SILENT = {
@@ -41,6 +44,7 @@ SILENT = {
     ("app/Registry.sol", 53),  # sweep: feeTarget only the owner sets
     ("app/Legacy.sol", 13),  # a target only the constructor sets
     ("app/Legacy.sol", 25),  # ... an old-style constructor
+    ("app/ZeroCheck.sol", 25),  # amount <= 1 ether bounds the amount
 }
 
 

@@ -118,6 +118,9 @@ class LanguageSpec:
     comparison_cwes: frozenset[str] = frozenset()
     upper_bound_cwes: frozenset[str] = frozenset()
     nonzero_cwes: frozenset[str] = frozenset()  # need a comparison that excludes zero
+    # regexes of operands a comparison with checks nothing (Solidity: `a != address(0)`
+    # rules out one address, not the caller's choice of any other)
+    trivial_operands: tuple[str, ...] = ()
     # casts to a type whose every value is a valid index (`(unsigned char)c` into a
     # 256-entry table) clean a value for these CWEs
     narrow_casts: tuple[str, ...] = ()
@@ -304,6 +307,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         comparison_cwes=frozenset(_strings(checks.get("cwes", []))),
         upper_bound_cwes=frozenset(_strings(checks.get("upper_bound_cwes", []))),
         nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
+        trivial_operands=_strings(checks.get("trivial_operands", [])),
         narrow_casts=_strings(casts.get("narrow", [])),
         narrow_cast_cwes=frozenset(_strings(casts.get("cwes", []))),
         assertions=frozenset(_strings(checks.get("assertions", []))),

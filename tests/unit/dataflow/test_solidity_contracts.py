@@ -27,6 +27,9 @@ FLAGGED = {
     ("app/Registry.sol", 37, "CWE-284", SOL + "ether-amount-set-by-anyone"),
     # setOwner -> internal _setOwner stores owner -> kill (onlyOwner) self-destructs to it
     ("app/Killable.sol", 12, "CWE-284", SOL + "selfdestruct-untrusted-beneficiary"),
+    # `require(b != address(0))` rules out one address, not the caller's choice
+    ("app/ZeroCheck.sol", 11, "CWE-284", SOL + "selfdestruct-untrusted-beneficiary"),
+    ("app/ZeroCheck.sol", 20, "CWE-284", SOL + "ether-to-untrusted-recipient"),
 }
 # (file, line) of safe near-misses: no finding may stand there
 SILENT = {
@@ -41,6 +44,7 @@ SILENT = {
     ("app/Legacy.sol", 13),  # ... read here
     ("app/Legacy.sol", 21),  # an old-style constructor (same name as the contract)
     ("app/Legacy.sol", 25),  # ... read here
+    ("app/ZeroCheck.sol", 25),  # amount <= 1 ether: a real bound
 }
 
 

@@ -19,7 +19,7 @@ from vulnsight.dataflow.calls import SELF_NAMES, CallAnalysis, Facts, Resolver
 from vulnsight.dataflow.constants import UNKNOWN, constant, truth
 from vulnsight.dataflow.sol_state import StateAccess, state_sink
 from vulnsight.dataflow.spec import LanguageSpec
-from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
+from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base, unwrap
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
 from vulnsight.errors import VulnsightError
 
@@ -382,6 +382,15 @@ class FunctionAnalysis(CallAnalysis):
             self.check_operand(node, "[]", "index", self.expr(index))
         return self.expr(base) if base is not None else CLEAN
 
+    def expr_array_access(self, node: Node) -> Value:
+        """Solidity `m[k]`: the entry holds what was stored in `m`; which key the caller
+        picks does not make the stored value the caller's."""
+        index = node.child_by_field_name("index")
+        if index is not None:
+            self.expr(index)
+        base = node.child_by_field_name("base")
+        return self.expr(base) if base is not None else CLEAN
+
     def expr_cast(self, node: Node) -> Value:
         value_node = node.child_by_field_name("value")
         value = self.expr(value_node) if value_node is not None else CLEAN
@@ -501,6 +510,19 @@ class FunctionAnalysis(CallAnalysis):
                 stored = step_all(value, self.step(target, f"stored in {name}"))
                 self.env[name] = union(self.env.get(name, CLEAN), stored)
             return
+        if kind == "array_access":  # Solidity `m[k] = v`: m holds v (k is not assigned)
+            base = target.child_by_field_name("base")
+            index = target.child_by_field_name("index")
+            if index is not None:
+                self.expr(index)
+            base = unwrap(base)
+            while base is not None and base.type == "array_access":  # m[a][b] = v
+                base = unwrap(base.child_by_field_name("base"))
+            if base is not None and value:
+                name = self.dotted(base)
+                stored = step_all(value, self.step(target, f"stored in {name}"))
+                self.env[name] = union(self.env.get(name, CLEAN), stored)
+            return
         if kind == "pair_pattern":
             inner = target.child_by_field_name("value")
             if inner is not None:
@@ -580,6 +602,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "cast_expression": FunctionAnalysis.expr_cast,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
+    "array_access": FunctionAnalysis.expr_array_access,
     "binary_expression": FunctionAnalysis.expr_binary,
     "conditional_expression": FunctionAnalysis.expr_conditional,
     "ternary_expression": FunctionAnalysis.expr_conditional,

@@ -253,3 +253,27 @@ def test_inheritance_cycles_and_long_chains_stay_bounded(tmp_path: Path) -> None
     index = ContractIndex.build([("a.sol", data, tree.root_node)])
     last = index.find("C199")
     assert last is not None and len(index.linearisation(last)) == 64  # MAX_BASES
+
+
+def test_struct_fields_are_storage_and_mapping_entries_are_not(tmp_path: Path) -> None:
+    (tmp_path / "a.sol").write_text(
+        "pragma solidity ^0.8.0;\n"
+        "contract A {\n"
+        "    struct Config { address target; }\n"
+        "    Config config;\n"
+        "    mapping(address => address) hooks;\n"
+        "    function setTarget(address t) external { config.target = t; }\n"
+        "    function setHook(address h) external { hooks[msg.sender] = h; }\n"
+        '    function run() external { config.target.delegatecall(""); }\n'
+        '    function hook(address who) external { hooks[who].delegatecall(""); }\n'
+        "}\n"
+    )
+    result = run_flow(tmp_path)
+    assert [(f.line_number, f.cwe, f.function) for f in result.findings] == [
+        (6, "CWE-829", "A.setTarget")
+    ]
+    (finding,) = result.findings
+    assert [s.description for s in finding.path][1:3] == [
+        "stored in state variable config.target",
+        "read from state variable config.target",
+    ]

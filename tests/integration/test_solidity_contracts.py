@@ -45,6 +45,13 @@ SILENT = {
     ("app/Legacy.sol", 13),  # a target only the constructor sets
     ("app/Legacy.sol", 25),  # ... an old-style constructor
     ("app/ZeroCheck.sol", 25),  # amount <= 1 ether bounds the amount
+    # OpenZeppelin-shaped bases: `owner() != _msgSender()` in _checkOwner(), and
+    # onlyRole -> _checkRole(role) -> the overload _checkRole(role, _msgSender())
+    ("app/RoleApp.sol", 55),  # setTarget: onlyOwner
+    ("app/RoleApp.sol", 59),  # setTarget2: onlyRole
+    ("app/RoleApp.sol", 63),  # run reads a target only those two set
+    ("app/RoleApp.sol", 67),  # exec: onlyOwner
+    ("app/RoleApp.sol", 71),  # exec2: onlyRole
 }
 
 

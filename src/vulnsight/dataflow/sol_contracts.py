@@ -58,7 +58,7 @@ class Contract:
     node: Node
     bases: tuple[str, ...]
     modifiers: dict[str, Node] = field(default_factory=dict)
-    functions: dict[str, Node] = field(default_factory=dict)  # name -> last definition
+    functions: dict[str, list[Node]] = field(default_factory=dict)  # name -> overloads
     state: frozenset[str] = frozenset()
 
     def text(self, node: Node) -> str:
@@ -167,8 +167,8 @@ class ContractIndex:
                     break
         return found
 
-    def function(self, context: Contract, name: str) -> tuple[Contract, Node] | None:
-        """The most-derived definition of function `name` seen from `context`."""
+    def function(self, context: Contract, name: str) -> tuple[Contract, list[Node]] | None:
+        """The most-derived definitions (overloads) of function `name` from `context`."""
         for base in self.linearisation(context):
             if name in base.functions:
                 return base, base.functions[name]
@@ -261,13 +261,16 @@ class ContractIndex:
     def _body_guards(
         self, owner: Contract, node: Node, context: Contract, text_guard: TextGuard, depth: int
     ) -> bool:
-        """Whether a function or modifier body tests its caller: in its own text (with
-        the names of calls that resolve here masked), or in a resolved callee."""
+        """Whether a function or modifier body tests its caller: in its own text, or in a
+        callee resolved here. A call made as a statement of its own (`_checkOwner();`)
+        is judged by its most-derived definition only (its name is masked from the text:
+        an override with an empty body checks nothing); a call whose value is used
+        (`owner() != _msgSender()`, `require(isOwner())`) stays in the text as well."""
         body = node.child_by_field_name("body")
         if body is None:
             return False
         text = bytearray(owner.data[body.start_byte : body.end_byte])
-        resolved: list[tuple[Node, Contract, Node]] = []
+        resolved: list[tuple[Node, Contract, list[Node]]] = []
         for call in _walk(body):
             if call.type != "call_expression" or not call.named_children:
                 continue
@@ -278,19 +281,29 @@ class ContractIndex:
             if target is None:
                 continue
             resolved.append((call, *target))
-            start, end = callee.start_byte - body.start_byte, callee.end_byte - body.start_byte
-            text[start:end] = b" " * (end - start)
+            if _is_statement(call):
+                start, end = callee.start_byte - body.start_byte, callee.end_byte - body.start_byte
+                text[start:end] = b" " * (end - start)
         if text_guard(text.decode("utf-8", "replace")):
             return True
         if depth >= MAX_DEPTH:
             return False
-        for call, base, definition in resolved:
+        for call, base, definitions in resolved:
             call_text = owner.text(call)
             if _SENDER.search(call_text) and text_guard(call_text):
                 return True  # hasRole(ROLE, msg.sender): the check is the call itself
-            if self._body_guards(base, definition, context, text_guard, depth + 1):
-                return True
+            for definition in definitions:
+                if self._body_guards(base, definition, context, text_guard, depth + 1):
+                    return True
         return False
+
+
+def _is_statement(call: Node) -> bool:
+    """Whether a call is a statement of its own (its value unused)."""
+    parent = call.parent
+    while parent is not None and parent.type == "expression":
+        parent = parent.parent
+    return parent is not None and parent.type == "expression_statement"
 
 
 def _contract(path: str, data: bytes, node: Node) -> Contract:
@@ -318,7 +331,7 @@ def _contract(path: str, data: bytes, node: Node) -> Contract:
         elif member.type == "modifier_definition":
             contract.modifiers[text(name)] = member
         elif member.type == "function_definition":
-            contract.functions[text(name)] = member
+            contract.functions.setdefault(text(name), []).append(member)
     contract.state = frozenset(state)
     return contract
 

@@ -164,6 +164,6 @@ def tests_caller(text: str) -> bool:
                   # a helper that checks the caller: _requireOwnership(msg.sender),
                   # _enforceIsContractOwner(...), _checkRole(...)
                   r"\b_?(?:require|check|assert|only|is|verify|auth|ensure)\w*\s*\([^;]*"
-                  r"msg\.sender|_msgSender\s*\(\s*\)\s*[!=]=|\b\w*\.?_?(?:enforce|check|"
+                  r"msg\.sender|_msgSender\s*\(\s*\)\s*[!=]=|[!=]=\s*_msgSender\s*\(|\b\w*\.?_?(?:enforce|check|"
                   r"only|verify|require|ensure)\w*(?:owner|admin|role|auth)\w*\s*\(", text, re.I)
     )  # fmt: skip

@@ -60,6 +60,8 @@ class Contract:
     modifiers: dict[str, Node] = field(default_factory=dict)
     functions: dict[str, list[Node]] = field(default_factory=dict)  # name -> overloads
     state: frozenset[str] = frozenset()
+    hooks: frozenset[str] = frozenset()  # functions declared without a body (`virtual;`)
+    abstract: bool = False
 
     def text(self, node: Node) -> str:
         """The source text of a node of this contract's file."""
@@ -165,6 +167,8 @@ class ContractIndex:
                     break
                 if function in base.functions:
                     break
+        if contract.abstract and len(found) > 1:
+            return found[1:]  # an abstract contract runs only as the contracts deriving it
         return found
 
     def function(self, context: Contract, name: str) -> tuple[Contract, list[Node]] | None:
@@ -221,7 +225,7 @@ class ContractIndex:
             if resolved is None or _ONE_TIME.match(name):
                 continue
             base, definition = resolved
-            if not self._body_guards(base, definition, contract, text_guard, 0):
+            if not self._body_guards(base, definition, contract, text_guard, _yes, 0):
                 found.append(f"{name} ({base.file})")
         return found
 
@@ -244,7 +248,10 @@ class ContractIndex:
         context: Contract,
         text_guard: TextGuard,
         unknown_modifier: Callable[[str], bool],
+        depth: int = 0,
     ) -> bool:
+        """Whether a function (or a helper it calls) restricts its caller when it runs in
+        `context`: a modifier, or its body."""
         for name in _modifier_names(contract, node):
             resolved = self.modifier(context, name)
             if resolved is None:
@@ -254,31 +261,45 @@ class ContractIndex:
             if _ONE_TIME.match(name):
                 return True
             base, definition = resolved
-            if self._body_guards(base, definition, context, text_guard, 0):
+            if self._body_guards(base, definition, context, text_guard, unknown_modifier, depth):
                 return True
-        return self._body_guards(contract, node, context, text_guard, 0)
+        return self._body_guards(contract, node, context, text_guard, unknown_modifier, depth)
 
     def _body_guards(
-        self, owner: Contract, node: Node, context: Contract, text_guard: TextGuard, depth: int
+        self,
+        owner: Contract,
+        node: Node,
+        context: Contract,
+        text_guard: TextGuard,
+        unknown_modifier: Callable[[str], bool],
+        depth: int,
     ) -> bool:
         """Whether a function or modifier body tests its caller: in its own text, or in a
-        callee resolved here. A call made as a statement of its own (`_checkOwner();`)
-        is judged by its most-derived definition only (its name is masked from the text:
-        an override with an empty body checks nothing); a call whose value is used
-        (`owner() != _msgSender()`, `require(isOwner())`) stays in the text as well."""
+        callee resolved here (its modifiers included: an override `_authorizeUpgrade(...)
+        internal override onlyOwner {}`). A call made as a statement of its own
+        (`_checkOwner();`) is judged by its most-derived definitions only (its name is
+        masked from the text: an override with an empty body checks nothing); a call whose
+        value is used (`owner() != _msgSender()`, `require(isOwner())`) stays in the text
+        as well. A statement call of a hook no contract here implements (`virtual;` only)
+        may be the check a deriving contract adds: it counts as one (a hook whose value is
+        used, `totalAssets()`, does not)."""
         body = node.child_by_field_name("body")
         if body is None:
             return False
         text = bytearray(owner.data[body.start_byte : body.end_byte])
         resolved: list[tuple[Node, Contract, list[Node]]] = []
+        lineage = self.linearisation(context)
         for call in _walk(body):
             if call.type != "call_expression" or not call.named_children:
                 continue
             callee = _unwrap(call.named_children[0])
             if callee is None or callee.type != "identifier":
                 continue
-            target = self.function(context, owner.text(callee))
+            name = owner.text(callee)
+            target = self.function(context, name)
             if target is None:
+                if _is_statement(call) and any(name in c.hooks for c in lineage):
+                    return True  # `_authorizeUpgrade(x);`: called for its checks alone
                 continue
             resolved.append((call, *target))
             if _is_statement(call):
@@ -293,9 +314,15 @@ class ContractIndex:
             if _SENDER.search(call_text) and text_guard(call_text):
                 return True  # hasRole(ROLE, msg.sender): the check is the call itself
             for definition in definitions:
-                if self._body_guards(base, definition, context, text_guard, depth + 1):
+                if self._guarded_in(
+                    definition, base, context, text_guard, unknown_modifier, depth + 1
+                ):
                     return True
         return False
+
+
+def _yes(_name: str) -> bool:
+    return True
 
 
 def _is_statement(call: Node) -> bool:
@@ -320,6 +347,7 @@ def _contract(path: str, data: bytes, node: Node) -> Contract:
     contract = Contract(_name(node), path, data, node, tuple(b.split(".")[-1] for b in bases))
     body = node.child_by_field_name("body")
     state: set[str] = set()
+    hooks: set[str] = set()
     for member in body.named_children if body is not None else ():
         name = member.child_by_field_name("name")
         if name is None:
@@ -327,12 +355,16 @@ def _contract(path: str, data: bytes, node: Node) -> Contract:
         if member.type == "state_variable_declaration":
             state.add(text(name))
         elif member.child_by_field_name("body") is None:
-            continue  # a declaration (interface, `virtual;`): the definition is elsewhere
+            if member.type == "function_definition" and node.type != "interface_declaration":
+                hooks.add(text(name))  # `virtual;`: a deriving contract implements it
+            continue
         elif member.type == "modifier_definition":
             contract.modifiers[text(name)] = member
         elif member.type == "function_definition":
             contract.functions.setdefault(text(name), []).append(member)
     contract.state = frozenset(state)
+    contract.hooks = frozenset(hooks)
+    contract.abstract = any(c.type == "abstract" for c in node.children)
     return contract
 
 

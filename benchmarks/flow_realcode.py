@@ -8,7 +8,7 @@ rate is the share of functions holding a finding's sink. Packages are fetched an
 exactly as `rules_realcode.py` does (`pip download`, `npm pack`).
 
     PYTHONPATH=src python benchmarks/flow_realcode.py [--group heldout|tuning|all]
-        [--json benchmarks/results/flow_realcode.json] [--list-findings]
+        [--json benchmarks/results/flow_realcode.json] [--list-findings] [--language L]
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ from vulnsight.types import SourceFile  # noqa: E402
 CHECKED = ("solidity",)
 
 
-def measure(group: str, list_findings: bool) -> list[dict[str, object]]:
-    """One row per package: size, findings, flag rate, analysis time."""
+def measure(group: str, list_findings: bool, language: str = "") -> list[dict[str, object]]:
+    """One row per package (of `language` when given): size, findings, flag rate, time."""
     rows: list[dict[str, object]] = []
     for pkg in PACKAGES:
+        if language and pkg.language != language:
+            continue
         if group not in ("all", pkg.group) or not (
             has_spec(pkg.language) or pkg.language in CHECKED
         ):
@@ -100,8 +102,9 @@ def main() -> int:
     ap.add_argument("--group", choices=("tuning", "heldout", "all"), default="heldout")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--list-findings", action="store_true")
+    ap.add_argument("--language", default="", help="only packages of this language")
     args = ap.parse_args()
-    rows = measure(args.group, args.list_findings)
+    rows = measure(args.group, args.list_findings, args.language)
     functions = sum(int(str(r["functions"])) for r in rows)
     flagged = sum(int(str(r["flagged_functions"])) for r in rows)
     print(
@@ -123,7 +126,11 @@ def main() -> int:
             print(f"  {r['package']}: {line}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        config = {"group": args.group, "python": platform.python_version()}
+        config = {
+            "group": args.group,
+            "language": args.language or "all",
+            "python": platform.python_version(),
+        }
         args.json.write_text(json.dumps({"config": config, "rows": rows}, indent=1) + "\n")
     return 0
 

@@ -10,7 +10,7 @@ from typing import Any
 from tree_sitter import Node
 
 from vulnsight.dataflow.checks import ConditionChecks
-from vulnsight.dataflow.spec import SanitiserSpec
+from vulnsight.dataflow.spec import SanitiserSpec, SinkSpec
 from vulnsight.dataflow.syntax import subscript_base, unwrap
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Summary, Taint, Value, step_all, union
 
@@ -37,6 +37,12 @@ class Facts:
     #: tainted arguments passed to scanned functions: (callee key, parameter, taint), the
     #: taint's path ending at the call (`dataflow/facts.py` follows them top-down)
     calls: list[tuple[str, int, Taint]] = field(default_factory=list)
+
+
+def _counts(sink: SinkSpec, taint: Taint) -> bool:
+    """A sink for stored data only takes a parameter (a caller may pass stored data)
+    or a value read from storage a function anyone can call set."""
+    return not sink.stored or taint.param is not None or taint.stored_at is not None
 
 
 class CallAnalysis(ConditionChecks):
@@ -146,7 +152,7 @@ class CallAnalysis(ConditionChecks):
             sink_step = self.step(node, f"sink: {callee}() ({sink.label}, {sink.cwe})")
             for argument in checked:
                 for taint in argument:
-                    if taint.reaches(sink.cwe):
+                    if taint.reaches(sink.cwe) and _counts(sink, taint):
                         self.record(SinkHit(taint, sink, sink_step))
         if sinks:
             return receiver if attribute_call else CLEAN  # a query's rows, a file's bytes
@@ -203,6 +209,8 @@ class CallAnalysis(ConditionChecks):
                 continue
             for arg in by_param.get(hit.taint.param, CLEAN):
                 if not (arg.reaches(hit.sink.cwe) and hit.taint.reaches(hit.sink.cwe)):
+                    continue
+                if not _counts(hit.sink, arg):
                     continue
                 passed = self.step(node, f"passed to {name}() as {summary.params[hit.taint.param]}")
                 merged = arg.then(passed, *hit.taint.path)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from tree_sitter import Node
@@ -73,6 +74,10 @@ class ConditionChecks(NodeReader):
         comparison CWEs, and for the upper-bound ones only a variable bounded above."""
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
+        for operand in (left, right):
+            seen = " ".join(self.text(operand).split()) if operand is not None else ""
+            if seen and any(re.fullmatch(p, seen) for p in self.spec.trivial_operands):
+                return []
         found: list[tuple[list[str], frozenset[str]]] = []
         for side, operand in (("left", left), ("right", right)):
             if operand is None:

@@ -17,8 +17,9 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.calls import SELF_NAMES, CallAnalysis, Facts, Resolver
 from vulnsight.dataflow.constants import UNKNOWN, constant, truth
+from vulnsight.dataflow.sol_state import StateAccess, state_sink
 from vulnsight.dataflow.spec import LanguageSpec
-from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base
+from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base, unwrap
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
 from vulnsight.errors import VulnsightError
 
@@ -85,8 +86,10 @@ class FunctionAnalysis(CallAnalysis):
         resolve: Resolver,
         units: frozenset[int],
         fields: dict[str, Value] | None = None,
+        state: StateAccess | None = None,
     ) -> None:
         super().__init__(data, file, function)
+        self.state = state  # Solidity: the contract's storage
         self.spec = spec
         self.resolve = resolve
         self.units = units  # start bytes of nested units analysed on their own
@@ -377,6 +380,8 @@ class FunctionAnalysis(CallAnalysis):
         name = self.text(node)
         source = self.spec.source_for(name, call=False)  # `argv`, even as a parameter
         if source is None:
+            if name not in self.env and self.state is not None and self.state.is_state(name):
+                return self.state.read(name, self.step(node, f"read from state variable {name}"))
             return self.env.get(name, CLEAN)
         step = self.step(node, f"source: {name} ({source.label})")
         return (
@@ -389,6 +394,8 @@ class FunctionAnalysis(CallAnalysis):
             return self.env[dotted]
         if dotted in self.fields:
             return self.fields[dotted]
+        if self.state is not None and self.state.is_state(dotted):
+            return self.state.read(dotted, self.step(node, f"read from state variable {dotted}"))
         source = self.spec.source_for(dotted, call=False)
         if source is not None:
             taint = Taint(
@@ -410,6 +417,15 @@ class FunctionAnalysis(CallAnalysis):
         index = node.child_by_field_name("subscript") or node.child_by_field_name("index")
         if index is not None:
             self.check_operand(node, "[]", "index", self.expr(index))
+        return self.expr(base) if base is not None else CLEAN
+
+    def expr_array_access(self, node: Node) -> Value:
+        """Solidity `m[k]`: the entry holds what was stored in `m`; which key the caller
+        picks does not make the stored value the caller's."""
+        index = node.child_by_field_name("index")
+        if index is not None:
+            self.expr(index)
+        base = node.child_by_field_name("base")
         return self.expr(base) if base is not None else CLEAN
 
     def expr_cast(self, node: Node) -> Value:
@@ -511,6 +527,7 @@ class FunctionAnalysis(CallAnalysis):
         if kind in ("identifier", "shorthand_property_identifier_pattern"):
             name = self.text(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
+            self.store(target, name, value)
             known = constant(right, self.data, self.consts) if constant_ok else UNKNOWN
             if known is UNKNOWN:
                 self.consts.pop(name, None)
@@ -532,6 +549,7 @@ class FunctionAnalysis(CallAnalysis):
         if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
+            self.store(target, name, value)
             if name.split(".", 1)[0] in SELF_NAMES:
                 sourced = [t for t in self.env[name] if t.param is None]
                 if sourced:
@@ -542,6 +560,19 @@ class FunctionAnalysis(CallAnalysis):
             index = target.child_by_field_name("subscript") or target.child_by_field_name("index")
             if index is not None:
                 self.check_operand(target, "[]", "index", self.expr(index))
+            if base is not None and value:
+                name = self.dotted(base)
+                stored = step_all(value, self.step(target, f"stored in {name}"))
+                self.env[name] = union(self.env.get(name, CLEAN), stored)
+            return
+        if kind == "array_access":  # Solidity `m[k] = v`: m holds v (k is not assigned)
+            base = target.child_by_field_name("base")
+            index = target.child_by_field_name("index")
+            if index is not None:
+                self.expr(index)
+            base = unwrap(base)
+            while base is not None and base.type == "array_access":  # m[a][b] = v
+                base = unwrap(base.child_by_field_name("base"))
             if base is not None and value:
                 name = self.dotted(base)
                 stored = step_all(value, self.step(target, f"stored in {name}"))
@@ -559,6 +590,17 @@ class FunctionAnalysis(CallAnalysis):
             return
         for child in target.named_children:  # tuples, lists, object/array patterns
             self.bind(child, value, right, constant_ok=False)
+
+    def store(self, target: Node, name: str, value: Value) -> None:
+        """Solidity: untrusted data written to a state variable (a pseudo-sink hit, so a
+        parameter's write reaches the callers' summaries; `sol_state.py`)."""
+        if self.state is None or not value or not self.state.is_state(name):
+            return
+        sink = state_sink(name)
+        step = self.step(target, f"stored in state variable {name}")
+        for taint in value:
+            if taint.reaches(sink.cwe):
+                self.record(SinkHit(taint, sink, step))
 
     def inline_callback(self, node: Node) -> None:
         """A callback inside the function (`rows.forEach(r => ...)`): its body runs in
@@ -615,6 +657,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "cast_expression": FunctionAnalysis.expr_cast,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
+    "array_access": FunctionAnalysis.expr_array_access,
     "binary_expression": FunctionAnalysis.expr_binary,
     "update_expression": FunctionAnalysis.expr_update,
     "conditional_expression": FunctionAnalysis.expr_conditional,

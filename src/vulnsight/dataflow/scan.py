@@ -17,6 +17,8 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.engine import FlowBudgetExceeded, FunctionAnalysis
 from vulnsight.dataflow.facts import FunctionFacts, derive_facts
+from vulnsight.dataflow.sol_contracts import Contract, ContractIndex
+from vulnsight.dataflow.sol_state import StateAccess, is_state_write, stored_taints
 from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
 from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
@@ -38,6 +40,9 @@ DETECTOR = "flow"
 #: it, a 1 MB file of functions each near the per-function budget takes minutes (the
 #: largest file total seen in real code, sympy's solvers.py, is 105,000).
 MAX_FILE_VISITS = 2_000_000
+#: Solidity: passes that read back storage anyone can set (the first reads what the
+#: first analysis stored; a second what was stored from storage, `b = a` across calls).
+STATE_ROUNDS = 2
 _FUNCTION_NODES = frozenset(
     {
         "function_definition", "function_declaration", "generator_function_declaration",
@@ -70,8 +75,16 @@ class _Parsed:
 
 
 class _Scan:
-    def __init__(self, files: Sequence[SourceFile], graph: CallGraph) -> None:
+    def __init__(
+        self,
+        files: Sequence[SourceFile],
+        graph: CallGraph,
+        earlier: _Scan | None = None,
+        stored: dict[Contract, dict[str, Value]] | None = None,
+    ) -> None:
         self.graph = graph
+        self.stored = stored or {}  # Solidity: taints anyone can store, by contract
+        self.family_stored: dict[int, dict[str, Value]] = {}
         self.parsed: dict[str, _Parsed] = {}
         self.errors: list[ScanError] = []
         self.summaries: dict[str, Summary] = {}
@@ -89,10 +102,24 @@ class _Scan:
         for source in files:
             if not has_spec(source.language):
                 continue
+            if earlier is not None:  # a second pass over storage reuses the parse
+                if source.path in earlier.parsed:
+                    self.parsed[source.path] = earlier.parsed[source.path]
+                continue
             try:
                 self.parsed[source.path] = _parse(source, by_file.get(source.path, []))
             except (VulnsightError, ValueError, RecursionError) as exc:
                 self.errors.append(ScanError(source.path, f"data-flow: {exc}", DETECTOR))
+        # Solidity: contracts across files, for inherited modifiers, guards and state
+        self.contracts: ContractIndex = (
+            earlier.contracts
+            if earlier is not None
+            else ContractIndex.build(
+                (p.source.path, p.data, p.root)
+                for p in self.parsed.values()
+                if p.spec.entry_visibility
+            )
+        )
 
     def summary(self, fn: Function) -> Summary:
         """The summary of `fn`, analysing it the first time it is asked for."""
@@ -139,8 +166,9 @@ class _Scan:
         units = parsed.units - ({node.start_byte} if node is not None else set())
         owner = fn.name.rsplit(".", 1)[0] if fn.kind in ("method", "constructor") else fn.name
         fields = self.fields.setdefault((fn.file, owner), {})
+        state = self._state(parsed, node) if parsed.spec.entry_visibility else None
         analysis = FunctionAnalysis(
-            parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields
+            parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields, state
         )
         try:
             summary = self._run(analysis, fn, parsed, node)
@@ -149,6 +177,59 @@ class _Scan:
         if analysis.facts.calls:
             self.calls[fn.qualified_id] = analysis.facts.calls
         return replace(summary, key=fn.qualified_id) if node is not None else summary
+
+    def _state(self, parsed: _Parsed, node: Node | None) -> StateAccess | None:
+        """Solidity: the storage a function sees, with what anyone could store there."""
+        contract = self.contracts.owner_of(node, parsed.source.path) if node else None
+        if contract is None:
+            return None
+        own = set(parameter_names(node, parsed.data)) if node is not None else set()
+        body = node.child_by_field_name("body") if node is not None else None
+        stack = [body] if body is not None else []
+        while stack:  # locals shadow state variables
+            current = stack.pop()
+            if current.type == "variable_declaration":
+                local = current.child_by_field_name("name")
+                if local is not None:
+                    own.add(
+                        parsed.data[local.start_byte : local.end_byte].decode("utf-8", "replace")
+                    )
+            stack.extend(current.named_children)
+        names = self.contracts.state_variables(contract) - own
+        return StateAccess(frozenset(names), self._stored_for(contract))
+
+    def _stored_for(self, contract: Contract) -> dict[str, Value]:
+        """What its bases, itself and the contracts deriving from it had stored."""
+        if not self.stored:
+            return {}
+        key = id(contract)
+        if key not in self.family_stored:
+            stored: dict[str, Value] = {}
+            family = self.contracts.linearisation(contract) + self.contracts.derived(contract)
+            for writer in family:
+                for var, value in self.stored.get(writer, {}).items():
+                    stored[var] = union(stored.get(var, ()), value)
+            self.family_stored[key] = stored
+        return self.family_stored[key]
+
+    def storage(self) -> dict[Contract, dict[str, Value]]:
+        """Solidity: what unrestricted public functions (not constructors) stored from
+        their callers' data, by the contract they run in."""
+        found: dict[Contract, dict[str, Value]] = {}
+        for fn, hit in self.hits:
+            if not is_state_write(hit) or hit.taint.param is not None:
+                continue
+            parsed = self.parsed.get(fn.file)
+            node = parsed.nodes.get(fn.qualified_id) if parsed is not None else None
+            if parsed is None or node is None or hit.taint.source != parsed.spec.handler_label:
+                continue
+            contract = self.contracts.owner_of(node, fn.file)
+            if contract is None or fn.kind == "constructor" or short_name(fn) == contract.name:
+                continue
+            name, value = stored_taints(hit)
+            into = found.setdefault(contract, {})
+            into[name] = union(into.get(name, ()), value)
+        return found
 
     def _run(
         self, analysis: FunctionAnalysis, fn: Function, parsed: _Parsed, node: Node | None
@@ -160,7 +241,7 @@ class _Scan:
             return EMPTY
         params = parameter_names(node, parsed.data)
         method = bool(params) and params[0] in ("self", "cls") and fn.kind != "function"
-        handler = _is_handler(node, parsed, fn)
+        handler = _is_handler(node, parsed, fn, self.contracts)
         line = node.start_point.row + 1
         for i, name in enumerate(params):
             if method and i == 0:
@@ -245,9 +326,11 @@ def _end_line(node: Node) -> int:
     return end
 
 
-def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
+def _is_handler(
+    node: Node, parsed: _Parsed, fn: Function, contracts: ContractIndex | None = None
+) -> bool:
     if parsed.spec.entry_visibility:
-        return _is_entry(node, parsed)
+        return _is_entry(node, parsed, contracts)
     decorators = ""
     exported = False
     parent = node.parent
@@ -268,14 +351,19 @@ def _is_handler(node: Node, parsed: _Parsed, fn: Function) -> bool:
     return parsed.spec.is_handler(decorators, short_name(fn) or "", exported)
 
 
-def _is_entry(node: Node, parsed: _Parsed) -> bool:
-    """Solidity: a public or external function no modifier or guard restricts."""
+def _is_entry(node: Node, parsed: _Parsed, contracts: ContractIndex | None = None) -> bool:
+    """Solidity: a public or external function no modifier or guard restricts (its
+    modifiers and the helpers it calls resolved through the inheritance chain)."""
     visibility = next((c for c in node.children if c.type == "visibility"), None)
     if visibility is None:
         return False
     seen = parsed.data[visibility.start_byte : visibility.end_byte].decode("utf-8", "replace")
     if seen.strip() not in parsed.spec.entry_visibility:
         return False
+    if contracts is not None:
+        guarded = contracts.guarded(node, parsed.source.path, parsed.spec.is_guarded)
+        if guarded is not None:
+            return not guarded
     if any(c.type == "modifier_invocation" for c in node.children):
         return False
     body = node.child_by_field_name("body")
@@ -295,9 +383,37 @@ def analyse(
     for fn in functions:
         if fn.file in scan.parsed:
             scan.summary(fn)
+    hits, summaries, analysed = list(scan.hits), dict(scan.summaries), scan.analysed
+    calls, entries = dict(scan.calls), dict(scan.entries)
+    stored = scan.storage()
+    for _round in range(STATE_ROUNDS):  # Solidity: read back what anyone could store
+        if not stored:
+            break
+        again = _Scan(files, graph, earlier=scan, stored=stored)
+        contracts = {p.source.path for p in again.parsed.values() if p.spec.entry_visibility}
+        for fn in functions:
+            if fn.file in contracts:
+                again.summary(fn)
+        hits = [(fn, h) for fn, h in hits if fn.file not in contracts] + again.hits
+        summaries.update(again.summaries)
+        calls.update(again.calls)
+        entries.update(again.entries)
+        analysed += again.analysed
+        more = again.storage()
+        known = {(c, n) for c, names in stored.items() for n in names}
+        if all((c, n) in known for c, names in more.items() for n in names):
+            break
+        for contract, names in more.items():
+            into = stored.setdefault(contract, {})
+            for name, value in names.items():
+                into[name] = union(into.get(name, ()), value)
+        scan = again
+    writes = [(fn, h) for fn, h in hits if is_state_write(h)]
+    hits = [(fn, h) for fn, h in hits if not is_state_write(h)]
     findings: dict[tuple[str, int, str], Finding] = {}
-    for _fn, hit in scan.hits:
-        finding = _finding(hit, scan.parsed)
+    lines_of: dict[str, list[str]] = {}  # each file split once, however many findings
+    for _fn, hit in hits:
+        finding = _finding(hit, scan.parsed, lines_of)
         key = (finding.file, finding.line_number, finding.cwe)
         if key not in findings or len(finding.path) < len(findings[key].path):
             findings[key] = finding
@@ -306,11 +422,15 @@ def analyse(
     for file, count in sorted(scan.over_budget.items()):
         reason = f"data-flow: {count} function(s) not followed (over the file's step budget)"
         errors.append(ScanError(file, reason, DETECTOR))
-    stats = {"flow_functions_analysed": scan.analysed, "flow_findings": len(ordered)}
-    summarised = [fn for fn in graph.functions if fn.qualified_id in scan.summaries]
-    facts = derive_facts(
-        summarised, scan.summaries, scan.calls, scan.entries, scan.hits, graph.callees
-    )
+    stats = {"flow_functions_analysed": analysed, "flow_findings": len(ordered)}
+    if writes:
+        stats["flow_state_writes"] = len(writes)
+        summaries = {  # storage writes are no sinks for the model's facts
+            k: replace(v, sinks=tuple(h for h in v.sinks if not is_state_write(h)))
+            for k, v in summaries.items()
+        }
+    summarised = [fn for fn in graph.functions if fn.qualified_id in summaries]
+    facts = derive_facts(summarised, summaries, calls, entries, hits, graph.callees)
     stats["flow_functions_with_facts"] = sum(1 for f in facts.values() if not f.empty)
     return FlowResult(tuple(ordered), tuple(errors), stats, facts)
 
@@ -335,10 +455,18 @@ def lazy_analysis(
 _WS = re.compile(r"\s+")
 
 
-def _finding(hit: SinkHit, parsed: dict[str, _Parsed]) -> Finding:
-    step = hit.step
-    path = (*hit.taint.path, step)
-    lines = parsed[step.file].source.text.split("\n") if step.file in parsed else []
+def _finding(
+    hit: SinkHit, parsed: dict[str, _Parsed], lines_of: dict[str, list[str]] | None = None
+) -> Finding:
+    sink_step = hit.step
+    path = (*hit.taint.path, sink_step)
+    # through storage: the finding is where anyone's data was stored (the setter to fix)
+    step = hit.taint.stored_at or sink_step
+    lines_of = {} if lines_of is None else lines_of
+    if step.file not in lines_of:
+        known = step.file in parsed
+        lines_of[step.file] = parsed[step.file].source.text.split("\n") if known else []
+    lines = lines_of[step.file]
     snippet = lines[step.line - 1].strip() if 0 < step.line <= len(lines) else ""
     language = parsed[step.file].spec.language if step.file in parsed else "python"
     family = {"typescript": "javascript", "cpp": "c"}.get(language, language)
@@ -348,6 +476,13 @@ def _finding(hit: SinkHit, parsed: dict[str, _Parsed]) -> Finding:
         f"{hit.taint.source or 'untrusted data'} from {origin.file}:{origin.line} reaches "
         f"{hit.sink.label} ({hit.sink.cwe}) in {len(path)} steps"
     )
+    if hit.taint.stored_at is not None:
+        message = (
+            f"{hit.taint.source or 'untrusted data'} from {origin.file}:{origin.line} is "
+            f"stored in a state variable by a function anyone can call, and a later "
+            f"transaction hands it to {hit.sink.label} ({hit.sink.cwe}) in "
+            f"{sink_step.function} at {sink_step.file}:{sink_step.line}"
+        )
     return Finding(
         file=step.file,
         line_number=step.line,

@@ -61,6 +61,9 @@ class SinkSpec:
     # the call's receiver: "only" it is checked (`target.delegatecall(d)`: the address);
     # "also" it is checked once a checked argument is untrusted too (`to.transfer(n)`)
     receiver: str = ""
+    # only data stored by a function anyone can call counts (Solidity: an amount read
+    # from a state variable anyone can set); parameters are kept for the callers
+    stored: bool = False
 
     def applies(self, arguments_text: str) -> bool:
         """Whether the call's argument text meets `requires` and not `unless`."""
@@ -116,6 +119,9 @@ class LanguageSpec:
     comparison_cwes: frozenset[str] = frozenset()
     upper_bound_cwes: frozenset[str] = frozenset()
     nonzero_cwes: frozenset[str] = frozenset()  # need a comparison that excludes zero
+    # regexes of operands a comparison with checks nothing (Solidity: `a != address(0)`
+    # rules out one address, not the caller's choice of any other)
+    trivial_operands: tuple[str, ...] = ()
     # casts to a type whose every value is a valid index (`(unsigned char)c` into a
     # 256-entry table) clean a value for these CWEs
     narrow_casts: tuple[str, ...] = ()
@@ -265,6 +271,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             unless=str(s.get("unless", "")),
             constructor=bool(s.get("constructor", False)),
             receiver=str(s.get("receiver", "")),
+            stored=bool(s.get("stored", False)),
         )
         for s in data.get("sink", [])
     )
@@ -304,6 +311,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
         comparison_cwes=frozenset(_strings(checks.get("cwes", []))),
         upper_bound_cwes=frozenset(_strings(checks.get("upper_bound_cwes", []))),
         nonzero_cwes=frozenset(_strings(checks.get("nonzero_cwes", []))),
+        trivial_operands=_strings(checks.get("trivial_operands", [])),
         narrow_casts=_strings(casts.get("narrow", [])),
         narrow_cast_cwes=frozenset(_strings(casts.get("cwes", []))),
         integer_types=frozenset(_strings(data.get("integers", {}).get("types", []))),

@@ -29,6 +29,9 @@ class Taint:
     confidence: float = 0.8
     sanitised: frozenset[str] = frozenset()
     only: frozenset[str] = frozenset()  # the CWEs this source counts for (empty: all)
+    # Solidity: where the value was stored in a state variable by a function anyone can
+    # call, when it reached this transaction through storage (`sol_state.py`)
+    stored_at: PathStep | None = None
 
     def key(self) -> tuple[int | None, str, frozenset[str]]:
         """Taints with the same key are the same fact; the first path found is kept."""

@@ -30,8 +30,10 @@ def test_specs_load_and_typescript_shares_javascript() -> None:
     solidity = load_spec("solidity")
     (delegate,) = solidity.sinks_for("target.delegatecall")
     assert (delegate.cwe, delegate.receiver) == ("CWE-829", "only")
-    (ether,) = solidity.sinks_for("to.transfer")
+    ether, stored = solidity.sinks_for("to.transfer")
     assert ether.applies("amount") and not ether.applies("to, amount")  # a token's transfer
+    # an amount anyone can set in storage (`setPrice`, then `transfer(price)`)
+    assert (stored.id, stored.stored, ether.stored) == ("ether-amount-set-by-anyone", True, False)
     assert solidity.is_guarded("require(msg.sender == owner);")
     assert not solidity.is_guarded("require(msg.sender != address(0));")
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
 from vulnsight.dataflow.syntax import NodeReader
 from vulnsight.types import PathStep
+
+if TYPE_CHECKING:
+    from vulnsight.dataflow.sol_contracts import ContractIndex
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ FunctionCheck = Callable[["Reader", Node], list[Hit]]
 
 class Reader(NodeReader):
     """A `NodeReader` with the small helpers the checks share."""
+
+    #: Solidity: every contract of the scan, for inherited modifiers and functions
+    contracts: ContractIndex | None = None
 
     def name_of(self, node: Node | None) -> str:
         """The text of a node with Solidity's `expression` wrappers removed."""

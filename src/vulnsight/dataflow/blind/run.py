@@ -9,6 +9,7 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader, walk
+from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.errors import VulnsightError
 from vulnsight.parse.grammars import grammar_name, parse_text
 from vulnsight.types import (
@@ -65,12 +66,13 @@ def run_checks(
         by_file.setdefault(fn.file, []).append(fn)
     findings: dict[tuple[str, int, str], Finding] = {}
     errors: list[ScanError] = []
+    contracts = _contracts(files)
     for source in files:
         checks = _LANGUAGES.get(source.language)
         if not checks or source.path not in by_file:
             continue
         try:
-            hits = _file_hits(source, checks)
+            hits = _file_hits(source, checks, contracts)
         except (VulnsightError, ValueError, RecursionError) as exc:
             errors.append(ScanError(source.path, f"data-flow checks: {exc}", DETECTOR))
             continue
@@ -82,10 +84,27 @@ def run_checks(
     return ordered, errors
 
 
-def _file_hits(source: SourceFile, checks: Sequence[FunctionCheck]) -> list[Hit]:
+def _contracts(files: Sequence[SourceFile]) -> ContractIndex | None:
+    """Every Solidity contract of the scan (bases in other files included)."""
+    trees = []
+    for source in files:
+        if source.language != "solidity":
+            continue
+        try:
+            tree, data = parse_text(source.text, grammar_name(source.language, source.path))
+        except (VulnsightError, ValueError, RecursionError):
+            continue  # reported by the file's own checks
+        trees.append((source.path, data, tree.root_node))
+    return ContractIndex.build(trees) if trees else None
+
+
+def _file_hits(
+    source: SourceFile, checks: Sequence[FunctionCheck], contracts: ContractIndex | None = None
+) -> list[Hit]:
     tree, data = parse_text(source.text, grammar_name(source.language, source.path))
     reader = Reader(data, source.path, "")
     if source.language == "solidity":
+        reader.contracts = contracts
         return [hit for check in checks for hit in check(reader, tree.root_node)]
     hits: list[Hit] = []
     for node in _function_nodes(tree.root_node):

@@ -139,13 +139,23 @@ def version_at_least_08(reader: Reader, root: Node) -> bool | None:
 
 
 def guards(reader: Reader, fn: SolFunction) -> bool:
-    """Whether the function restricts its caller: a modifier, or a test of
-    `msg.sender`/`tx.origin`/an owner or role anywhere in its body."""
+    """Whether the function restricts its caller: a modifier (resolved through the
+    inheritance chain when the scan holds its definition), or a test of
+    `msg.sender`/`tx.origin`/an owner or role in its body or a base's helper it calls."""
+    if reader.contracts is not None:
+        found = reader.contracts.guarded(fn.node, reader.file, tests_caller)
+        if found is not None:
+            return found
     if fn.modifiers:
         return True
     if fn.body is None:
         return False
-    text = reader.text(fn.body)
+    return tests_caller(reader.text(fn.body))
+
+
+def tests_caller(text: str) -> bool:
+    """Whether a body's text tests its caller (`require(msg.sender == owner)`,
+    `_checkOwner()`, a one-time `initialized` flag)."""
     return bool(
         re.search(r"msg\.sender\s*[!=]=|[!=]=\s*msg\.sender|tx\.origin|_check\w*\(|"
                   r"hasRole\s*\(|isOwner\s*\(|onlyOwner|owner\s*\(\s*\)\s*[!=]=|"
@@ -154,6 +164,6 @@ def guards(reader: Reader, fn: SolFunction) -> bool:
                   # a helper that checks the caller: _requireOwnership(msg.sender),
                   # _enforceIsContractOwner(...), _checkRole(...)
                   r"\b_?(?:require|check|assert|only|is|verify|auth|ensure)\w*\s*\([^;]*"
-                  r"msg\.sender|_msgSender\s*\(\s*\)\s*[!=]=|\b\w*\.?_?(?:enforce|check|"
+                  r"msg\.sender|_msgSender\s*\(\s*\)\s*[!=]=|[!=]=\s*_msgSender\s*\(|\b\w*\.?_?(?:enforce|check|"
                   r"only|verify|require|ensure)\w*(?:owner|admin|role|auth)\w*\s*\(", text, re.I)
     )  # fmt: skip

@@ -17,6 +17,7 @@ from vulnsight.dataflow.blind.sol_common import (
     guards,
     recipient,
     sends_ether,
+    tests_caller,
     version_at_least_08,
     written_base,
 )
@@ -51,6 +52,7 @@ _PRIVILEGED = re.compile(r"^_?(?:owner|admin|administrator|governance|controller
                          r"authority|minter|ceo|creator|pendingOwner)(?:Address|_address)?$",
                          re.I)  # fmt: skip
 _OLD_STYLE_CONSTRUCTOR = re.compile(r"\bcontract\s+(\w+)")
+_CALLER_IS = re.compile(r"msg\.sender\s*==\s*\w+|\w+\s*==\s*msg\.sender")
 
 
 def _calls(fn: SolFunction) -> list[Node]:
@@ -64,7 +66,7 @@ def reentrancy(reader: Reader, root: Node) -> list[Hit]:
     for fn in functions(reader, root):
         if fn.body is None or not fn.callable_by_anyone:
             continue
-        if any(_NON_REENTRANT.search(m) for m in fn.modifiers) or _privileged_caller(reader, fn):
+        if _non_reentrant(reader, fn) or _privileged_caller(reader, fn):
             continue
         sends = [c for c in _calls(fn) if sends_ether(reader, c)]
         if not sends:
@@ -95,13 +97,31 @@ def reentrancy(reader: Reader, root: Node) -> list[Hit]:
     return hits
 
 
+def _non_reentrant(reader: Reader, fn: SolFunction) -> bool:
+    """A `nonReentrant`-like modifier: by name, or a lock a base defines (a modifier that
+    writes state before `_;` and again after it)."""
+    if any(_NON_REENTRANT.search(m) for m in fn.modifiers):
+        return True
+    return reader.contracts is not None and reader.contracts.locks(fn.node, reader.file)
+
+
 def _privileged_caller(reader: Reader, fn: SolFunction) -> bool:
     """Only an owner-like caller gets in (`onlyOwner`, `require(msg.sender == owner)`):
-    a re-entrant call would come from that caller."""
+    a re-entrant call would come from that caller. Modifiers and helpers are resolved
+    through the inheritance chain when the scan holds them."""
+    if reader.contracts is not None:
+        found = reader.contracts.guarded(
+            fn.node,
+            reader.file,
+            lambda text: bool(_CALLER_IS.search(text)),
+            unknown_modifier=lambda name: name.lower().startswith("only"),
+        )
+        if found is not None:
+            return found
     if any(m.lower().startswith("only") for m in fn.modifiers):
         return True
     text = reader.text(fn.body) if fn.body is not None else ""
-    return bool(re.search(r"msg\.sender\s*==\s*\w+|\w+\s*==\s*msg\.sender", text))
+    return bool(_CALLER_IS.search(text))
 
 
 def missing_access_control(reader: Reader, root: Node) -> list[Hit]:
@@ -119,10 +139,13 @@ def missing_access_control(reader: Reader, root: Node) -> list[Hit]:
         if found is None:
             continue
         node, what = found
-        steps = [
-            (fn.node, f"{fn.name}() is {fn.visibility or 'public'} with no access check"),
-            (node, what),
-        ]
+        steps = [(fn.node, f"{fn.name}() is {fn.visibility or 'public'} with no access check")]
+        if reader.contracts is not None:
+            for modifier in reader.contracts.unguarding_modifiers(
+                fn.node, reader.file, tests_caller
+            ):
+                steps.append((fn.node, f"its modifier {modifier} does not check the caller"))
+        steps.append((node, what))
         message = f"anyone can call {fn.name}(), which {what} ({ACCESS.cwe})"
         hits.append(reader.hit(ACCESS, steps, message))
     return hits
@@ -143,9 +166,8 @@ def _sensitive(reader: Reader, fn: SolFunction) -> tuple[Node, str] | None:
         callee = callee_text(reader, node)
         if callee in ("selfdestruct", "suicide"):
             return node, f"calls {callee}()"
-        if callee in ("_mint", "mint") and fn.name.lower() not in ("mint", "_mint"):
-            return node, "mints tokens"
-        if callee in ("_mint",):
+        minting = callee == "_mint" or (callee == "mint" and fn.name.lower() != "mint")
+        if minting and _chosen_amount(reader, node, fn):
             return node, "mints tokens"
         if sends_ether(reader, node):
             amount = " ".join(reader.text(a) for a in call_args(node)) + callee
@@ -154,6 +176,17 @@ def _sensitive(reader: Reader, fn: SolFunction) -> tuple[Node, str] | None:
             if not conditional and re.search(r"\d", amount) and "[" not in amount:
                 return node, f"pays {recipient(reader, node)} a fixed amount"
     return None
+
+
+def _chosen_amount(reader: Reader, call: Node, fn: SolFunction) -> bool:
+    """Whether a mint's amount is the caller's choice (a parameter) or a literal anyone
+    can claim again and again; an amount the contract computes from what was deposited
+    (Uniswap's `_mint(to, liquidity)`, `_mint(address(0), MINIMUM_LIQUIDITY)`) is not."""
+    args = call_args(call)
+    if not args:
+        return True
+    names = {reader.text(n) for n in walk(args[-1]) if n.type == "identifier"}
+    return not names or bool(names & fn.params)
 
 
 def unchecked_arithmetic(reader: Reader, root: Node) -> list[Hit]:

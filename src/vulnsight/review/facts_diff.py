@@ -60,21 +60,31 @@ def _digest(facts: FunctionFacts | None) -> str:
     return facts.digest if facts is not None else ""
 
 
-def _names(functions: Iterable[Function]) -> set[str]:
-    """The names a caller or a callee's definition spells for these functions."""
-    out: set[str] = set()
-    for fn in functions:
-        out.add(fn.name.replace("::", ".").rsplit(".", 1)[-1])
-        out.update(c.replace("::", ".").rsplit(".", 1)[-1] for c in fn.calls)
-    out.discard("")
-    return out
+def _short(name: str) -> str:
+    return name.replace("::", ".").rsplit(".", 1)[-1]
 
 
 def _naming(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
-    """The files whose text spells one of `names` as a whole word."""
+    """The files whose text spells one of `names` as a whole word (possible callers)."""
+    names = {n for n in names if n.isidentifier()}
     if not names:
         return []
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(names))) + r")(?!\w)")
+    return [f for f in files if pattern.search(f.text)]
+
+
+def _defining(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
+    """The files that look like they define one of `names` (`def f`, `function f`,
+    `f(...) {`, `f = (...) =>`, `f: function`): where a callee's parameters live."""
+    names = {n for n in names if n.isidentifier()}
+    if not names:
+        return []
+    alt = "|".join(map(re.escape, sorted(names)))
+    pattern = re.compile(
+        rf"(?:\b(?:def|function|func|fn)\s+(?:{alt})\b)"
+        rf"|(?:(?<![\w.])(?:{alt})\s*\([^;{{}}]*\)\s*(?:const\s*)?\{{)"
+        rf"|(?:(?<![\w])(?:{alt})\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*=>))"
+    )
     return [f for f in files if pattern.search(f.text)]
 
 
@@ -115,7 +125,8 @@ def facts_changed(
     ids: set[str] = set()
     followed: set[str] = set()
     # what the changed functions called before is where their old facts flowed
-    first = _naming(rest, _names(old_changed))
+    defined = {_short(fn.name) for fn in parsed_functions}
+    first = _defining(rest, {_short(c) for fn in old_changed for c in fn.calls} - defined)
     rest = [f for f in rest if f not in first]
     if first:
         more_functions, more_errors = parse_files(first)
@@ -142,7 +153,14 @@ def facts_changed(
                     ids.add(fn.qualified_id)
         fresh = [fn for fn in differ if fn.qualified_id not in followed]
         followed.update(fn.qualified_id for fn in fresh)
-        more = _naming(rest, _names(fresh)) if rounds < MAX_ROUNDS else []
+        more: list[SourceFile] = []
+        if fresh and rounds < MAX_ROUNDS:
+            # up: the files naming them; down: the files defining what they call
+            defined = {_short(fn.name) for fn in parsed_functions}
+            called = {_short(c) for fn in fresh for c in fn.calls} - defined
+            up = _naming(rest, {_short(fn.name) for fn in fresh})
+            seen_up = {f.path for f in up}
+            more = up + [f for f in _defining(rest, called) if f.path not in seen_up]
         if not more:
             break
         taken = {f.path for f in more}

@@ -115,27 +115,33 @@ def facts_changed(
             before.append(replace(f, text=text))
     moved = {f.path for f in changed}
     old_changed, _ = parse_files(before)
-    parsed_files = list(files)
-    parsed_functions = list(functions)
+    parsed_files, parsed_functions = list(files), list(functions)
     extra_files: list[SourceFile] = []
     extra_functions: list[Function] = []
     extra_errors: list[ScanError] = []
     rest = [f for f in unparsed if f.path not in moved]
     now = flow()
-    ids: set[str] = set()
-    followed: set[str] = set()
+
+    def grow(more: list[SourceFile]) -> FlowResult:
+        """Parse `more` into the set and analyse everything parsed as it is now."""
+        nonlocal rest
+        taken = {f.path for f in more}
+        rest = [f for f in rest if f.path not in taken]
+        new_functions, new_errors = parse_files(more)
+        extra_files.extend(more)
+        parsed_files.extend(more)
+        extra_functions.extend(new_functions)
+        parsed_functions.extend(new_functions)
+        extra_errors.extend(new_errors)
+        return analyse(parsed_files, parsed_functions, CallGraph.build(parsed_functions))
+
     # what the changed functions called before is where their old facts flowed
     defined = {_short(fn.name) for fn in parsed_functions}
     first = _defining(rest, {_short(c) for fn in old_changed for c in fn.calls} - defined)
-    rest = [f for f in rest if f not in first]
     if first:
-        more_functions, more_errors = parse_files(first)
-        extra_files += first
-        extra_functions += more_functions
-        extra_errors += more_errors
-        parsed_files += first
-        parsed_functions += more_functions
-        now = analyse(parsed_files, parsed_functions, CallGraph.build(parsed_functions))
+        now = grow(first)
+    ids: set[str] = set()
+    followed: set[str] = set()
     rounds = 0
     while True:
         rounds += 1
@@ -143,35 +149,28 @@ def facts_changed(
         old_files = [f for f in parsed_files if f.path not in moved] + before
         then = analyse(old_files, old_functions, CallGraph.build(old_functions)).facts
         old_by_key = _keys(old_functions)
-        differ: list[Function] = []
+        fresh: list[Function] = []
         for key, fn in _keys(parsed_functions).items():
             old = old_by_key.get(key)
             was = _digest(then.get(old.qualified_id)) if old is not None else ""
-            if _digest(now.facts.get(fn.qualified_id)) != was or old is None:
-                differ.append(fn)
-                if old is not None and not changes.touches(root, fn):
-                    ids.add(fn.qualified_id)
-        fresh = [fn for fn in differ if fn.qualified_id not in followed]
-        followed.update(fn.qualified_id for fn in fresh)
-        more: list[SourceFile] = []
-        if fresh and rounds < MAX_ROUNDS:
-            # up: the files naming them; down: the files defining what they call
-            defined = {_short(fn.name) for fn in parsed_functions}
-            called = {_short(c) for fn in fresh for c in fn.calls} - defined
-            up = _naming(rest, {_short(fn.name) for fn in fresh})
-            seen_up = {f.path for f in up}
-            more = up + [f for f in _defining(rest, called) if f.path not in seen_up]
+            if _digest(now.facts.get(fn.qualified_id)) == was and old is not None:
+                continue
+            if old is not None and not changes.touches(root, fn):
+                ids.add(fn.qualified_id)
+            if fn.qualified_id not in followed:
+                followed.add(fn.qualified_id)
+                fresh.append(fn)
+        if not fresh or rounds >= MAX_ROUNDS:
+            break
+        # up: the files naming them; down: the files defining what they call
+        defined = {_short(fn.name) for fn in parsed_functions}
+        called = {_short(c) for fn in fresh for c in fn.calls} - defined
+        up = _naming(rest, {_short(fn.name) for fn in fresh})
+        seen_up = {f.path for f in up}
+        more = up + [f for f in _defining(rest, called) if f.path not in seen_up]
         if not more:
             break
-        taken = {f.path for f in more}
-        rest = [f for f in rest if f.path not in taken]
-        new_functions, new_errors = parse_files(more)
-        extra_files += more
-        extra_functions += new_functions
-        extra_errors += new_errors
-        parsed_files += more
-        parsed_functions += new_functions
-        now = analyse(parsed_files, parsed_functions, CallGraph.build(parsed_functions))
+        now = grow(more)
     return FactsChange(
         frozenset(ids),
         tuple(extra_files),

@@ -10,7 +10,7 @@ import resource
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vulnsight.config import ScanConfig
@@ -29,10 +29,32 @@ ProgressFn = Callable[[str, int, int], None]
 #: only(root, function): whether detectors look at a function (e.g. `--diff`); every
 #: function still serves as context (callers) and for locating findings.
 SelectFn = Callable[[Path, Function], bool]
-#: widen(root, parsed files, every parsed function, the scan's data-flow analysis) ->
-#: qualified ids of functions the detectors look at besides those `only` selected
+
+
+@dataclass(frozen=True)
+class Widening:
+    """What `widen` adds to a focused scan: functions the detectors look at besides
+    those `only` selected (by `qualified_id`), and files it parsed to find them (their
+    functions and parser errors, and the data-flow analysis of everything then parsed)."""
+
+    ids: Collection[str]
+    files: Sequence[SourceFile] = ()
+    functions: Sequence[Function] = ()
+    errors: Sequence[ScanError] = ()
+    flow: FlowResult | None = None
+
+
+#: widen(root, parsed files, every parsed function, the scan's data-flow analysis, the
+#: files not parsed) -> what the detectors look at besides the functions `only` selected
 WidenFn = Callable[
-    [Path, Sequence[SourceFile], Sequence[Function], Callable[[], FlowResult]], Collection[str]
+    [
+        Path,
+        Sequence[SourceFile],
+        Sequence[Function],
+        Callable[[], FlowResult],
+        Sequence[SourceFile],
+    ],
+    Widening,
 ]
 
 
@@ -218,6 +240,11 @@ def _parse_focused(
     return functions + more, errors + more_errors
 
 
+def _given(result: FlowResult) -> Callable[[], FlowResult]:
+    """An analysis already run, in the shape `lazy_analysis` returns."""
+    return lambda: result
+
+
 def _merge_thresholds(
     detectors: Sequence[Detector], given: float | None
 ) -> tuple[float, Mapping[str, float]]:
@@ -251,9 +278,10 @@ def scan(
     files can hold selected functions: then only those are parsed first, and of the rest
     only files whose text names one of their functions or callees (possible callers and
     callees) are parsed for context, which keeps `--diff` scans of large
-    trees fast. `widen(root, files, functions, flow)` (with `only`) names more functions the
-    detectors look at (by `qualified_id`): `--diff` adds the unchanged functions whose
-    data-flow facts the change altered.
+    trees fast. `widen(root, files, functions, flow, unparsed)` (with `only`) names more
+    functions the detectors look at (by `qualified_id`) and may parse more files to find
+    them: `--diff` adds the unchanged functions whose data-flow facts the change altered,
+    following callers of callers across files.
     """
     started = time.perf_counter()
     found = discover(paths, max_bytes=config.max_file_bytes, excludes=config.excludes)
@@ -269,7 +297,18 @@ def scan(
     selected = functions if only is None else [f for f in functions if only(found.root, f)]
     if only is not None and widen is not None:
         chosen = {f.qualified_id for f in selected}
-        extra = set(widen(found.root, parsed_files, functions, flow)) - chosen
+        rest = tuple(f for f in files if f.path not in parsed_names)
+        wider = widen(found.root, parsed_files, functions, flow, rest)
+        if wider.files:
+            functions = [*functions, *wider.functions]
+            parse_errs = [*parse_errs, *wider.errors]
+            graph = CallGraph.build(functions)
+            parsed_names = {f.file for f in functions}
+            parsed_files = tuple(f for f in files if f.path in parsed_names)
+            flow = (
+                _given(wider.flow) if wider.flow else lazy_analysis(parsed_files, functions, graph)
+            )
+        extra = set(wider.ids) - chosen
         selected = [f for f in functions if f.qualified_id in chosen or f.qualified_id in extra]
     if only is not None:
         holding = {f.file for f in selected}

@@ -21,6 +21,7 @@ _MUTATORS = frozenset(
     {
         "append", "extend", "insert", "add", "update", "setdefault", "push", "unshift",
         "appendleft", "set", "write", "writelines",
+        "push_back", "emplace_back", "push_front", "emplace", "assign",  # C++ containers
     }
 )  # fmt: skip
 #: resolve(callee leaf name) -> summaries of the scanned functions a call may reach
@@ -97,16 +98,21 @@ class CallAnalysis(ConditionChecks):
             obj = callee_node.child_by_field_name("object")
             if obj is not None and self.text(obj) not in SELF_NAMES:
                 receiver = self.expr(obj)
+        elif callee_node is not None and callee_node.type == "field_expression":
+            # C++ `s.c_str()`, `v.data()`: what the object holds comes out of the call
+            obj = callee_node.child_by_field_name("argument")
+            receiver = self.expr(obj) if obj is not None else CLEAN
         elif callee_node is not None and callee_node.type not in ("identifier",):
             receiver = self.expr(callee_node)
         leaf = callee.rsplit(".", 1)[-1].removesuffix("()")
-        if attribute_call and leaf in _MUTATORS and callee_node is not None:
-            obj = callee_node.child_by_field_name("object")
+        cpp_method = callee_node is not None and callee_node.type == "field_expression"
+        if (attribute_call or cpp_method) and leaf in _MUTATORS and callee_node is not None:
+            obj = callee_node.child_by_field_name("object" if attribute_call else "argument")
             added = union(*positional, *keywords.values())
             if (
                 obj is not None
                 and added
-                and obj.type in ("identifier", "attribute", "member_expression")
+                and obj.type in ("identifier", "attribute", "member_expression", "field_expression")
             ):
                 holder = self.dotted(obj)
                 stored = step_all(added, self.step(node, f"added to {holder}"))

@@ -19,7 +19,13 @@ from vulnsight.dataflow.calls import SELF_NAMES, CallAnalysis, Facts, Resolver
 from vulnsight.dataflow.constants import UNKNOWN, constant, truth
 from vulnsight.dataflow.sol_state import StateAccess, state_sink
 from vulnsight.dataflow.spec import LanguageSpec
-from vulnsight.dataflow.syntax import COMPARISONS, bound_names, subscript_base, unwrap
+from vulnsight.dataflow.syntax import (
+    COMPARISONS,
+    bound_names,
+    subscript_base,
+    subscript_index,
+    unwrap,
+)
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Taint, Value, step_all, union
 from vulnsight.errors import VulnsightError
 
@@ -179,6 +185,9 @@ class FunctionAnalysis(CallAnalysis):
 
     def run_if(self, node: Node) -> None:
         condition = node.child_by_field_name("condition")
+        if condition is not None and condition.type == "condition_clause":
+            # C++ wraps `(cond)` in a clause; its value is what C has in parentheses
+            condition = condition.child_by_field_name("value") or condition
         if condition is not None:
             self.expr(condition)
         consequence = node.child_by_field_name("consequence")
@@ -414,7 +423,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def expr_subscript(self, node: Node) -> Value:
         base = subscript_base(node)
-        index = node.child_by_field_name("subscript") or node.child_by_field_name("index")
+        index = subscript_index(node)
         if index is not None:
             self.check_operand(node, "[]", "index", self.expr(index))
         return self.expr(base) if base is not None else CLEAN
@@ -455,6 +464,10 @@ class FunctionAnalysis(CallAnalysis):
         symbol = self.text(op) if op is not None else ""
         if symbol in COMPARISONS:
             return CLEAN
+        if symbol == ">>" and values and values[0] and self.reads_stream(node):
+            # C++ `std::cin >> a >> b`: the stream's data goes into each right operand
+            self.store_into(node.named_children[-1], values[0], node, "read into")
+            return values[0]
         if len(values) == 2:
             self.check_operand(node, symbol, "right", values[1])
             self.check_operand(node, symbol, "left", values[0])  # `n * 4` wraps as well
@@ -474,6 +487,18 @@ class FunctionAnalysis(CallAnalysis):
         op = node.child_by_field_name("operator")
         self.check_integer(node, self.text(op) if op is not None else "", target, None, value)
         return value
+
+    def reads_stream(self, node: Node) -> bool:
+        """Whether a `>>` chain starts at a stream that is a source (`std::cin`)."""
+        left = node.child_by_field_name("left")
+        while left is not None and left.type == "binary_expression":
+            op = left.child_by_field_name("operator")
+            if op is None or self.text(op) != ">>":
+                return False
+            left = left.child_by_field_name("left")
+        if left is None or left.type not in ("identifier", "qualified_identifier"):
+            return False
+        return self.spec.source_for(self.dotted(left), call=False) is not None
 
     def expr_conditional(self, node: Node) -> Value:
         condition = node.child_by_field_name("condition")
@@ -557,7 +582,7 @@ class FunctionAnalysis(CallAnalysis):
             return
         if kind in ("subscript", "subscript_expression"):
             base = subscript_base(target)
-            index = target.child_by_field_name("subscript") or target.child_by_field_name("index")
+            index = subscript_index(target)
             if index is not None:
                 self.check_operand(target, "[]", "index", self.expr(index))
             if base is not None and value:

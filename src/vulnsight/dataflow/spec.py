@@ -208,7 +208,10 @@ class LanguageSpec:
 
 
 def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return _regex(patterns).match(name) is not None
+    # C++ `std::system` (dotted `std.system`) is the `system` a C pattern names
+    if _regex(patterns).match(name) is not None:
+        return True
+    return name.startswith("std.") and _regex(patterns).match(name[4:]) is not None
 
 
 @cache

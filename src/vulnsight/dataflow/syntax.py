@@ -63,11 +63,22 @@ class NodeReader:
             return self.dotted(inner)
         if kind in ("call", "call_expression"):
             return self.dotted(node.child_by_field_name("function")) + "()"
+        if kind == "qualified_identifier":  # C++ `std::getenv`, `util::run`: std.getenv
+            return self.text(node).replace("::", ".").lstrip(".")
         if kind in ("subscript", "subscript_expression"):
             return self.dotted(subscript_base(node)) + "[]"
         if kind in ("parenthesized_expression", "await", "await_expression", "non_null_expression"):
             return self.dotted(node.named_children[0]) if node.named_child_count else "?"
         return "?"
+
+
+def subscript_index(node: Node) -> Node | None:
+    """The index of `a[i]` (C++ holds it in a list of one: `indices`)."""
+    index = node.child_by_field_name("subscript") or node.child_by_field_name("index")
+    indices = node.child_by_field_name("indices")
+    if index is None and indices is not None and indices.named_child_count:
+        index = indices.named_children[0]
+    return index
 
 
 def subscript_base(node: Node) -> Node | None:

@@ -158,7 +158,7 @@ def _diff_scan(
     progress: ProgressFn | None,
 ) -> Report:
     from vulnsight.dataflow import FlowResult
-    from vulnsight.pipeline import scan
+    from vulnsight.pipeline import Widening, scan
     from vulnsight.review.diff import changes_since, reader_at
     from vulnsight.review.facts_diff import facts_changed
 
@@ -176,19 +176,24 @@ def _diff_scan(
         return bool(changes.lines_of(root, path))
 
     widened: list[Function] = []
+    grown: dict[str, int] = {"facts_diff_files_parsed": 0, "facts_diff_rounds": 0}
 
     def widen(
         root: Path,
         files: Sequence[SourceFile],
         functions: Sequence[Function],
         flow: Callable[[], FlowResult],
-    ) -> set[str]:
-        """Unchanged functions whose data-flow facts the change altered."""
+        unparsed: Sequence[SourceFile],
+    ) -> Widening:
+        """Unchanged functions whose data-flow facts the change altered, callers of
+        callers included (files parsed to follow them come back with them)."""
         if "flow" not in config.detectors and "llm" not in config.detectors:
-            return set()
-        ids = facts_changed(changes, root, files, functions, flow, reader_at(ref, root))
-        widened.extend(fn for fn in functions if fn.qualified_id in ids)
-        return ids
+            return Widening(())
+        found = facts_changed(changes, root, files, functions, flow, reader_at(ref, root), unparsed)
+        widened.extend(fn for fn in [*functions, *found.functions] if fn.qualified_id in found.ids)
+        grown["facts_diff_files_parsed"] = len(found.files)
+        grown["facts_diff_rounds"] = found.rounds
+        return Widening(found.ids, found.files, found.functions, found.errors, found.flow)
 
     report = scan(paths, config, detectors, None, progress, only, focus, widen)
     root = Path(report.root)
@@ -201,6 +206,9 @@ def _diff_scan(
             "changed_functions": len(touched),
             # unchanged functions judged because the change altered their data-flow facts
             "facts_changed_functions": len(widened),
+            # files parsed beyond the changed ones and their neighbours to follow callers
+            # of callers, and the analyses (as it is / as it was) that took
+            **grown,
             "outside_change": len(report.findings) - len(kept),
             "findings": len(kept),
         }

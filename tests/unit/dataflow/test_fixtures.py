@@ -11,7 +11,9 @@ import pytest
 from tests.unit.dataflow.helpers import FIXTURES, as_records, copy_fixture, run_flow
 
 
-@pytest.mark.parametrize("language", ["python", "javascript", "c", "solidity"])
+@pytest.mark.parametrize(
+    "language", ["python", "javascript", "c", "cpp", "solidity", "solidity-sources"]
+)
 def test_findings_and_paths_match_the_snapshot(language: str, tmp_path: Path) -> None:
     expected = json.loads((FIXTURES / language / "expected.json").read_text())
     result = run_flow(copy_fixture(language, tmp_path))
@@ -37,6 +39,12 @@ PYTHON_FLAGGED = {
     ("more_sinks.py", 19, "CWE-611"),  # lxml etree.fromstring
     ("more_sinks.py", 29, "CWE-117"),  # logging.info
     ("more_sinks.py", 34, "CWE-79"),  # make_response
+    ("more_sources.py", 17, "CWE-78"),  # request.get_json() -> subprocess shell=True
+    ("more_sources.py", 24, "CWE-79"),  # Markup
+    ("more_sources.py", 37, "CWE-643"),  # tree.xpath
+    ("more_sources.py", 51, "CWE-90"),  # conn.search_s
+    ("more_sources.py", 65, "CWE-78"),  # os.getenv -> os.system
+    ("more_sources.py", 71, "CWE-94"),  # sys.stdin -> exec
 }
 # (file, line) of each safe near-miss sink.
 PYTHON_SILENT = {
@@ -56,6 +64,14 @@ PYTHON_SILENT = {
     ("more_sinks.py", 15),  # int() page number in the URL
     ("more_sinks.py", 24),  # resolve_entities=False
     ("more_sinks.py", 30),  # line breaks replaced
+    ("more_sources.py", 18),  # argument list, no shell
+    ("more_sources.py", 30),  # escape() inside Markup
+    ("more_sources.py", 44),  # XPath variable binding
+    ("more_sources.py", 60),  # isalnum() check before the LDAP filter
+    ("more_sources.py", 66),  # shlex.quote of the environment value
+    ("more_sources.py", 73),  # int() of stdin
+    ("more_sources.py", 80),  # escape() in make_response
+    ("more_sources.py", 84),  # a CLI opening the file it is given
 }
 JS_FLAGGED = {
     ("db.js", 8, "CWE-89"),  # Express req.query -> helper in another file
@@ -70,6 +86,17 @@ JS_FLAGGED = {
     ("app/api/files/route.ts", 7, "CWE-22"),  # Next.js route handler, request.url
     ("app/api/files/route.ts", 13, "CWE-601"),  # await request.json()
     ("fetcher.js", 5, "CWE-918"),  # axios.get(req.query.target)
+    ("browser.js", 3, "CWE-95"),  # location.search -> eval
+    ("koa_router.js", 7, "CWE-22"),  # Koa router ctx.params
+    ("pages/api/user.js", 5, "CWE-22"),  # Next.js pages API req.query
+    ("more_sinks.js", 11, "CWE-79"),  # res.send(html)
+    ("more_sinks.js", 19, "CWE-1336"),  # ejs.render(string)
+    ("more_sinks.js", 27, "CWE-78"),  # spawn(..., { shell: true })
+    ("more_sinks.js", 35, "CWE-89"),  # Sequelize.literal
+    ("more_sinks.js", 45, "CWE-95"),  # if (true) eval
+    ("more_sinks.js", 47, "CWE-95"),  # setTimeout(string)
+    ("more_sinks.js", 48, "CWE-94"),  # Function(...)
+    ("more_sinks.js", 61, "CWE-78"),  # process.env -> exec
 }
 JS_SILENT = {
     ("db.js", 12),  # parameterised query
@@ -83,6 +110,20 @@ JS_SILENT = {
     ("koa_app.js", 18),  # .length of process.env
     ("app/api/files/route.ts", 18),  # Number() before the path
     ("fetcher.js", 11),  # parseInt before the URL
+    ("browser.js", 8),  # parseInt of location.hash
+    ("koa_router.js", 11),  # Number() of ctx.params
+    ("pages/api/user.js", 6),  # path.basename
+    ("more_sinks.js", 15),  # escapeHtml
+    ("more_sinks.js", 23),  # template constant, data as locals
+    ("more_sinks.js", 31),  # spawn without a shell
+    ("more_sinks.js", 39),  # literal of a constant choice
+    ("more_sinks.js", 54),  # setTimeout(function)
+    ("more_sinks.js", 55),  # Function of constants
+    ("more_sinks.js", 62),  # process.env as a file path (local source)
+    ("more_sinks.js", 71),  # new Function with Number()
+    ("more_sinks.js", 72),  # unserialize of parseInt
+    ("more_sinks.js", 75),  # the length of a tainted array
+    ("more_sinks.js", 80),  # execFileSync without a shell
 }
 
 
@@ -92,6 +133,16 @@ C_FLAGGED = {
     ("server.c", 39, "CWE-129"),  # fscanf(&index) -> buffer[index], lower bound only
     ("server.c", 52, "CWE-369"),  # fgets -> atoi -> 100 / divisor
     ("server.c", 62, "CWE-78"),  # argv[1] strncat'ed into command -> system()
+    ("more.c", 10, "CWE-78"),  # getenv -> system
+    ("more.c", 19, "CWE-190"),  # scanf -> n * sizeof(int)
+    ("more.c", 19, "CWE-680"),  # ... as a malloc size
+    ("more.c", 33, "CWE-680"),  # read() -> realloc size
+    ("more.c", 45, "CWE-190"),  # fgets -> side * side
+    ("more.c", 56, "CWE-134"),  # recv -> fprintf format
+    ("more.c", 59, "CWE-134"),  # recv -> snprintf format
+    ("more.c", 67, "CWE-22"),  # recv -> fopen
+    ("more.c", 78, "CWE-134"),  # fread of a file -> printf
+    ("more.c", 86, "CWE-78"),  # if (1)
 }
 C_SILENT = {
     ("server.c", 29),  # printf("%s\n", name)
@@ -99,6 +150,47 @@ C_SILENT = {
     ("server.c", 55),  # divisor != 0
     ("server.c", 63),  # fopen(argv[2]): a CLI opens the file it is given
     ("server.c", 65),  # if (0)
+    ("more.c", 12),  # printf("%s", getenv(...))
+    ("more.c", 21),  # n bounded above before malloc
+    ("more.c", 35),  # bounded before realloc
+    ("more.c", 47),  # bounded before the multiplication
+    ("more.c", 57),  # fprintf("%s", msg)
+    ("more.c", 60),  # snprintf("%s", msg)
+    ("more.c", 68),  # fopen of a constant
+    ("more.c", 79),  # printf("%.63s", cfg)
+    ("more.c", 101),  # snprintf of strlen(argv[1]) -> system
+    ("util.c", 12),  # printf("%s") in a helper called with received data
+}
+CPP_FLAGGED = {
+    ("runner.cpp", 9, "CWE-78"),  # std::cin >> word -> tools::run_command in another file
+    ("server.cpp", 20, "CWE-134"),  # recv -> std::printf
+    ("server.cpp", 27, "CWE-134"),  # read -> std::fprintf
+    ("server.cpp", 30, "CWE-134"),  # read -> std::snprintf format
+    ("server.cpp", 37, "CWE-22"),  # recv -> std::fopen
+    ("server.cpp", 61, "CWE-369"),  # std::getline(std::cin) -> divisor
+    ("server.cpp", 74, "CWE-129"),  # std::getline(ifstream) -> index
+    ("server.cpp", 84, "CWE-190"),  # std::scanf -> n * sizeof(int)
+    ("server.cpp", 84, "CWE-680"),  # ... as a malloc size
+    ("server.cpp", 89, "CWE-190"),  # n * n
+    ("server.cpp", 93, "CWE-680"),  # realloc size
+    ("server.cpp", 103, "CWE-78"),  # std::getenv -> std::system
+    ("server.cpp", 113, "CWE-78"),  # argv pushed into a vector -> c_str() -> system
+    ("server.cpp", 119, "CWE-78"),  # if (true)
+}
+CPP_SILENT = {
+    ("runner.cpp", 16),  # only the size of the value reaches the shell
+    ("server.cpp", 21),  # printf("%s")
+    ("server.cpp", 28),  # fprintf("%s")
+    ("server.cpp", 31),  # snprintf("%s")
+    ("server.cpp", 38),  # fopen of a constant
+    ("server.cpp", 63),  # divisor != 0
+    ("server.cpp", 76),  # index checked against both bounds
+    ("server.cpp", 86),  # bounded before malloc
+    ("server.cpp", 91),  # bounded before the multiplication
+    ("server.cpp", 95),  # bounded before realloc
+    ("server.cpp", 105),  # printf("%s", getenv(...))
+    ("server.cpp", 117),  # only a vector's size reaches the shell
+    ("server.cpp", 122),  # if (false)
 }
 
 SOL_FLAGGED = {
@@ -129,6 +221,7 @@ SOL_SILENT = {
         ("python", PYTHON_FLAGGED, PYTHON_SILENT),
         ("javascript", JS_FLAGGED, JS_SILENT),
         ("c", C_FLAGGED, C_SILENT),
+        ("cpp", CPP_FLAGGED, CPP_SILENT),
         ("solidity", SOL_FLAGGED, SOL_SILENT),
     ],
 )
@@ -367,3 +460,46 @@ def test_solidity_cross_file_path_runs_from_the_public_function_into_the_library
         ),
     ]
     assert finding.rule_id == "vulnsight.flow.solidity.delegatecall-untrusted-target"
+
+
+def test_cpp_stream_extraction_fills_each_operand_and_a_shift_fills_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.cpp").write_text(
+        "int f(int sock) {\n"
+        "    std::string a, b;\n"
+        "    std::cin >> a >> b;\n"
+        "    std::system(b.c_str());\n"
+        "    char buf[16];\n"
+        "    recv(sock, buf, 15, 0);\n"
+        "    int n = atoi(buf);\n"
+        "    int k = 2;\n"
+        "    int m = n >> k;\n"
+        "    return 100 / k;\n"
+        "}\n"
+    )
+    result = run_flow(tmp_path)
+    assert [(f.line_number, f.cwe) for f in result.findings] == [(4, "CWE-78")]
+    (finding,) = result.findings
+    assert [(s.line, s.description) for s in finding.path] == [
+        (3, "source: cin (standard input (std::cin))"),
+        (3, "read into b"),
+        (4, "sink: std.system() (shell command, CWE-78)"),
+    ]
+
+
+def test_cpp_namespaced_calls_resolve_across_files(tmp_path: Path) -> None:
+    (tmp_path / "util.cpp").write_text(
+        "namespace util {\nint run(const std::string &c) { return std::system(c.c_str()); }\n}\n"
+    )
+    (tmp_path / "main.cpp").write_text(
+        "int main(int argc, char **argv) {\n    return util::run(argv[1]);\n}\n"
+    )
+    (finding,) = run_flow(tmp_path).findings
+    assert (finding.file, finding.line_number, finding.cwe) == ("util.cpp", 2, "CWE-78")
+    assert [(s.file, s.description) for s in finding.path] == [
+        ("main.cpp", "source: argv (command-line arguments (argv))"),
+        ("main.cpp", "passed to run() as c"),
+        ("util.cpp", "parameter c"),
+        ("util.cpp", "sink: std.system() (shell command, CWE-78)"),
+    ]

@@ -17,9 +17,22 @@ def scan(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     out = tmp_path / "report.json"
     return subprocess.run(
         [
-            sys.executable, "-m", "vulnsight.cli", "scan", str(tmp_path / "src"),
-            "--model", "fake", "--detectors", "llm", "--no-cache", "--no-progress",
-            "--format", "json", "-o", str(out), *flags,
+            sys.executable,
+            "-m",
+            "vulnsight.cli",
+            "scan",
+            str(tmp_path / "src"),
+            "--model",
+            "fake",
+            "--detectors",
+            "llm",
+            "--no-cache",
+            "--no-progress",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            *flags,
         ],  # fmt: skip
         capture_output=True,
         text=True,

@@ -65,15 +65,30 @@ def load_codes(ids: set[str] | None, datasets: Path) -> dict[str, Any]:
 MODE = "safe"
 
 
-def gate_record(rec: Any, rule_lines: set[int] | None = None) -> list[Any]:
-    """The gate's decisions on a record's functions, the record written as one file."""
+def gated_functions(rec: Any, rule_lines: set[int] | None = None) -> list[tuple[Any, Any]]:
+    """(function, the gate's decision) for a record's functions, the record as one file."""
     source = SourceFile(snippet_path(rec), rec.language, snippet_text(rec))
     functions = extract(source)
     graph = CallGraph.build(functions)
     # the data-flow facts the scan's gate reads (functions they touch are always judged)
     facts = analyse([source], functions, graph).facts if has_spec(rec.language) else {}
     gate = Gate(graph, mode=MODE, facts=facts)
-    return [gate.decide(fn, rule_lines or set()) for fn in functions]
+    return [(fn, gate.decide(fn, rule_lines or set())) for fn in functions]
+
+
+def gate_record(rec: Any, rule_lines: set[int] | None = None) -> list[Any]:
+    """The gate's decisions on a record's functions, the record written as one file."""
+    return [d for _, d in gated_functions(rec, rule_lines)]
+
+
+def flaw_in_skipped(rec: Any, gated: list[tuple[Any, Any]]) -> bool:
+    """Whether a labelled vulnerable line of `rec` lies inside a function the gate
+    skipped (False when no line is labelled or every labelled line lies outside every
+    extracted function: cut fragments, where the model never sees the flaw anyway)."""
+    lines = set(rec.lines)  # snippet_text never moves a line
+    return any(
+        not d.judge and any(fn.start_line <= n <= fn.end_line for n in lines) for fn, d in gated
+    )
 
 
 def model_sample(
@@ -141,14 +156,16 @@ def broad_check(datasets: Path, languages: set[str], exclude: set[str]) -> dict[
             continue
         key = f"{rec.source}/{rec.language}"
         try:
-            decisions = gate_record(rec)
+            gated = gated_functions(rec)
         except Exception:  # noqa: BLE001  a parser failure: the scan reports it, no gate
             out[key]["parse_errors"] += 1
             continue
-        if not decisions:
+        if not gated:
             continue  # no function: the model is never asked, with or without the gate
         out[key]["vulnerable"] += 1
-        out[key]["skipped_entirely"] += not any(d.judge for d in decisions)
+        entirely = not any(d.judge for _, d in gated)
+        out[key]["skipped_entirely"] += entirely
+        out[key]["skipped_entirely_flaw_inside"] += entirely and flaw_in_skipped(rec, gated)
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
@@ -253,8 +270,11 @@ def main() -> None:
         if math.isfinite(by_lang.get(lang, default))
     }
     broad = broad_check(args.datasets, on, set(preds[args.llm]))
-    print("\n| source/language (not in the test split) | vulnerable | skipped entirely | share |")
-    print("|---|---:|---:|---:|")
+    print(
+        "\n| source/language (not in the test split) | vulnerable | skipped entirely | share "
+        "| flaw line inside a skipped function | share |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for key, row in [
         *broad.items(),
         (
@@ -262,11 +282,18 @@ def main() -> None:
             {
                 "vulnerable": sum(r["vulnerable"] for r in broad.values()),
                 "skipped_entirely": sum(r["skipped_entirely"] for r in broad.values()),
+                "skipped_entirely_flaw_inside": sum(
+                    r.get("skipped_entirely_flaw_inside", 0) for r in broad.values()
+                ),
             },
         ),
     ]:
-        share = row["skipped_entirely"] / row["vulnerable"] if row["vulnerable"] else 0.0
-        print(f"| {key} | {row['vulnerable']} | {row['skipped_entirely']} | {share:.1%} |")
+        n = max(1, row["vulnerable"])
+        inside = row.get("skipped_entirely_flaw_inside", 0)
+        print(
+            f"| {key} | {row['vulnerable']} | {row['skipped_entirely']} "
+            f"| {row['skipped_entirely'] / n:.1%} | {inside} | {inside / n:.1%} |"
+        )
     sampled: dict[str, Any] = {}
     if args.model_sample:
         sampled = model_sample(args.datasets, on, set(preds[args.llm]), args.model_sample)

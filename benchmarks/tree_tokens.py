@@ -5,11 +5,16 @@ figure does not depend on the machine's load. Run it with PYTHONPATH pointing at
 checkout (e.g. the main branch for "before"); with `--gate` the gate of this checkout
 selects the functions first.
 
-    python benchmarks/tree_tokens.py [TREE] [--gate safe|sinks|flow|off] [--number-every N]
+    python benchmarks/tree_tokens.py [TREE] [--gate safe|lean|sinks|flow|off] [--number-every N]
         [--facts-in-prompt]
+    python benchmarks/tree_tokens.py [TREE] --table [--json OUT]
 
 Where this checkout has data-flow facts, the gate reads them (a function they touch is
 always judged) and `--facts-in-prompt` counts the prompts with the facts block.
+
+`--table` (this checkout only) counts every configuration of the token levers at once
+(`tree_levers.py`: gate mode, callers, in-scan duplicates judged once, windows over long
+functions) and prints a Markdown table with the seconds projected at a given rate.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ def main() -> None:
     ap.add_argument("--gate", default=None, help="select functions with this gate mode")
     ap.add_argument("--number-every", type=int, default=1)
     ap.add_argument("--facts-in-prompt", action="store_true")
+    ap.add_argument("--table", action="store_true", help="every lever configuration")
+    ap.add_argument("--json", type=Path, help="with --table: write the rows here")
+    ap.add_argument("--rate", type=float, default=280.0, help="tokens/s for projections")
     args = ap.parse_args()
+    if args.table:
+        from tree_levers import table
+
+        table(args.tree, args.rate, args.json)
+        return
     backend = load("default")
     found = discover([args.tree])
     functions, _ = parse_files(found.files)

@@ -305,12 +305,30 @@ def main(debug: bool) -> None:
 @click.option("--profile", is_flag=True, help="Print per-stage timings to stderr.")
 @click.option(
     "--gate",
-    type=click.Choice(["safe", "sinks", "off"]),
+    type=click.Choice(["safe", "lean", "sinks", "off"]),
     default="safe",
     show_default=True,
     help="Which functions the model judges: all but trivial ones in C/C++/JS (safe), "
+    "those with a risky API or a construct their weakness classes need (lean), "
     "only those reaching a risky API (sinks, faster, less recall), or all (off). "
     "Functions data flow touches (tainted parameters, sinks reached) are always judged.",
+)
+@click.option(
+    "--callers",
+    type=click.Choice(["all", "facts", "none", "alone"]),
+    default="all",
+    show_default=True,
+    help="Which functions the model sees with their callers: all, only those whose "
+    "parameters data flow taints (facts), none, or none and no callee signatures either "
+    "(alone: the one-function view the shipped model was trained on).",
+)
+@click.option(
+    "--window-over",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Show a function longer than this many tokens as windows around its risky "
+    "lines (0: always whole; the shipped model was trained on whole functions).",
 )
 @click.option(
     "--facts-in-prompt",
@@ -338,6 +356,8 @@ def scan(
     allow_repo_model: bool,
     profile: bool,
     gate: str,
+    callers: str,
+    window_over: int,
     prompt_facts: bool,
 ) -> None:
     """Scan files and directories for vulnerabilities.
@@ -360,6 +380,8 @@ def scan(
         "max_file_bytes": max_bytes,
         "jobs": jobs,
         "gate": gate,
+        "callers": callers,
+        "window_over": window_over,
         "prompt_facts": prompt_facts,
     }
     try:
@@ -423,7 +445,10 @@ def scan(
     help="Comma-separated: rules, llm, flow (default: as `vulnsight scan`).",
 )
 @click.option(
-    "--gate", type=click.Choice(["safe", "sinks", "off"]), default=None, help="As for scan."
+    "--gate",
+    type=click.Choice(["safe", "lean", "sinks", "off"]),
+    default=None,
+    help="As for scan.",
 )
 @click.option("--min-confidence", type=float, default=None, help="As for `vulnsight scan`.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Model actors.")

@@ -41,8 +41,13 @@ class ScanConfig:
     budget_tokens: int = 8192
     max_file_bytes: int = 1_000_000
     jobs: int = 1
-    #: which functions the model judges: "safe", "sinks" or "off" (detectors/gate.py)
+    #: which functions the model judges: "safe", "lean", "sinks" or "off" (detectors/gate.py)
     gate: str = "safe"
+    #: which functions the model sees with their callers: "all", "facts", "none", "alone"
+    #: (context.callers_for; benchmarks/RESULTS.md "Fewer tokens per tree")
+    callers: str = "all"
+    #: tokens over which a function is shown as windows around its risky lines (0: never)
+    window_over: int = 0
     #: show each function's data-flow facts in its model prompt (off: the shipped model
     #: was trained without them; benchmarks/RESULTS.md)
     prompt_facts: bool = False
@@ -64,8 +69,14 @@ class ScanConfig:
             )
         if not self.detectors:
             raise ConfigError("at least one detector is needed")
-        if self.gate not in ("safe", "sinks", "off"):
-            raise ConfigError(f"unknown gate {self.gate!r}; choose from safe, sinks, off")
+        if self.gate not in ("safe", "lean", "sinks", "off"):
+            raise ConfigError(f"unknown gate {self.gate!r}; choose from safe, lean, sinks, off")
+        if self.callers not in ("all", "facts", "none", "alone"):
+            raise ConfigError(
+                f"unknown callers {self.callers!r}; choose from all, facts, none, alone"
+            )
+        if self.window_over < 0:
+            raise ConfigError("window-over must be 0 (off) or a number of tokens")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigError("min-confidence must be between 0 and 1")
         if self.llm_threshold is not None and not 0.0 <= self.llm_threshold <= 1.0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from vulnsight.dataflow.facts import FunctionFacts
@@ -25,6 +25,15 @@ from vulnsight.types import Function, PathStep
 #: Lines kept on each side of the call site in a caller: callers are context only, and
 #: whole callers used to fill the token budget (they dominated the p95 prompt length).
 CALLER_WINDOW = 3
+
+#: Which functions are shown with their callers: "all"; "facts", only those whose
+#: parameters data flow taints (the callers show where the data enters); "none"; "alone":
+#: no callers and no callee signatures either, the one-function view the shipped model
+#: was trained on (`train/data.py`).
+CALLER_POLICIES = ("all", "facts", "none", "alone")
+
+#: Lines kept on each side of a focus line when a long function is shown as windows.
+FOCUS_WINDOW = 8
 
 _WS = re.compile(r"\s+")
 
@@ -47,6 +56,30 @@ class Context:
     facts: FunctionFacts | None = None
     #: `facts` as the prompt shows them (`render_facts`); "" when they are not shown
     facts_text: str = ""
+    #: the target was shown as windows around its focus lines (`build_context`)
+    windowed: bool = False
+
+
+def callers_for(policy: str, max_callers: int, facts: FunctionFacts | None) -> int:
+    """How many callers `build_context` may show under a caller `policy`."""
+    if policy not in CALLER_POLICIES:
+        raise ValueError(f"unknown caller policy {policy!r}; choose from {CALLER_POLICIES}")
+    if policy in ("none", "alone") or (policy == "facts" and (facts is None or not facts.tainted)):
+        return 0
+    return max_callers
+
+
+def focus_windows(
+    numbers: list[int], focus: Collection[int], width: int = FOCUS_WINDOW
+) -> list[bool]:
+    """Which of the target's lines (their file `numbers`) a windowed view keeps: those
+    within `width` lines of a focus line, and the first line (the signature)."""
+    wanted = sorted(set(focus))
+    keep: list[bool] = []
+    for i, number in enumerate(numbers):
+        near = any(abs(number - f) <= width for f in wanted)
+        keep.append(i == 0 or near)
+    return keep
 
 
 def approx_tokens(text: str) -> int:
@@ -63,6 +96,9 @@ def build_context(
     number_every: int = 1,
     facts: FunctionFacts | None = None,
     show_facts: bool = False,
+    focus: Collection[int] = (),
+    window_over: int = 0,
+    callees: bool = True,
 ) -> Context:
     """Build the model's view of `fn` within `budget_tokens` (measured by `count_tokens`).
 
@@ -77,6 +113,14 @@ def build_context(
 
     `facts` are kept on the context; with `show_facts` they are also rendered
     (`render_facts`) for the prompt, and their tokens come off the budget first.
+
+    Without `callees` the callee signatures are left out (with `max_callers` 0 the
+    model then sees the function alone, as the shipped model was trained: `train/data.py`).
+
+    With `window_over` > 0, a target whose numbered lines exceed that many tokens and
+    that has `focus` lines (file lines: risky calls, rule hits, data-flow steps) is shown
+    as windows of `FOCUS_WINDOW` lines around them (`focus_windows`), each gap a `...`
+    line; the lines shown keep their file numbers, so a verdict's line stays exact.
     """
     facts_text = render_facts(facts, fn) if show_facts and facts is not None else ""
     if facts_text:
@@ -88,6 +132,12 @@ def build_context(
         for i, (number, text) in enumerate(target)
     ]
     line_map = [number for number, _ in target]
+    windowed = False
+    if window_over > 0 and focus and count_tokens("\n".join(lines)) > window_over:
+        shown = focus_windows(line_map, focus)
+        if not all(shown):
+            windowed = True
+            lines, line_map = _windows(lines, line_map, shown, f"{mark} ...")
     truncated = False
     if count_tokens("\n".join(lines)) > budget_tokens:
         truncated = True
@@ -102,7 +152,7 @@ def build_context(
         return count_tokens("\n".join([*lines, *extra])) <= budget_tokens
 
     if not truncated:
-        signatures = _callee_signatures(fn, graph)
+        signatures = _callee_signatures(fn, graph) if callees else []
         block = [f"{mark} callees:"]
         for signature in signatures:
             if fits([*block, signature]):
@@ -119,7 +169,23 @@ def build_context(
     text = "\n".join(lines)
     first = target[0][0] if target else fn.start_line
     tokens = count_tokens(text) + (count_tokens(facts_text) if facts_text else 0)
-    return Context(text, tuple(line_map), first, truncated, tokens, facts, facts_text)
+    return Context(text, tuple(line_map), first, truncated, tokens, facts, facts_text, windowed)
+
+
+def _windows(
+    lines: list[str], line_map: list[int], keep: list[bool], gap: str
+) -> tuple[list[str], list[int]]:
+    """The kept lines, each run of dropped ones replaced by one `gap` line (mapped to 0)."""
+    out: list[str] = []
+    mapped: list[int] = []
+    for line, number, kept in zip(lines, line_map, keep, strict=True):
+        if kept:
+            out.append(line)
+            mapped.append(number)
+        elif not out or out[-1] != gap:
+            out.append(gap)
+            mapped.append(0)
+    return out, mapped
 
 
 #: Characters a name in the facts block keeps (scanned code chose the names: no spaces,

@@ -49,6 +49,8 @@ def build_detectors(
             workers=model_workers(config.jobs, config.model) if same_model else 1,
             model_spec=config.model,
             facts=config.prompt_facts,
+            callers=config.callers,
+            window_over=config.window_over,
         )
         detectors.append(LLMDetector(model, options, cache=cache))
     return detectors

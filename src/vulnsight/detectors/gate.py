@@ -37,7 +37,13 @@ from vulnsight.types import Function
 #: "off" judges everything. "flow" (only functions data-flow facts touch) is measured
 #: by benchmarks/gate_recall.py but not offered to scans: it lost 30 of the model's 65
 #: true positives on its test split (benchmarks/RESULTS.md).
-MODES = ("safe", "sinks", "flow", "off")
+MODES = ("safe", "lean", "sinks", "flow", "off")
+
+#: "lean" judges what "sinks" judges plus every function whose code shows a construct one
+#: of its language's weakness classes needs (`weakness` in gate_sinks.toml: a subscript,
+#: `->`, a dereference, arithmetic, a division, an uninitialised declaration in C/C++; a
+#: computed property, a regular expression, a secret comparison, a URL... in JS), so it
+#: sits between "safe" (all non-trivial C/C++/JS) and "sinks" (benchmarks/RESULTS.md).
 
 #: Body lines (after comment stripping, blank lines dropped) at or under which a
 #: function that calls nothing is trivial.
@@ -46,6 +52,7 @@ TRIVIAL_LINES = 6
 # Reasons, in the order they are checked.
 CHANGED, RULE_HIT, SINK, REACHES, CONSTRUCT = "changed", "rule-hit", "sink", "reaches", "construct"
 FLOW, TOPLEVEL, NON_TRIVIAL = "flow", "toplevel", "non-trivial"
+WEAKNESS = "weakness"
 TRIVIAL, NO_RISK, NO_FLOW = "trivial", "no-risk", "no-flow"
 
 _CALL_IN_PATTERN = re.compile(r"(?<![$\w])([A-Za-z_]\w*)\s*\(")
@@ -74,6 +81,8 @@ class LanguageSpec:
     #: trivial ones (for languages whose weaknesses need no risky call: C's integer
     #: overflows, NULL dereferences, uninitialised reads)
     policy: str = "sinks"
+    #: constructs a weakness class of the language needs (the "lean" mode judges them)
+    weakness: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,11 +138,13 @@ def parse_spec(toml_text: str, extra_calls: Mapping[str, Collection[str]] = {}) 
         calls |= set(extra_calls.get(language, ()))
         pats = [*base.get("patterns", []), *entry.get("patterns", [])]
         names = [*base.get("call_names", []), *entry.get("call_names", [])]
+        weak = [*base.get("weakness", []), *entry.get("weakness", [])]
         languages[language] = LanguageSpec(
             calls=frozenset(calls),
             patterns=tuple(re.compile(p) for p in pats),
             call_names=re.compile("|".join(f"(?:{n})" for n in names), re.I) if names else None,
             policy=str(entry.get("policy", base.get("policy", "sinks"))),
+            weakness=tuple(re.compile(p, re.M) for p in weak),
         )
     return GateSpec(languages)
 
@@ -151,6 +162,26 @@ def default_spec() -> GateSpec:
 def _code_lines(fn: Function) -> list[str]:
     stripped = strip_comments(fn.code, fn.language, fn.file)
     return [line for line in stripped.splitlines() if line.strip()]
+
+
+def _body(fn: Function) -> str:
+    """`fn`'s comment-stripped code; in C/C++ after its signature (from the first `{`
+    that ends a line among the first ones): a pointer parameter is not a dereference."""
+    code = "\n".join(_code_lines(fn))
+    if fn.kind == "toplevel" or fn.language not in ("c", "cpp"):
+        return code
+    brace = re.search(r"\{\s*$", code, re.M)
+    if brace is None or code.count("\n", 0, brace.start()) >= 8:
+        return code
+    return code[brace.end() :]
+
+
+@cache
+def _calls_in_text(spec: LanguageSpec) -> re.Pattern[str]:
+    """A risky call name followed by `(` anywhere in the text (`new Function(...)`, or a
+    call in a fragment the parse did not see whole)."""
+    names = "|".join(re.escape(n) for n in sorted(spec.calls, key=len, reverse=True))
+    return re.compile(rf"(?<![\w$])({names})\s*(<[^;(){{}}]*>)?\s*\(")
 
 
 _CALL_SYNTAX = re.compile(r"[\w$\]\)]\s*\(|\bnew\b")
@@ -248,7 +279,64 @@ class Gate:
             return Decision(False, TRIVIAL)
         if spec.policy == "non-trivial" and self.mode == "safe":
             return Decision(True, NON_TRIVIAL)
+        if self.mode == "lean" and spec.weakness:
+            code = _body(fn)
+            m = _calls_in_text(spec).search(code) if spec.calls else None
+            if m:
+                return Decision(True, WEAKNESS, m.group(1))
+            for pattern in spec.weakness:
+                m = pattern.search(code)
+                if m:
+                    return Decision(True, WEAKNESS, m.group(0).strip()[:40])
         return Decision(False, NO_RISK)
+
+    def risky_lines(
+        self, fn: Function, rule_lines: Collection[int] = (), with_reaches: bool = True
+    ) -> set[int]:
+        """File lines of `fn` a reviewer would look at first: a call of a risky API (or,
+        with `with_reaches`, of a function in the tree that reaches one), a risky
+        construct, a rule hit, a step of a data-flow path. The model's windows over a
+        long function are cut around them (`context.build_context`'s `focus`)."""
+        spec = self.spec.for_language(fn.language)
+        found = {line for line in rule_lines if fn.start_line <= line <= fn.end_line}
+        facts = self.facts.get(fn.qualified_id)
+        if facts is not None:
+            steps = [
+                *(s for t in facts.tainted for s in t.path),
+                *(s for k in facts.sinks for s in k.path),
+            ]
+            found |= {
+                s.line
+                for s in steps
+                if s.file == fn.file and fn.start_line <= s.line <= fn.end_line
+            }
+        if spec is None:
+            return found
+        risky = {name for name in fn.calls if name in spec.calls}
+        if spec.call_names is not None:
+            risky |= {name for name in fn.calls if spec.call_names.search(name)}
+        if with_reaches:
+            risky |= {
+                callee.name.rsplit(".", 1)[-1]
+                for callee in self.graph.callees(fn)
+                if self._risky_name(callee) is not None
+            }
+        calls = (
+            re.compile(
+                r"(?<![\w$])("
+                + "|".join(re.escape(n.rsplit(".", 1)[-1]) for n in sorted(risky))
+                + r")\s*(<[^;(){}]*>)?\s*\("
+            )
+            if risky
+            else None
+        )
+        stripped = strip_comments(fn.code, fn.language, fn.file).split("\n")
+        for offset, line in enumerate(stripped):
+            if (calls is not None and calls.search(line)) or any(
+                p.search(line) for p in spec.patterns
+            ):
+                found.add(fn.start_line + offset)
+        return found
 
     def _own_risk(self, fn: Function, spec: LanguageSpec) -> tuple[str, str] | None:
         call = next((name for name in fn.calls if name in spec.calls), None)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vulnsight.context import Context, build_context
+from vulnsight.context import Context, build_context, callers_for
 from vulnsight.detectors.interface import DetectorResult, Progress, ScanBatch
 from vulnsight.errors import ModelError
 from vulnsight.llm.interface import Backend
@@ -50,6 +50,17 @@ class LLMOptions:
     #: prompt `verdict_v2_facts`); off by default: the shipped model was trained without
     #: them and they lowered its J (benchmarks/RESULTS.md)
     facts: bool = False
+    #: which functions are shown with callers: "all", "facts" (those whose parameters
+    #: data flow taints), "none", or "alone" (no callee signatures either: the view the
+    #: shipped model was trained on; `context.callers_for`; benchmarks/RESULTS.md)
+    callers: str = "all"
+    #: a function whose numbered lines exceed this many tokens is shown as windows
+    #: around its risky lines (`context.build_context`); 0: always whole (the default:
+    #: the labelled flaw line fell outside the windows in 10% of SVEN's long functions)
+    window_over: int = 0
+    #: judge functions with the same normalised code (and facts) once per scan
+    #: (`detectors/dedup.py`), as the verdict cache already does across scans
+    dedup: bool = True
 
     def threshold_for(self, language: str) -> float:
         """The flagging threshold for functions of `language`."""
@@ -119,16 +130,31 @@ class LLMDetector:
         return len(batch.functions)
 
     def _context(self, fn: Function, batch: ScanBatch) -> Context:
+        facts = self._facts(batch).get(fn.qualified_id)
+        window = self.options.window_over
         return build_context(
             fn,
             batch.graph,
             budget_tokens=self.options.budget_tokens,
             count_tokens=self.backend.count_tokens,
-            max_callers=self.options.max_callers,
+            max_callers=callers_for(self.options.callers, self.options.max_callers, facts),
             number_every=self.options.number_every,
-            facts=self._facts(batch).get(fn.qualified_id),
+            facts=facts,
             show_facts=self.options.facts,
+            focus=self._focus(fn, batch) if window > 0 else (),
+            window_over=window,
+            callees=self.options.callers != "alone",
         )
+
+    def _focus(self, fn: Function, batch: ScanBatch) -> set[int]:
+        """The lines a windowed view of `fn` is cut around: its risky lines and rule hits
+        (waiting for the rules: windows are only cut when `window_over` is set)."""
+        from vulnsight.detectors.gate import Gate
+
+        hits = batch.rule_hits() if batch.rule_hits is not None else ()
+        lines = {f.line_number for f in hits if f.file == fn.file}
+        gate = Gate(batch.graph, mode="off", facts=self._facts(batch))
+        return gate.risky_lines(fn, lines)
 
     def _facts(self, batch: ScanBatch) -> Mapping[str, FunctionFacts]:
         """The batch's data-flow facts by `qualified_id` (none without an analysis)."""
@@ -167,12 +193,20 @@ class LLMDetector:
         size = max(CHUNK, int(getattr(self.backend, "preferred_batch", 0) or 0))
         parallel = self.options.workers > 1
         pool: WorkerPool | None = None  # started only when some function needs the model
+        seen: dict[str, Function] = {}
+        judged_as: dict[str, Function] = {}
+        ticked = 0
         try:
             for group in (now, None):
                 if group is None:  # functions whose only reason may be a rule hit
                     group = self._gate_deferred(gate, batch, deferred, clock, counts)
                     if progress and len(deferred) > len(group):
                         progress(len(deferred) - len(group))
+                if self.options.dedup:
+                    group = self._dedup(batch, group, seen, judged_as)
+                    if progress and len(judged_as) > ticked:
+                        progress(len(judged_as) - ticked)
+                    ticked = len(judged_as)
                 pending: list[tuple[list[Function], list[Function]]] = []
                 for i in range(0, len(group), size):
                     todo = group[i : i + size]
@@ -197,6 +231,8 @@ class LLMDetector:
         finally:
             if pool is not None:
                 pool.close()
+        self._reuse(batch, judged_as, findings, scores)
+        counts["model_duplicates"] = len(judged_as)
         return DetectorResult(
             findings=tuple(findings),
             errors=tuple(errors),
@@ -204,6 +240,53 @@ class LLMDetector:
             stats=self._stats(len(functions), off, hits, findings, timings, clock, counts),
             timings_ms=tuple(timings),
         )
+
+    def _dedup(
+        self,
+        batch: ScanBatch,
+        group: Sequence[Function],
+        seen: dict[str, Function],
+        judged_as: dict[str, Function],
+    ) -> list[Function]:
+        """`group` without the duplicates of functions judged already (in `seen`, keyed
+        by `dedup.duplicate_key`); each duplicate is noted in `judged_as`."""
+        from vulnsight.detectors.dedup import duplicate_key
+
+        salts = self._salts(batch, group)
+        unique: list[Function] = []
+        for fn in group:
+            rep = seen.setdefault(duplicate_key(fn, salts.get(fn.qualified_id, "")), fn)
+            if rep is fn:
+                unique.append(fn)
+            else:
+                judged_as[fn.qualified_id] = rep
+        return unique
+
+    def _reuse(
+        self,
+        batch: ScanBatch,
+        judged_as: Mapping[str, Function],
+        findings: list[Finding],
+        scores: dict[str, float],
+    ) -> None:
+        """Give each duplicate its representative's score and finding (moved onto it)."""
+        if not judged_as:
+            return
+        from vulnsight.detectors.dedup import moved_finding
+
+        by_id = {fn.qualified_id: fn for fn in batch.functions}
+        for qid, rep in judged_as.items():
+            if rep.qualified_id not in scores:
+                continue  # the model failed on the representative: its error stands
+            dup = by_id[qid]
+            scores[qid] = scores[rep.qualified_id]
+            findings.extend(
+                moved_finding(f, rep, dup)
+                for f in list(findings)
+                if f.file == rep.file
+                and f.function == rep.name
+                and rep.start_line <= f.line_number <= rep.end_line
+            )
 
     def _new_gate(self, batch: ScanBatch) -> Gate | None:
         if self.options.gate == "off":
@@ -403,6 +486,8 @@ class LLMDetector:
             "time_model_s": round(clock.get("model", 0.0), 3),
             "model_workers": self.options.workers,
         }
+        if counts.get("model_duplicates"):
+            stats["model_duplicates_reused"] = counts["model_duplicates"]
         stats.update({k: v for k, v in sorted(counts.items()) if k.startswith("gate_")})
         if "wait_rules" in clock:
             stats["time_gate_wait_rules_s"] = round(clock["wait_rules"], 3)
@@ -410,7 +495,7 @@ class LLMDetector:
             stats["llm_languages_off"] = off
         if self.cache is not None:
             stats["cache_hits"] = hits
-            stats["cache_misses"] = asked - skipped - hits
+            stats["cache_misses"] = asked - skipped - hits - counts.get("model_duplicates", 0)
         if timings:
             stats["llm_ms_median"] = round(statistics.median(timings), 1)
             stats["llm_flagged"] = len(findings)

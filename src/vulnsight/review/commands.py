@@ -57,7 +57,7 @@ def _scan_options(func: F) -> F:
             ),
             click.option(
                 "--gate",
-                type=click.Choice(["safe", "sinks", "off"]),
+                type=click.Choice(["safe", "lean", "sinks", "off"]),
                 default=None,
                 help="Which functions the model judges, as for `vulnsight scan` (default: safe).",
             ),

@@ -162,3 +162,28 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
     assert not any(s["id"] == "beta:stale" for s in lines)
     beta_lines = [s for s in lines if s["job"] == "fold:beta"]
     assert len(beta_lines) == len({s["id"] for s in beta_lines}) > 0
+
+    # Back on the CPU: the adapter becomes a model directory (llama.cpp LoRA GGUF too)
+    # and the folds' scores a LOSO table.
+    col = subprocess.run(
+        [
+            sys.executable, str(ROOT / "scripts/gpu_retrain_collect.py"),
+            "--results", str(res), "--pack", str(pack), "--out", str(tmp_path / "collected"),
+            "--base", str(pack / "work" / "tiny-base"), "--no-rules",
+        ],
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )  # fmt: skip
+    assert col.returncode == 0, col.stderr[-3000:]
+    import gguf
+
+    model_dir = tmp_path / "collected" / "model"
+    manifest = json.loads((model_dir / "vulnsight-model.json").read_text())
+    assert manifest["adapter"] == "adapter" and manifest["backend"] == "transformers"
+    names = {t.name for t in gguf.GGUFReader(str(model_dir / "adapter.gguf")).tensors}
+    assert len(names) == 2 * 7 * 2 and "blk.1.ffn_down.weight.lora_b" in names
+    loso = json.loads((tmp_path / "collected" / "loso" / "loso.json").read_text())
+    assert [f["held_out"] for f in loso["folds"]] == ["alpha", "beta", "fixes"]
+    lora_c = [r for r in loso["by_language"] if r["language"] == "c" and r["detector"] == "lora"]
+    assert lora_c and lora_c[0]["n"] == 16 and lora_c[0]["pairs"] == 8
+    board = (tmp_path / "collected" / "loso" / "LOSO.md").read_text()
+    assert "| c | hybrid-lora-combiner | 16 (8/8) |" in board

@@ -187,9 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _log("no final adapter in the results (the run stopped before it)")
     result = loso_table(args.results, args.pack, args.out / "loso", not args.no_rules)
-    _log(
-        f"LOSO table of {len(result['folds'])} folds, {result['records']} records: {args.out / 'loso'}"
-    )
+    n_folds, n_records = len(result["folds"]), result["records"]
+    _log(f"LOSO table of {n_folds} folds, {n_records} records: {args.out / 'loso'}")
     return 0
 
 

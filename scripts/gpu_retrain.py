@@ -10,7 +10,9 @@ CPU smoke run on a `--tiny` pack (a 2-layer model; seconds):
 
     python scripts/gpu_retrain.py --cpu-tiny --data ... --base ... --out /tmp/retrain
 
-`--dry-run` loads the data and prints the plan (jobs, records) without a model.
+`--dry-run` loads the data and prints the plan (jobs, records) without a model;
+`--check DIR/data/base-config.json` runs one LoRA step and one scoring batch on a
+randomly initialised model of the base's shape (the first staging call's command).
 Outputs and the follow-up commands on the CPU: README, "Retraining on a GPU when one is
 lent (issue 16)".
 """
@@ -26,14 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vulnsight.train.fold_run import RunSettings, run  # noqa: E402
+from vulnsight.train.fold_run import RunSettings, check, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="data.npz")
-    p.add_argument("--base", type=Path, required=True, help="the packed base (.npz)")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--base", type=Path, help="the packed base (.npz)")
+    p.add_argument("--out", type=Path, help="where results go (required unless --check)")
     p.add_argument("--budget-s", type=float, default=510.0, help="wall seconds, loading included")
     p.add_argument("--final-share", type=float, default=0.3)
     p.add_argument("--fold-examples", type=int, default=3000)
@@ -47,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", default="", help="comma-separated held-out sources (default all)")
     p.add_argument("--skip-final", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="plan only, no model")
+    p.add_argument(
+        "--check",
+        type=Path,
+        metavar="BASE_CONFIG",
+        help="software check with random weights of this config (base-config.json): "
+        "one LoRA step and one scoring batch, then stop (for a staging call)",
+    )
     p.add_argument(
         "--cpu-tiny",
         action="store_true",
@@ -76,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
+    if args.check is not None:
+        check(args.data, args.check, "cpu" if args.cpu_tiny else None, log)
+        return 0
+    if args.base is None or args.out is None:
+        p.error("--base and --out are required (unless --check)")
     info = run(
         args.data,
         args.base,

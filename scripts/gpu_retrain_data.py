@@ -15,6 +15,7 @@ Writes (all under --out, which git ignores):
   per device call (a call carries at most 64 MiB, the working tree included);
 * ``data/site/gguf``: gguf's pure-Python package (its numpy dequantiser), which the
   device image lacks;
+* ``data/base-config.json``: the packed base's config (`gpu_retrain.py --check`);
 * ``data/build.json``: counts, sizes, seconds and the exact settings.
 
 `--tiny` packs a 2-layer Gemma-shaped model with a word-level tokenizer instead of the
@@ -135,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
         pack_gguf_base(embedded_model_path(), keep, base)
     pack_s = time.monotonic() - t0
+    from vulnsight.train.packed_base import read_meta
+
+    base_config = read_meta(base)["config"]
+    (data_dir / "base-config.json").write_text(json.dumps(base_config, indent=1) + "\n")
     parts = split_parts(base, int(args.part_mib * 2**20))
     shutil.move(str(base.with_name(base.name + ".parts.json")), data_dir / "base.npz.parts.json")
     stages = []

@@ -103,6 +103,18 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
     stages = sorted(p.name for p in pack.glob("stage*"))
     assert len(stages) >= 2 and stages == list(info["stages"])  # the base travels in parts
 
+    # The first staging call's software check: the base's shape with random weights.
+    chk = subprocess.run(
+        [
+            sys.executable, str(ROOT / "scripts/gpu_retrain.py"), "--cpu-tiny",
+            "--data", str(pack / "data" / "data.npz"),
+            "--check", str(pack / "data" / "base-config.json"),
+        ],
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )  # fmt: skip
+    assert chk.returncode == 0, chk.stderr[-3000:]
+    assert '"examples_seen": 8' in chk.stderr and '"scores": [' in chk.stderr
+
     out = tmp_path / "device-out"
     env = {**_env(), "OUT": str(out), "PACK": str(pack), "PYTHON": sys.executable}
     cmd = ["bash", str(ROOT / "scripts/gpu_retrain.sh"), "--cpu-tiny", "--budget-s", "240"]

@@ -608,3 +608,47 @@ def run(
         run_info["finished"] = sorted({*run_info["finished"], "final"})
     _atomic_write(out / "run.json", json.dumps(run_info, indent=1) + "\n")
     return run_info
+
+
+def check(
+    data_path: Path, config_path: Path, device: str | None = None, log: LogFn = print
+) -> dict[str, Any]:
+    """A seconds-long check of the device's software before the base has arrived: the
+    packed base's architecture with random weights, LoRA wrapped and unloaded, one
+    training step and one scoring batch on real examples of the data pack."""
+    import peft
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    started = time.monotonic()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_pack_data(data_path)
+    cfg = json.loads(config_path.read_text())
+    config = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model = model.to(dtype=dtype, device=device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    job = Job(
+        "check", None, tuple(range(min(8, len(data.ids)))), tuple(range(min(8, len(data.ids))))
+    )
+    settings = RunSettings(batch_size=4, fold_examples=8)
+    peft_model, stats = _train_job(model, job, data, settings, device, 60.0, 8, log)
+    scores = _score_job(peft_model, job, data, settings, device)
+    peft_model.unload()
+    out = {
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "examples": len(data.ids),
+        "train_step": stats,
+        "scores": [round(s, 4) for s in scores.values()],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    log(json.dumps(out))
+    return out

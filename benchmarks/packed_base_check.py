@@ -6,7 +6,10 @@ loaded by transformers (what `vulnsight train --base default` trains on).
 
 A few prompts of `examples/mixed` are rendered as training renders them; both models
 score them in fp32 on the CPU; the result holds the logit differences (true - false)
-of both and the largest absolute gap.
+of both and the largest absolute gap. With `--pack DIR` (what
+`scripts/gpu_retrain_data.py` built) the prompts are that pack's first test examples,
+read back through its packed vocabulary, and the packed base is the pack's own
+(reassembled from its stage parts): the whole path a GPU run takes, checked here.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--prompts", type=int, default=4)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/packed_base_check.json")
+    p.add_argument("--pack", type=Path, help="check a built GPU retraining pack instead")
     args = p.parse_args(argv)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -37,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     from vulnsight.train.packed_base import kept_vocab, load_packed_model, pack_gguf_base
 
     gguf = embedded_model_path()
+    if args.pack is not None:
+        return check_pack(args, gguf)
     tok = load_tokenizer(AutoTokenizer, gguf.parent, gguf.name)
     files = sorted((ROOT / "examples/mixed").rglob("*.py"))[: args.prompts]
     rows = []
@@ -85,6 +91,55 @@ def main(argv: list[str] | None = None) -> int:
         "tensors": len(meta["tensors"]),
         "prompts": out,
         "max_abs_gap": round(gap, 6),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def check_pack(args: argparse.Namespace, gguf: Path) -> int:
+    """The pack's own packed base and pre-tokenised prompts against the full GGUF."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from vulnsight.train.fold_run import load_pack_data, p_true
+    from vulnsight.train.packed_base import join_parts, load_packed_model, read_meta
+
+    data = load_pack_data(args.pack / "data" / "data.npz")
+    picked = [i for i, e in enumerate(data.examples) if e["test"]][::97][: args.prompts]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = join_parts(
+            args.pack / "data" / "base.npz.parts.json",
+            sorted(args.pack.glob("stage*")),
+            Path(tmp) / "base.npz",
+        )
+        keep = read_meta(base)["keep"]
+        started = time.monotonic()
+        packed, _ = load_packed_model(base)
+        load_s = time.monotonic() - started
+    full = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    tf = (int(data.header["true_id"]), int(data.header["false_id"]))
+    prompts = [data.ids[i][: data.prompt_len[i]] for i in picked]
+    original = [[keep[t] for t in p] for p in prompts]
+    a = p_true(full, original, "cpu", (keep[tf[0]], keep[tf[1]]), 1, 0)
+    b = p_true(packed, prompts, "cpu", tf, 1, 0)
+    rows = [
+        {
+            "id": data.examples[i]["id"],
+            "tokens": len(p),
+            "full_p": round(x, 6),
+            "packed_p": round(y, 6),
+        }
+        for i, p, x, y in zip(picked, prompts, a, b, strict=True)
+    ]
+    result = {
+        "check": "packed_base_check --pack",
+        "kept_tokens": len(keep),
+        "load_seconds": round(load_s, 1),
+        "prompts": rows,
+        "max_abs_gap_p": round(max(abs(x - y) for x, y in zip(a, b, strict=True)), 8),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -156,24 +156,35 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
     assert lora_b and any(float(p.abs().sum()) > 0 for p in lora_b)
     assert torch.isfinite(torch.stack([p.abs().sum() for p in lora_b])).all()
 
-    # A run stopped during a fold resumes: that fold runs again, the others are kept.
+    # A run stopped during a fold resumes on a fresh $OUT (a device empties it before each
+    # command) from the returned files copied to $PACK/resume: that fold runs again, the
+    # others and the final adapter are kept as they were.
+    import shutil
+
+    resume = pack / "resume"
+    shutil.copytree(res, resume)
     kept = {k: v for k, v in folds.items() if k != "fold:beta"}
-    (res / "folds.json").write_text(json.dumps(kept))
-    with (res / "scores.jsonl").open("a") as fh:  # half-written lines of the stopped fold
+    (resume / "folds.json").write_text(json.dumps(kept))
+    with (resume / "scores.jsonl").open("a") as fh:  # lines of the stopped fold
         fh.write(json.dumps({"job": "fold:beta", "id": "beta:stale", "p": 0.5}) + "\n")
-    tar_mtime = (res / "final-adapter.tar").stat().st_mtime_ns
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    tar_bytes = (res / "final-adapter.tar").read_bytes()
+    out2 = tmp_path / "device-out-2"
+    env2 = {**env, "OUT": str(out2)}
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env2, timeout=300, cwd=ROOT)
     assert second.returncode == 0, second.stderr[-3000:]
+    res = out2 / "retrain"
     run = json.loads((res / "run.json").read_text())
     assert run["skipped_as_finished"] == ["final", "fold:alpha", "fold:fixes"]
+    assert [j["name"] for j in run["jobs"]] == ["fold:alpha", "fold:beta", "fold:fixes", "final"]
     again = json.loads((res / "folds.json").read_text())
     assert again["fold:beta"]["status"] == "done"
     assert again["fold:alpha"] == folds["fold:alpha"] and again["final"] == folds["final"]
-    assert (res / "final-adapter.tar").stat().st_mtime_ns == tar_mtime
+    assert (res / "final-adapter.tar").read_bytes() == tar_bytes
     lines = [json.loads(line) for line in (res / "scores.jsonl").read_text().splitlines()]
     assert not any(s["id"] == "beta:stale" for s in lines)
     beta_lines = [s for s in lines if s["job"] == "fold:beta"]
     assert len(beta_lines) == len({s["id"] for s in beta_lines}) > 0
+    assert {s["job"] for s in lines} == set(folds)
 
     # Back on the CPU: the adapter becomes a model directory (llama.cpp LoRA GGUF too)
     # and the folds' scores a LOSO table.

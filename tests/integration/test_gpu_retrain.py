@@ -192,7 +192,7 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
         [
             sys.executable, str(ROOT / "scripts/gpu_retrain_collect.py"),
             "--results", str(res), "--pack", str(pack), "--out", str(tmp_path / "collected"),
-            "--base", str(pack / "work" / "tiny-base"), "--no-rules",
+            "--base", str(pack / "work" / "tiny-base"),
         ],
         capture_output=True, text=True, env=_env(), timeout=300,
     )  # fmt: skip
@@ -208,5 +208,12 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
     assert [f["held_out"] for f in loso["folds"]] == ["alpha", "beta", "fixes"]
     lora_c = [r for r in loso["by_language"] if r["language"] == "c" and r["detector"] == "lora"]
     assert lora_c and lora_c[0]["n"] == 16 and lora_c[0]["pairs"] == 8
+    # The rule pack ran on the same held-out records (strcpy into a fixed buffer: the
+    # vulnerable C halves), and a rule hit is never lost by the hybrid rows.
+    rows = {(r["language"], r["detector"]): r for r in loso["by_language"]}
+    assert rows[("c", "rules")]["recall"] > 0
+    for det in ("hybrid-lora", "hybrid-lora-combiner"):
+        assert rows[("c", det)]["recall"] >= rows[("c", "rules")]["recall"]
+    assert (tmp_path / "collected" / "loso" / "detectors").is_dir()
     board = (tmp_path / "collected" / "loso" / "LOSO.md").read_text()
     assert "| c | hybrid-lora-combiner | 16 (8/8) |" in board

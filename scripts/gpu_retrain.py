@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         folds=tuple(f for f in args.folds.split(",") if f),
         skip_final=args.skip_final,
+        min_job_s=0.0 if args.cpu_tiny else 5.0,
     )
 
     if args.cpu_tiny:

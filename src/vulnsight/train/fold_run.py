@@ -97,6 +97,7 @@ class RunSettings:
     seed: int = 0
     folds: tuple[str, ...] = ()  # only these held-out sources (default: every one)
     skip_final: bool = False
+    min_job_s: float = 5.0  # a job with less time than this left is skipped, not started
 
 
 # ---------------------------------------------------------------- plan
@@ -563,7 +564,7 @@ def run(
         else:
             share = (1 - settings.final_share) if final_left else 1.0
             seconds = left * share / max(1, folds_left)
-        if seconds < 5.0 and device == "cuda":
+        if seconds < settings.min_job_s:
             log(f"{job.name}: skipped, {seconds:.0f} s left")
             done[job.name] = {"status": "skipped", "reason": f"{seconds:.0f} s left"}
             _atomic_write(folds_path, json.dumps(done, indent=1) + "\n")

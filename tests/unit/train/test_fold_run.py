@@ -213,3 +213,59 @@ def test_job_metrics_threshold_from_dev_rows_per_language():
     assert (test["youden_j"], test["pairs"], test["pair_correct"]) == (1.0, 1, 1.0)
     assert m["clean_heldout"]["all"]["flag_rate_clean"] == 1.0
     json.dumps(m)
+
+
+def _tiny_pack(tmp_path: Path) -> tuple[Path, Path]:
+    """A data pack of synthetic token rows over a tiny packed base (no rendering)."""
+    from vulnsight.train.packed_base import pack_hf_base
+    from vulnsight.train.retrain_data import save_pack_data
+
+    path, tok = _tiny(tmp_path / "m")
+    t_id, f_id = (tok.encode(w, add_special_tokens=False)[0] for w in (" true", " false"))
+    ids, plen, info = [], [], []
+    for i in range(24):
+        source = "ab"[i % 2]
+        label = (i // 2) % 2
+        prompt = [
+            tok.bos_token_id,
+            *tok.encode(f"int f ( ) {{ return {i} ; }}", add_special_tokens=False),
+        ]
+        ids.append(prompt + [t_id if label else f_id, tok.eos_token_id])
+        plen.append(len(prompt))
+        info.append(_ex(i, source, label, test=i < 8, dev=8 <= i < 12, project=f"{source}{i % 4}"))
+    keep = list(range(len(tok)))
+    header = {"true_id": t_id, "false_id": f_id, "pad_id": tok.pad_token_id}
+    save_pack_data(tmp_path / "data.npz", ids, plen, info, keep, header)
+    pack_hf_base(path, keep, tmp_path / "base.npz")
+    return tmp_path / "data.npz", tmp_path / "base.npz"
+
+
+def test_run_stops_on_its_budget_and_still_writes_what_it_has(tmp_path):
+    from vulnsight.train.fold_run import RunSettings, run
+
+    data, base = _tiny_pack(tmp_path)
+    # Budget gone: every job is skipped, not started, and the run says so.
+    out = tmp_path / "none"
+    info = run(data, base, out, RunSettings(budget_s=0.0, min_job_s=1.0), "cpu", log=lambda m: None)
+    folds = json.loads((out / "folds.json").read_text())
+    assert {k: v["status"] for k, v in folds.items()} == dict.fromkeys(
+        ["fold:a", "fold:b", "final"], "skipped"
+    )
+    assert info["finished"] == [] and not (out / "final-adapter.tar").exists()
+    # A tight budget: each job stops on its share of the time, is scored and written,
+    # and the whole run ends near its budget.
+    out = tmp_path / "tight"
+    settings = RunSettings(
+        budget_s=12.0, min_job_s=0.0, batch_size=2, fold_examples=4000, final_examples=4000
+    )
+    info = run(data, base, out, settings, "cpu", log=lambda m: None)
+    folds = json.loads((out / "folds.json").read_text())
+    for name in ("fold:a", "fold:b", "final"):
+        stats = folds[name]["stats"]
+        assert folds[name]["status"] == "done" and 1 <= stats["steps"] < stats["planned_steps"]
+        assert stats["stopped"] == "time budget"
+    assert folds["fold:a"]["metrics"]["test"]["all"]["n"] == 4
+    assert (
+        info["finished"] == ["final", "fold:a", "fold:b"] and (out / "final-adapter.tar").is_file()
+    )
+    assert info["seconds"] < 12.0 + 5.0

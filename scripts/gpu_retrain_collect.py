@@ -9,7 +9,9 @@ into (1) a scanner model directory with the final adapter exported for llama.cpp
 Writes ``OUT/model/`` (``adapter/`` PEFT, ``adapter.gguf``, ``vulnsight-model.json``,
 ``MODEL_CARD.md``: `vulnsight scan --model OUT/model`) and ``OUT/loso/`` (``LOSO.md``,
 ``loso.json``, ``model-decision.json``; rule and data-flow verdicts cached in
-``OUT/loso/detectors``, as `vulnsight eval --loso` caches them). `--no-rules` leaves the
+``OUT/loso/detectors``, as `vulnsight eval --loso` caches them), and ``OUT/dev.jsonl``,
+``OUT/clean-heldout.jsonl``: the records no adapter trained on, for `vulnsight
+calibrate`. `--no-rules` leaves the
 rule and flow rows empty (a quick look at the folds alone).
 """
 
@@ -134,7 +136,10 @@ def loso_table(results: Path, pack: Path, out: Path, rules: bool) -> dict[str, A
         test = {i: p for i, p in got.items() if info[i]["test"] and info[i]["source"] == held}
         dev = {i: p for i, p in got.items() if info[i]["dev"] and info[i]["source"] != held}
         fold_scores.append(FoldScores(held, test, dev))
-    needed = {i for f in fold_scores for i in (*f.test, *f.dev)}
+    calib = {
+        i for i, e in info.items() if (e["dev"] or e["clean_heldout"]) and e["kind"] == "original"
+    }
+    needed = {i for f in fold_scores for i in (*f.test, *f.dev)} | calib
     inputs_paths = meta["inputs"]
     paths = [Path(p) for p in inputs_paths["data"] + inputs_paths["clean"]]
     if inputs_paths["fixes"]:
@@ -144,6 +149,14 @@ def loso_table(results: Path, pack: Path, out: Path, rules: bool) -> dict[str, A
     if missing:
         raise SystemExit(f"{len(missing)} scored records not found in the pack's inputs")
     out.mkdir(parents=True, exist_ok=True)
+    # What no adapter trained on, in the record schema, for `vulnsight calibrate`.
+    from vulnsight.bench.records import record_row
+
+    for name, role in (("dev.jsonl", "dev"), ("clean-heldout.jsonl", "clean_heldout")):
+        rows = [record_row(records[i]) for i in sorted(calib) if info[i][role]]
+        (out.parent / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = {i for f in fold_scores for i in (*f.test, *f.dev)}
+    records = {i: r for i, r in records.items() if i in scored}
     if rules:
         from vulnsight.bench.adapters.vulnsight_detectors import VulnsightAdapter
         from vulnsight.bench.loso_features import record_inputs

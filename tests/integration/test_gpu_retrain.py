@@ -72,7 +72,7 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
             "code": f"def add{i}(a, b):\n    return a + b",
             "label": 0,
             "source": "mature-clean",
-            "project": f"pkg{i % 6}",
+            "project": f"pkg{i}",  # pkg8 and pkg11 fall in the held-out 30%
         }
         for i in range(12)
     ]
@@ -133,6 +133,8 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
         lang = "python" if name == "fold:beta" else "c"
         assert list(test["by_language"]) == [lang]
         assert {"youden_j", "mcc", "pair_correct", "auc"} <= set(test["all"])
+        clean = fold["metrics"]["clean_heldout"]["all"]  # pkg8, pkg11: never trained on
+        assert clean["n"] == 2 and clean["flag_rate_clean"] is not None
     # Every fold scored exactly its held-out source's test records, plus dev and clean.
     scores = [json.loads(line) for line in (res / "scores.jsonl").read_text().splitlines()]
     alpha_test = {
@@ -215,5 +217,9 @@ def test_gpu_retrain_end_to_end_on_a_tiny_model(tmp_path):
     for det in ("hybrid-lora", "hybrid-lora-combiner"):
         assert rows[("c", det)]["recall"] >= rows[("c", "rules")]["recall"]
     assert (tmp_path / "collected" / "loso" / "detectors").is_dir()
+    dev = [json.loads(x) for x in (tmp_path / "collected" / "dev.jsonl").read_text().splitlines()]
+    clean_out = (tmp_path / "collected" / "clean-heldout.jsonl").read_text().splitlines()
+    trained = {json.loads(x)["id"] for x in clean_out} | {r["id"] for r in dev}
+    assert clean_out and not any("~" in i for i in trained)  # originals only
     board = (tmp_path / "collected" / "loso" / "LOSO.md").read_text()
     assert "| c | hybrid-lora-combiner | 16 (8/8) |" in board

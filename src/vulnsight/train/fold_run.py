@@ -253,8 +253,9 @@ def p_true(
                 .float()
             )
             diff = (last[:, true_false[1]] - last[:, true_false[0]]).clamp(-60, 60)
+            host = [float(v) for v in diff.cpu().tolist()]  # one copy to the host per batch
             for row, i in enumerate(chunk):
-                out[i] = float(1.0 / (1.0 + math.exp(float(diff[row]))))
+                out[i] = 1.0 / (1.0 + math.exp(host[row]))
     return out
 
 

@@ -39,67 +39,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-#: Gemma 3 270M's architecture (google/gemma-3-270m config.json).
-GEMMA3_270M = {
-    "vocab_size": 262144,
-    "hidden_size": 640,
-    "intermediate_size": 2048,
-    "num_hidden_layers": 18,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 1,
-    "head_dim": 256,
-    "max_position_embeddings": 32768,
-    "sliding_window": 512,
-    "rope_theta": 1000000.0,
-    "rope_local_base_freq": 10000.0,
-    "query_pre_attn_scalar": 256,
-    "bos_token_id": 2,
-    "eos_token_id": 1,
-    "pad_token_id": 0,
-}
-TINY = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 8,
-    "max_position_embeddings": 9216,
-    "bos_token_id": 2,
-    "eos_token_id": 1,
-    "pad_token_id": 0,
-}
 DEFAULT_DATA = [
     Path("/work/shared/datasets") / f"{name}.jsonl"
     for name in ("juliet_c_cpp", "sven_dev", "cyberseceval_icd", "securityeval", "solidifi")
-]
-TINY_WORDS = [
-    "true",
-    "false",
-    "none",
-    "type",
-    "line_number",
-    "confidence",
-    "vulnerability",
-    "CWE",
-    "code",
-    "language",
-    "verdict",
-    "strcpy",
-    "buf",
-    "char",
-    "int",
-    "return",
-    "def",
-    "eval",
-    "os",
-    "system",
-    "query",
-    "select",
-    "from",
-    "where",
-    "id",
-    "name",
 ]
 
 
@@ -119,50 +61,13 @@ def sample_records(paths: list[Path], n: int, seed: int) -> list[dict[str, Any]]
     return rows[:n]
 
 
-def tiny_tokenizer(path: Path) -> None:
-    """A word-level tokenizer that keeps true/false, digits and JSON marks single tokens."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3}
-    for w in TINY_WORDS + list("0123456789{}[]():;,.\"'=+-*/<>|#_-"):
-        vocab.setdefault(w, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.WhitespaceSplit(),
-            pre_tokenizers.Punctuation(),
-            pre_tokenizers.Digits(True),
-        ]
-    )
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<bos>",
-        eos_token="<eos>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    ).save_pretrained(path)
-
-
 def build_model(work: Path, tokenizer: Path | None, tiny: bool) -> Path:
     """A Gemma-3-shaped model directory from its config (random weights, seeded)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3TextConfig
+    from vulnsight.train.tiny import build_gemma3
 
-    out = work / ("tiny-gemma3" if tiny else "gemma3-270m-shaped")
-    out.mkdir(parents=True, exist_ok=True)
-    if tiny:
-        tiny_tokenizer(out)
-        shape = {**TINY, "vocab_size": len(AutoTokenizer.from_pretrained(out))}
-    else:
-        if tokenizer is None:
-            raise SystemExit("a Gemma-3-shaped model needs --assets (see --prepare) or --model")
-        AutoTokenizer.from_pretrained(tokenizer).save_pretrained(out)
-        shape = GEMMA3_270M
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(Gemma3TextConfig(**shape))
-    model.to(torch.bfloat16).save_pretrained(out)
-    return out
+    if not tiny and tokenizer is None:
+        raise SystemExit("a Gemma-3-shaped model needs --assets (see --prepare) or --model")
+    return build_gemma3(work / ("tiny-gemma3" if tiny else "gemma3-270m-shaped"), tokenizer, tiny)
 
 
 def prepare(assets: Path, data: list[Path], n: int, seed: int) -> None:

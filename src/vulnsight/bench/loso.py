@@ -423,7 +423,11 @@ def _pooled(result: Mapping[str, Any], lang: str, det: str) -> Mapping[str, Any]
     return None
 
 
-def model_decision(result: Mapping[str, Any], min_gain: float | None = None) -> dict[str, Any]:
+def model_decision(
+    result: Mapping[str, Any],
+    min_gain: float | None = None,
+    detector: str = "hybrid-combiner",
+) -> dict[str, Any]:
     """Per language: is the model on (it adds to the rules on the pooled LOSO table)?
 
     On when hybrid-combiner's J exceeds rules+flow's by at least `min_gain` on the
@@ -432,7 +436,7 @@ def model_decision(result: Mapping[str, Any], min_gain: float | None = None) -> 
     gain_needed = result["settings"]["min_gain"] if min_gain is None else min_gain
     out: dict[str, Any] = {}
     for lang in sorted({row["language"] for row in result["by_language"]}):
-        hyb = _pooled(result, lang, "hybrid-combiner")
+        hyb = _pooled(result, lang, detector)
         base = _pooled(result, lang, "rules+flow")
         if hyb is None or base is None:
             out[lang] = {"model": "off", "reason": "no model features for this language"}
@@ -449,7 +453,7 @@ def model_decision(result: Mapping[str, Any], min_gain: float | None = None) -> 
         out[lang] = {
             "model": "on" if on else "off",
             "reason": (
-                f"LOSO J {hyb['youden_j']:.2f} (hybrid-combiner) vs {base['youden_j']:.2f} "
+                f"LOSO J {hyb['youden_j']:.2f} ({detector}) vs {base['youden_j']:.2f} "
                 f"(rules+flow): gain {gain:+.2f} " + (">=" if on else "<") + f" {gain_needed:.2f}"
             ),
             "n": hyb["n"],

@@ -12,87 +12,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-WORDS = [
-    "true",
-    "false",
-    "none",
-    "type",
-    "line_number",
-    "confidence",
-    "vulnerability",
-    "CWE",
-    "code",
-    "language",
-    "verdict",
-    "strcpy",
-    "buf",
-    "char",
-    "int",
-    "return",
-    "def",
-    "eval",
-    "os",
-    "system",
-    "query",
-    "select",
-    "from",
-    "where",
-    "id",
-    "name",
-]
+from vulnsight.train.tiny import make_tiny_model, make_tiny_tokenizer  # noqa: E402
 
-
-def make_tokenizer(path: Path):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3}
-    for w in WORDS + list("0123456789{}[]():;,.\"'=+-*/<>|#_-"):
-        vocab.setdefault(w, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.WhitespaceSplit(),
-            pre_tokenizers.Punctuation(),
-            pre_tokenizers.Digits(True),
-        ]
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<bos>",
-        eos_token="<eos>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    )
-    fast.save_pretrained(path)
-    return fast
-
-
-def make_model(kind: str, path: Path, vocab_size: int) -> Path:
-    common = dict(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=2,
-        eos_token_id=1,
-        pad_token_id=0,
-    )
-    if kind == "llama":
-        config = transformers.LlamaConfig(**common)
-    elif kind == "mistral":
-        config = transformers.MistralConfig(**common, sliding_window=None)
-    elif kind == "gemma":
-        config = transformers.Gemma3TextConfig(**common, head_dim=8)
-    else:
-        raise ValueError(kind)
-    torch.manual_seed(0)
-    model = transformers.AutoModelForCausalLM.from_config(config)
-    model.save_pretrained(path)
-    return path
+make_tokenizer = make_tiny_tokenizer
+make_model = make_tiny_model
 
 
 @pytest.fixture(params=["llama", "mistral", "gemma"])

@@ -137,12 +137,16 @@ C_FLAGGED = {
     ("more.c", 19, "CWE-190"),  # scanf -> n * sizeof(int)
     ("more.c", 19, "CWE-680"),  # ... as a malloc size
     ("more.c", 33, "CWE-680"),  # read() -> realloc size
+    ("more.c", 33, "CWE-190"),  # ... extra + 16 may wrap first
     ("more.c", 45, "CWE-190"),  # fgets -> side * side
     ("more.c", 56, "CWE-134"),  # recv -> fprintf format
     ("more.c", 59, "CWE-134"),  # recv -> snprintf format
     ("more.c", 67, "CWE-22"),  # recv -> fopen
     ("more.c", 78, "CWE-134"),  # fread of a file -> printf
     ("more.c", 86, "CWE-78"),  # if (1)
+    ("more.c", 108, "CWE-190"),  # fscanf -> total += 1
+    ("more.c", 125, "CWE-190"),  # rand() -> ++seed
+    ("more.c", 139, "CWE-190"),  # SHRT_MAX -> level += 1
 }
 C_SILENT = {
     ("server.c", 29),  # printf("%s\n", name)
@@ -150,6 +154,9 @@ C_SILENT = {
     ("server.c", 55),  # divisor != 0
     ("server.c", 63),  # fopen(argv[2]): a CLI opens the file it is given
     ("server.c", 65),  # if (0)
+    ("more.c", 117),  # total += 1 after total < INT_MAX
+    ("more.c", 132),  # rand() % 100, then += 1
+    ("more.c", 147),  # level += 1 after level < SHRT_MAX
     ("more.c", 12),  # printf("%s", getenv(...))
     ("more.c", 21),  # n bounded above before malloc
     ("more.c", 35),  # bounded before realloc
@@ -173,6 +180,7 @@ CPP_FLAGGED = {
     ("server.cpp", 84, "CWE-680"),  # ... as a malloc size
     ("server.cpp", 89, "CWE-190"),  # n * n
     ("server.cpp", 93, "CWE-680"),  # realloc size
+    ("server.cpp", 93, "CWE-190"),  # ... total + 16 may wrap first
     ("server.cpp", 103, "CWE-78"),  # std::getenv -> std::system
     ("server.cpp", 113, "CWE-78"),  # argv pushed into a vector -> c_str() -> system
     ("server.cpp", 119, "CWE-78"),  # if (true)

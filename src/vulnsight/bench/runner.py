@@ -5,6 +5,8 @@ one chunk, and its CPU seconds and peak memory are measured exactly (``wait4``: 
 child and every process it waited for). Predictions of a chunk are appended to
 ``predictions.jsonl`` and then the chunk's line to ``usage.jsonl``; on resume, chunks
 with a usage line are skipped and stray predictions of unfinished chunks are ignored.
+An adapter with a `fingerprint()` (the code it runs) has it in its chunk keys, so a
+resumed run never reuses predictions that other code made.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def chunk_key(records: Sequence[Record]) -> str:
     """A stable id for a chunk: the hash of its record ids."""
     h = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode())
     return h.hexdigest()[:16]
+
+
+def adapter_fingerprint(adapter: Adapter) -> str:
+    """What the adapter's predictions depend on besides the records ("" when it says
+    nothing): part of every chunk key, so changed code never resumes from old results."""
+    method = getattr(adapter, "fingerprint", None)
+    return str(method()) if callable(method) else ""
 
 
 def eligible(adapter: Adapter, records: Sequence[Record]) -> tuple[list[Record], dict[str, int]]:
@@ -207,8 +216,9 @@ class Runner:
             label = f"{adapter.name}" + ("" if perturbation == ORIGINAL else f" ({perturbation})")
             chunks = _chunks(kept, getattr(adapter, "chunk_size", 0))
             finished = 0
+            fingerprint = adapter_fingerprint(adapter)
             for chunk in chunks:
-                key = chunk_key(chunk)
+                key = chunk_key(chunk) + (f"-{fingerprint}" if fingerprint else "")
                 if (adapter.name, perturbation, key) not in done:
                     preds, usage = self._run_chunk(adapter, perturbation, key, chunk, codes)
                     outcome.usage.append(usage)

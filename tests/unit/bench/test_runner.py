@@ -83,3 +83,46 @@ def test_perturbed_variants_run_only_where_they_apply(tmp_path):
     recs = records()
     out = Runner(tmp_path, isolate=False).run([Counting()], recs, {"rename": {"r1": "y = 1\n"}})
     assert sorted(out.predictions[("counting", "rename")]) == ["r1"]
+
+
+class Versioned(Counting):
+    """`Counting` whose predictions depend on a code version it names."""
+
+    def __init__(self, version):
+        super().__init__()
+        self.version = version
+
+    def fingerprint(self):
+        return self.version
+
+
+def test_a_changed_fingerprint_reruns_and_the_same_one_resumes(tmp_path):
+    recs = records()
+    first = Versioned("v1")
+    Runner(tmp_path, isolate=False).run([first], recs)
+    assert first.calls == 2
+    same = Versioned("v1")
+    Runner(tmp_path, isolate=False).run([same], recs)
+    assert same.calls == 0  # the same code: resumed from disk
+    changed = Versioned("v2")
+    out = Runner(tmp_path, isolate=False).run([changed], recs)
+    assert changed.calls == 2  # other code: nothing reused
+    assert sorted(out.predictions[("counting", "none")]) == ["r1", "r3"]
+
+
+def test_the_vulnsight_adapter_fingerprints_the_installed_code(tmp_path, monkeypatch):
+    import vulnsight
+    from vulnsight.bench.adapters import vulnsight_detectors as vd
+
+    package = tmp_path / "vulnsight"
+    (package / "rules").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "rules" / "pack.yaml").write_text("rules: []\n")
+    monkeypatch.setattr(vulnsight, "__file__", str(package / "__init__.py"))
+    vd.source_digest.cache_clear()
+    before = vd.VulnsightAdapter("rules").fingerprint()
+    (package / "rules" / "pack.yaml").write_text("rules: [x]\n")
+    vd.source_digest.cache_clear()
+    after = vd.VulnsightAdapter("rules").fingerprint()
+    vd.source_digest.cache_clear()
+    assert before != after and len(before) == 12

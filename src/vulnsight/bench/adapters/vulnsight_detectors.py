@@ -5,10 +5,13 @@ as `vulnsight scan` runs them, with the model's per-function scores and timings 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vulnsight.bench.adapters.interface import (
@@ -75,6 +78,24 @@ def _to_local(f: ScanFinding) -> Finding:
     )
 
 
+@functools.cache
+def source_digest() -> str:
+    """A short SHA-256 of the vulnsight package's files that decide a prediction (code,
+    rule pack, data-flow specs, prompts): it changes with any edit, not only a release."""
+    import vulnsight
+
+    root = Path(vulnsight.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in _DIGESTED and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+_DIGESTED = frozenset({".py", ".toml", ".yaml", ".yml", ".json", ".scm", ".txt"})
+
+
 class VulnsightAdapter:
     """One of vulnsight's detector configurations.
 
@@ -134,6 +155,11 @@ class VulnsightAdapter:
                 except ImportError:
                     return "llama-cpp-python is not installed"
         return None
+
+    def fingerprint(self) -> str:
+        """The installed vulnsight's code, rules and data-flow specs (`source_digest`):
+        `vulnsight eval` resumes only from predictions the same code made."""
+        return source_digest()
 
     def describe(self) -> dict[str, Any]:
         """Mode, model spec and thresholds (the user's, else the model's calibrated ones)."""

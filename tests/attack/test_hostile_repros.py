@@ -1,0 +1,132 @@
+"""Reproducers from the hostile-repository attack on the merged Solidity / `--diff`
+branches. Each is `xfail(strict=True)`: it documents a live bug and fails loudly
+(XPASS) once the bug is fixed, so the mark must then be removed.
+
+Run: PYTHONPATH=$PWD/src python -m pytest -q tests/attack
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+H = "pragma solidity ^0.8.0;\n"
+_MAIN = "from vulnsight.cli import main; main()"
+
+
+def _scan(root: Path, *extra: str, timeout: float = 60) -> tuple[int, dict]:
+    out = root.parent / f"{root.name}-report.json"
+    cmd = [sys.executable, "-c", _MAIN, "scan", *extra, str(root)]
+    cmd += ["--detectors", "rules,flow", "--format", "json", "-o", str(out)]
+    rc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=os.environ).returncode
+    return rc, json.loads(out.read_text()) if out.exists() else {}
+
+
+def _pairs(report: dict) -> set[tuple[str, int, str]]:
+    return {(f["file"], f["line_number"], f["cwe"]) for f in report.get("findings", [])}
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+@pytest.mark.xfail(strict=True, reason="a comment in a modifier body counts as a caller check")
+def test_comment_in_modifier_is_not_a_guard(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "V.sol").write_text(
+        H + "contract V {\n address owner;\n"
+        " modifier onlyOwner() { /* require(msg.sender == owner); */ _; }\n"
+        " function kill() public onlyOwner { selfdestruct(payable(msg.sender)); }\n}\n"
+    )
+    _, report = _scan(repo)
+    assert ("V.sol", 5, "CWE-284") in _pairs(report)  # same as with `{ _; }`
+
+
+@pytest.mark.xfail(strict=True, reason="a same-named base in another folder wins")
+def test_imported_base_wins_over_a_mock_of_the_same_name(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "a" / "mocks").mkdir(parents=True)
+    (repo / "src" / "Ownable.sol").write_text(
+        H + "contract Ownable {\n address owner;\n modifier onlyOwner() { _; }\n}\n"
+    )
+    (repo / "a" / "mocks" / "Ownable.sol").write_text(
+        H + "contract Ownable {\n address owner;\n"
+        " modifier onlyOwner() { require(msg.sender == owner); _; }\n}\n"
+    )
+    (repo / "src" / "Vault.sol").write_text(
+        H + 'import "./Ownable.sol";\ncontract Vault is Ownable {\n'
+        " function kill() public onlyOwner { selfdestruct(payable(msg.sender)); }\n}\n"
+    )
+    _, report = _scan(repo)
+    assert ("src/Vault.sol", 4, "CWE-284") in _pairs(report)
+
+
+@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason="guard search fans out")
+def test_helper_calling_itself_40_times_does_not_hang(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    calls = " ".join("h();" for _ in range(40))
+    (repo / "F.sol").write_text(
+        H + f"contract F {{\n function h() internal {{ {calls} }}\n"
+        f" function kill() public {{ {calls} selfdestruct(payable(msg.sender)); }}\n}}\n"
+    )
+    _scan(repo, timeout=30)
+
+
+@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason="quadratic regex")
+def test_diff_defining_regex_is_linear() -> None:
+    code = (
+        "import time\nfrom vulnsight.review.facts_diff import _defining\n"
+        "from vulnsight.types import SourceFile\n"
+        "f = SourceFile(path='big.py', language='python', text='s = \"' + 'zz(' * 20000 + '\"')\n"
+        "_defining([f], {'zz'})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=5, env=os.environ)
+
+
+@pytest.mark.xfail(strict=True, reason="MAX_ROUNDS drops the changed line's own finding")
+def test_diff_keeps_a_flow_13_calls_deep(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    depth = 13
+    (repo / "h0.py").write_text("def h0(x):\n    return x\n")
+    for i in range(1, depth):
+        (repo / f"h{i}.py").write_text(
+            f"from h{i - 1} import h{i - 1}\n\ndef h{i}(x):\n    return h{i - 1}(x)\n"
+        )
+    (repo / "app.py").write_text(
+        f"from flask import Flask, request\nfrom h{depth - 1} import h{depth - 1}\n"
+        "app = Flask(__name__)\n\n@app.route('/r')\ndef view():\n"
+        f"    name = request.args.get('n')\n    return h{depth - 1}(name)\n"
+    )
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "add", "-A")
+    _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "base")
+    (repo / "h0.py").write_text(
+        "def h0(x):\n    with open('/srv/' + x) as fh:\n        return fh.read()\n"
+    )
+    _, full = _scan(repo)
+    assert ("h0.py", 2, "CWE-22") in _pairs(full)  # holds today
+    _, diff = _scan(repo, "--diff", "HEAD")
+    assert ("h0.py", 2, "CWE-22") in _pairs(diff)
+
+
+@pytest.mark.xfail(strict=True, reason="RecursionError at ~88 nested summaries drops the flow")
+def test_flow_through_100_pass_through_functions(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    n = 100
+    text = "from flask import Flask, request\napp = Flask(__name__)\n\n"
+    text += "".join(f"def f{i}(x):\n    return f{i + 1}(x)\n\n" for i in range(n))
+    text += f"def f{n}(x):\n    with open('/srv/' + x) as fh:\n        return fh.read()\n\n"
+    text += "@app.route('/r')\ndef view():\n    return f0(request.args.get('n'))\n"
+    (repo / "c.py").write_text(text)
+    _, report = _scan(repo)
+    assert any(cwe == "CWE-22" for _, _, cwe in _pairs(report))

@@ -130,3 +130,19 @@ def test_flow_through_100_pass_through_functions(tmp_path: Path) -> None:
     (repo / "c.py").write_text(text)
     _, report = _scan(repo)
     assert any(cwe == "CWE-22" for _, _, cwe in _pairs(report))
+
+
+@pytest.mark.xfail(strict=True, reason="sanitisers are trusted by name, not by definition")
+@pytest.mark.parametrize("name", ["int", "secure_filename"])
+def test_repo_defined_identity_sanitiser_sanitises_nothing(tmp_path: Path, name: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text(
+        "from flask import Flask, request\napp = Flask(__name__)\n\n"
+        f"def {name}(v):\n    return v\n\n"
+        "@app.route('/r')\ndef view():\n"
+        f"    x = {name}(request.args.get('n'))\n"
+        "    with open('/srv/' + x) as fh:\n        return fh.read()\n"
+    )
+    _, report = _scan(repo)
+    assert ("app.py", 10, "CWE-22") in _pairs(report)

@@ -80,7 +80,6 @@ def test_helper_calling_itself_40_times_does_not_hang(tmp_path: Path) -> None:
     _scan(repo, timeout=30)
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason="quadratic regex")
 def test_diff_defining_regex_is_linear() -> None:
     code = (
         "import time\nfrom vulnsight.review.facts_diff import _defining\n"

@@ -73,6 +73,12 @@ def _naming(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     return [f for f in files if pattern.search(f.text)]
 
 
+#: A parameter list: parentheses nested one level deep at most, no `;{}`, matched
+#: possessively (`*+`: never given back) and bounded, so a file of `f(f(f(...` costs a
+#: scan linear in its size, not one per `f(` to the end of the file.
+_PARAMS = r"\((?:[^;{}()]|\([^;{}()]{0,256}\)){0,512}+\)"
+
+
 def _defining(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     """The files that look like they define one of `names` (`def f`, `function f`,
     `f(...) {`, `f = (...) =>`, `f: function`): where a callee's parameters live."""
@@ -82,8 +88,8 @@ def _defining(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     alt = "|".join(map(re.escape, sorted(names)))
     pattern = re.compile(
         rf"(?:\b(?:def|function|func|fn)\s+(?:{alt})\b)"
-        rf"|(?:(?<![\w.])(?:{alt})\s*\([^;{{}}]*\)\s*(?:const\s*)?\{{)"
-        rf"|(?:(?<![\w])(?:{alt})\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*=>))"
+        rf"|(?:(?<![\w.])(?:{alt})\s*{_PARAMS}\s*(?:const\s*)?\{{)"
+        rf"|(?:(?<![\w])(?:{alt})\s*[:=]\s*(?:async\s+)?(?:function\b|{_PARAMS}\s*=>))"
     )
     return [f for f in files if pattern.search(f.text)]
 

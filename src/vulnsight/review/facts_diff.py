@@ -28,8 +28,9 @@ from vulnsight.parse.callgraph import CallGraph
 from vulnsight.review.diff import ChangeSet
 from vulnsight.types import Function, ScanError, SourceFile
 
-#: Rounds of growth at most (each adds the files one call away from the functions whose
-#: facts changed in the round before); deeper chains than this keep their old verdicts.
+#: Rounds of growth (each adds the files one call away from the functions whose facts
+#: changed in the round before); past them every remaining file is parsed in one final
+#: round (the whole tree analysed) and a note says so in the report's errors.
 MAX_ROUNDS = 12
 
 
@@ -149,6 +150,7 @@ def facts_changed(
     ids: set[str] = set()
     followed: set[str] = set()
     rounds = 0
+    final = False  # the last round: the whole tree parsed
     while True:
         rounds += 1
         old_functions = old_changed + [fn for fn in parsed_functions if fn.file not in moved]
@@ -166,8 +168,26 @@ def facts_changed(
             if fn.qualified_id not in followed:
                 followed.add(fn.qualified_id)
                 fresh.append(fn)
-        if not fresh or rounds >= MAX_ROUNDS:
+        if not fresh or final:
             break
+        if rounds >= MAX_ROUNDS:
+            # still spreading: parse every remaining file at once and analyse the whole
+            # tree in one last round, so no flow is cut off at the cap (never fewer
+            # findings on the changed lines than a full scan)
+            if not rest:
+                break
+            extra_errors.append(
+                ScanError(
+                    changed[0].path,
+                    f"--diff: the change's data-flow facts still spread after {MAX_ROUNDS} "
+                    f"rounds; the {len(rest)} remaining file(s) were parsed and the whole "
+                    "tree analysed in one final round",
+                    "flow",
+                )
+            )
+            final = True
+            now = grow(list(rest))
+            continue
         # up: the files naming them; down: the files defining what they call
         defined = {_short(fn.name) for fn in parsed_functions}
         called = {_short(c) for fn in fresh for c in fn.calls} - defined

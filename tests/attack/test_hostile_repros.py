@@ -118,7 +118,6 @@ def test_diff_keeps_a_flow_13_calls_deep(tmp_path: Path) -> None:
     assert any("--diff:" in e["reason"] and "final round" in e["reason"] for e in diff["errors"])
 
 
-@pytest.mark.xfail(strict=True, reason="RecursionError at ~88 nested summaries drops the flow")
 def test_flow_through_100_pass_through_functions(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()

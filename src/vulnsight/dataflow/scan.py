@@ -89,6 +89,7 @@ class _Scan:
         self.errors: list[ScanError] = []
         self.summaries: dict[str, Summary] = {}
         self.running: set[str] = set()
+        self.callees: dict[str, list[Function]] = {}  # the call graph's, by qualified id
         self.hits: list[tuple[Function, SinkHit]] = []
         self.calls: dict[str, list[tuple[str, int, Taint]]] = {}  # tainted calls per caller
         self.entries: dict[str, list[tuple[int, Taint]]] = {}  # handlers' source parameters
@@ -129,6 +130,8 @@ class _Scan:
             return done
         if key in self.running:
             return EMPTY  # recursion: the cycle's inner call sees nothing
+        if not self.running:
+            self._callees_first(fn)
         parsed = self.parsed.get(fn.file)
         node = parsed.nodes.get(key) if parsed is not None else None
         if parsed is None or (node is None and fn.kind != "toplevel"):
@@ -154,10 +157,43 @@ class _Scan:
         self.summaries[key] = result
         return result
 
+    def _callees_of(self, fn: Function) -> list[Function]:
+        key = fn.qualified_id
+        found = self.callees.get(key)
+        if found is None:
+            found = self.callees[key] = self.graph.callees(fn)
+        return found
+
+    def _callees_first(self, fn: Function) -> None:
+        """Summarise what `fn` reaches through the call graph bottom-up (an explicit
+        depth-first post-order, callees before callers), so that summarising `fn` and
+        each of them recurses one call deep at most (cycles aside): a chain of thousands
+        of pass-through functions does not hit Python's recursion limit."""
+        seen = {fn.qualified_id}
+        order: list[Function] = []
+        stack: list[tuple[Function, int]] = [(fn, 0)]
+        while stack:
+            top, at = stack[-1]
+            below = self._callees_of(top)
+            if at < len(below):
+                stack[-1] = (top, at + 1)
+                callee = below[at]
+                key = callee.qualified_id
+                if key not in seen and key not in self.summaries:
+                    seen.add(key)
+                    stack.append((callee, 0))
+                continue
+            stack.pop()
+            if top is not fn:
+                order.append(top)
+        for callee in order:
+            if callee.qualified_id not in self.summaries:
+                self.summary(callee)
+
     def analyse(self, fn: Function, parsed: _Parsed, node: Node | None) -> Summary:
         self.analysed += 1
         by_name: dict[str, list[Function]] = {}
-        for callee in self.graph.callees(fn):
+        for callee in self._callees_of(fn):
             by_name.setdefault(short_name(callee) or callee.name, []).append(callee)
 
         def resolve(leaf: str) -> list[tuple[str, Summary]]:

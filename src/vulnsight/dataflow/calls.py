@@ -162,7 +162,7 @@ class CallAnalysis(ConditionChecks):
                         self.record(SinkHit(taint, sink, sink_step))
         if sinks:
             return receiver if attribute_call else CLEAN  # a query's rows, a file's bytes
-        sanitiser = self.spec.sanitiser_for(callee)
+        sanitiser = self.sanitiser_for(callee)
         everything = union(receiver, *positional, *keywords.values())
         if sanitiser is not None and not sanitiser.validator:
             return self.sanitise(everything, sanitiser)

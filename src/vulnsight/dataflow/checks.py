@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.spec import LanguageSpec
+from vulnsight.dataflow.spec import LanguageSpec, SanitiserSpec
 from vulnsight.dataflow.syntax import COMPARISONS, NodeReader, unwrap
 
 
@@ -16,6 +16,17 @@ class ConditionChecks(NodeReader):
     """Reads conditions; `spec` says which calls are validators."""
 
     spec: LanguageSpec
+    #: whether a called name resolves to a function of the scanned tree (then it is not
+    #: the library sanitiser/validator the spec names, whatever it is called)
+    shadowed: Callable[[str], bool]
+
+    def sanitiser_for(self, callee: str) -> SanitiserSpec | None:
+        """The spec's sanitiser/validator `callee` is, unless the scanned tree defines
+        the name itself (a repository's own `def secure_filename(v): return v`)."""
+        spec = self.spec.sanitiser_for(callee)
+        if spec is None or self.shadowed(callee):
+            return None
+        return spec
 
     def checks(self, node: Node | None, outcome: bool) -> list[tuple[list[str], frozenset[str]]]:
         """What holds when condition `node` evaluates to `outcome`: the names a validator
@@ -52,7 +63,7 @@ class ConditionChecks(NodeReader):
             return self.compared(node, ops[0], outcome)
         if kind in ("call", "call_expression") and outcome:
             fn = node.child_by_field_name("function")
-            spec = self.spec.sanitiser_for(self.dotted(fn))
+            spec = self.sanitiser_for(self.dotted(fn))
             if spec is None or not spec.validator:
                 return []
             obj = fn.child_by_field_name("object") if fn is not None else None

@@ -39,6 +39,10 @@ TWICE_DEPTH = 3
 MAX_VISITS = 400_000
 
 
+def _never(_callee: str) -> bool:
+    return False
+
+
 class FlowBudgetExceeded(VulnsightError):
     """A function whose analysis would visit more than `MAX_VISITS` nodes."""
 
@@ -93,8 +97,10 @@ class FunctionAnalysis(CallAnalysis):
         units: frozenset[int],
         fields: dict[str, Value] | None = None,
         state: StateAccess | None = None,
+        shadowed: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(data, file, function)
+        self.shadowed = shadowed if shadowed is not None else _never
         self.state = state  # Solidity: the contract's storage
         self.spec = spec
         self.resolve = resolve
@@ -416,7 +422,7 @@ class FunctionAnalysis(CallAnalysis):
             return (taint,)
         obj = node.child_by_field_name("object")
         value = self.expr(obj) if obj is not None else CLEAN
-        sanitiser = self.spec.sanitiser_for(dotted)
+        sanitiser = self.sanitiser_for(dotted)
         if sanitiser is not None and not sanitiser.validator:
             return self.sanitise(value, sanitiser)
         return value

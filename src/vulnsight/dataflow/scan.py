@@ -23,7 +23,7 @@ from vulnsight.dataflow.spec import LanguageSpec, has_spec, load_spec
 from vulnsight.dataflow.syntax import parameter_names
 from vulnsight.dataflow.taint import EMPTY, SinkHit, Summary, Taint, Value, union
 from vulnsight.errors import VulnsightError
-from vulnsight.parse.callgraph import CallGraph, short_name
+from vulnsight.parse.callgraph import CallGraph, family, short_name
 from vulnsight.parse.grammars import grammar_name, parse_text
 from vulnsight.types import (
     Finding,
@@ -89,6 +89,9 @@ class _Scan:
         self.errors: list[ScanError] = []
         self.summaries: dict[str, Summary] = {}
         self.running: set[str] = set()
+        self.callees: dict[str, list[Function]] = {}  # the call graph's, by qualified id
+        self.top_level: dict[tuple[str, str], set[str]] = {}  # (family, name) -> files
+        self.shadow_memo: dict[tuple[str, str], bool] = {}
         self.hits: list[tuple[Function, SinkHit]] = []
         self.calls: dict[str, list[tuple[str, int, Taint]]] = {}  # tainted calls per caller
         self.entries: dict[str, list[tuple[int, Taint]]] = {}  # handlers' source parameters
@@ -129,6 +132,12 @@ class _Scan:
             return done
         if key in self.running:
             return EMPTY  # recursion: the cycle's inner call sees nothing
+        if not self.running:
+            self.running.add(key)  # a cycle back to `fn` sees nothing, as below
+            try:
+                self._callees_first(fn)
+            finally:
+                self.running.discard(key)
         parsed = self.parsed.get(fn.file)
         node = parsed.nodes.get(key) if parsed is not None else None
         if parsed is None or (node is None and fn.kind != "toplevel"):
@@ -154,10 +163,82 @@ class _Scan:
         self.summaries[key] = result
         return result
 
+    def _callees_of(self, fn: Function) -> list[Function]:
+        key = fn.qualified_id
+        found = self.callees.get(key)
+        if found is None:
+            found = self.callees[key] = self.graph.callees(fn)
+        return found
+
+    def _callees_first(self, fn: Function) -> None:
+        """Summarise what `fn` reaches through the call graph bottom-up (an explicit
+        depth-first post-order, callees before callers), so that summarising `fn` and
+        each of them recurses one call deep at most (cycles aside): a chain of thousands
+        of pass-through functions does not hit Python's recursion limit."""
+        seen = {fn.qualified_id}
+        order: list[Function] = []
+        stack: list[tuple[Function, int]] = [(fn, 0)]
+        while stack:
+            top, at = stack[-1]
+            below = self._callees_of(top)
+            if at < len(below):
+                stack[-1] = (top, at + 1)
+                callee = below[at]
+                key = callee.qualified_id
+                if key not in seen and key not in self.summaries:
+                    seen.add(key)
+                    stack.append((callee, 0))
+                continue
+            stack.pop()
+            if top is not fn:
+                order.append(top)
+        for callee in order:
+            if callee.qualified_id not in self.summaries:
+                self.summary(callee)
+
+    def shadowed(self, fn: Function, parsed: _Parsed, callee: str) -> bool:
+        """Whether `callee`, called in `fn`, names a function of the scanned tree rather
+        than the library one a spec sanitiser means: `name` defined in the same file, or
+        imported there from a scanned module, or (C) defined anywhere in the tree;
+        `mod.name` where a scanned `mod.py`/`mod.js` (`mod/__init__.py`) defines `name`
+        (a local `shlex.py` shadows the standard library's)."""
+        key = (fn.file, callee)
+        known = self.shadow_memo.get(key)
+        if known is None:
+            known = self.shadow_memo[key] = self._shadowed(fn, parsed, callee)
+        return known
+
+    def _shadowed(self, fn: Function, parsed: _Parsed, callee: str) -> bool:
+        parts = re.split(r"\.|::|->", callee)
+        if not self.top_level:
+            for f in self.graph.functions:
+                if f.kind == "function" and short_name(f) == f.name:
+                    self.top_level.setdefault((family(f.language), f.name), set()).add(f.file)
+        files = self.top_level.get((family(fn.language), parts[-1]), set())
+        if not files:
+            return False
+        if len(parts) == 2:
+            return parts[0] in {_module_name(f) for f in files}
+        if len(parts) > 2:
+            return False
+        if fn.file in files or family(fn.language) == "c":
+            return True
+        modules = {_module_name(f) for f in files}
+        name = re.escape(parts[0])
+        for line in parsed.source.text.splitlines():
+            importing = re.search(r"\b(?:import|require)\b", line)
+            if (
+                importing
+                and re.search(rf"\b{name}\b", line)
+                and modules & set(re.findall(r"\w+", line))
+            ):
+                return True
+        return False
+
     def analyse(self, fn: Function, parsed: _Parsed, node: Node | None) -> Summary:
         self.analysed += 1
         by_name: dict[str, list[Function]] = {}
-        for callee in self.graph.callees(fn):
+        for callee in self._callees_of(fn):
             by_name.setdefault(short_name(callee) or callee.name, []).append(callee)
 
         def resolve(leaf: str) -> list[tuple[str, Summary]]:
@@ -168,7 +249,15 @@ class _Scan:
         fields = self.fields.setdefault((fn.file, owner), {})
         state = self._state(parsed, node) if parsed.spec.entry_visibility else None
         analysis = FunctionAnalysis(
-            parsed.spec, parsed.data, fn.file, fn.name, resolve, units, fields, state
+            parsed.spec,
+            parsed.data,
+            fn.file,
+            fn.name,
+            resolve,
+            units,
+            fields,
+            state,
+            lambda callee: self.shadowed(fn, parsed, callee),
         )
         try:
             summary = self._run(analysis, fn, parsed, node)
@@ -369,6 +458,15 @@ def _is_entry(node: Node, parsed: _Parsed, contracts: ContractIndex | None = Non
     body = node.child_by_field_name("body")
     text = parsed.data[body.start_byte : body.end_byte] if body is not None else b""
     return not parsed.spec.is_guarded(text.decode("utf-8", "replace"))
+
+
+def _module_name(path: str) -> str:
+    """The name code imports `path` by: `a/shlex.py` -> shlex, `pkg/__init__.py` -> pkg."""
+    parts = path.replace("\\", "/").split("/")
+    stem = parts[-1].split(".", 1)[0]
+    if stem in ("__init__", "index") and len(parts) > 1:
+        return parts[-2]
+    return stem
 
 
 def analyse(

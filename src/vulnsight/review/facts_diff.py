@@ -28,8 +28,9 @@ from vulnsight.parse.callgraph import CallGraph
 from vulnsight.review.diff import ChangeSet
 from vulnsight.types import Function, ScanError, SourceFile
 
-#: Rounds of growth at most (each adds the files one call away from the functions whose
-#: facts changed in the round before); deeper chains than this keep their old verdicts.
+#: Rounds of growth (each adds the files one call away from the functions whose facts
+#: changed in the round before); past them every remaining file is parsed in one final
+#: round (the whole tree analysed) and a note says so in the report's errors.
 MAX_ROUNDS = 12
 
 
@@ -73,6 +74,12 @@ def _naming(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     return [f for f in files if pattern.search(f.text)]
 
 
+#: A parameter list: parentheses nested one level deep at most, no `;{}`, matched
+#: possessively (`*+`: never given back) and bounded, so a file of `f(f(f(...` costs a
+#: scan linear in its size, not one per `f(` to the end of the file.
+_PARAMS = r"\((?:[^;{}()]|\([^;{}()]{0,256}\)){0,512}+\)"
+
+
 def _defining(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     """The files that look like they define one of `names` (`def f`, `function f`,
     `f(...) {`, `f = (...) =>`, `f: function`): where a callee's parameters live."""
@@ -82,8 +89,8 @@ def _defining(files: Iterable[SourceFile], names: set[str]) -> list[SourceFile]:
     alt = "|".join(map(re.escape, sorted(names)))
     pattern = re.compile(
         rf"(?:\b(?:def|function|func|fn)\s+(?:{alt})\b)"
-        rf"|(?:(?<![\w.])(?:{alt})\s*\([^;{{}}]*\)\s*(?:const\s*)?\{{)"
-        rf"|(?:(?<![\w])(?:{alt})\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*=>))"
+        rf"|(?:(?<![\w.])(?:{alt})\s*{_PARAMS}\s*(?:const\s*)?\{{)"
+        rf"|(?:(?<![\w])(?:{alt})\s*[:=]\s*(?:async\s+)?(?:function\b|{_PARAMS}\s*=>))"
     )
     return [f for f in files if pattern.search(f.text)]
 
@@ -143,6 +150,7 @@ def facts_changed(
     ids: set[str] = set()
     followed: set[str] = set()
     rounds = 0
+    final = False  # the last round: the whole tree parsed
     while True:
         rounds += 1
         old_functions = old_changed + [fn for fn in parsed_functions if fn.file not in moved]
@@ -160,8 +168,26 @@ def facts_changed(
             if fn.qualified_id not in followed:
                 followed.add(fn.qualified_id)
                 fresh.append(fn)
-        if not fresh or rounds >= MAX_ROUNDS:
+        if not fresh or final:
             break
+        if rounds >= MAX_ROUNDS:
+            # still spreading: parse every remaining file at once and analyse the whole
+            # tree in one last round, so no flow is cut off at the cap (never fewer
+            # findings on the changed lines than a full scan)
+            if not rest:
+                break
+            extra_errors.append(
+                ScanError(
+                    changed[0].path,
+                    f"--diff: the change's data-flow facts still spread after {MAX_ROUNDS} "
+                    f"rounds; the {len(rest)} remaining file(s) were parsed and the whole "
+                    "tree analysed in one final round",
+                    "flow",
+                )
+            )
+            final = True
+            now = grow(list(rest))
+            continue
         # up: the files naming them; down: the files defining what they call
         defined = {_short(fn.name) for fn in parsed_functions}
         called = {_short(c) for fn in fresh for c in fn.calls} - defined

@@ -36,6 +36,13 @@ from tree_sitter import Node
 
 #: Modifiers that make a function callable once (`initializer`): access control too.
 _ONE_TIME = re.compile(r"^(?:re)?initiali[sz]er$|^onlyInitializ", re.I)
+#: An initializer's body testing or setting its flag: `require(!initialized)`,
+#: `_initialized = 1`, `_checkInitializing()`.
+_INIT_CHECK = re.compile(
+    r"\b(?:require|assert|revert|if)\b[^;]*initiali[sz]|initiali[sz]\w*\s*\(|"
+    r"initiali[sz]\w*\s*=[^=]",
+    re.I,
+)
 #: `msg.sender` (or `_msgSender()`) passed to a check: `hasRole(R, msg.sender)`.
 _SENDER = re.compile(r"msg\.sender|_msgSender\s*\(\s*\)|tx\.origin")
 #: Resolution depth for helpers calling helpers (`onlyOwner` -> `_checkOwner()`).
@@ -382,9 +389,11 @@ class ContractIndex:
             return found
         for name in _modifier_names(contract, node):
             resolved = self.modifier(contract, name)
-            if resolved is None or _ONE_TIME.match(name):
+            if resolved is None:
                 continue
             base, definition = resolved
+            if self._one_time(name, base, definition):
+                continue
             if not self._body_guards(base, definition, contract, text_guard, _yes, 0, {}):
                 found.append(f"{name} ({base.file})")
         return found
@@ -439,9 +448,9 @@ class ContractIndex:
                 if unknown_modifier(name) and not self.ambiguous(context):
                     return True
                 continue
-            if _ONE_TIME.match(name):
-                return True
             base, definition = resolved
+            if self._one_time(name, base, definition):
+                return True
             if self._body_guards(
                 base, definition, context, text_guard, unknown_modifier, depth, memo
             ):
@@ -505,6 +514,14 @@ class ContractIndex:
                 ):
                     return True
         return False
+
+    def _one_time(self, name: str, owner: Contract, definition: Node) -> bool:
+        """Whether a modifier is a one-time `initializer`: by its name, and a body that
+        checks or sets an initialized flag (`initializer() { _; }` guards nothing)."""
+        body = definition.child_by_field_name("body")
+        if not _ONE_TIME.match(name) or body is None:
+            return False
+        return bool(_INIT_CHECK.search(self.masked(owner, body).decode("utf-8", "replace")))
 
     def masked(self, owner: Contract, body: Node) -> bytes:
         """A body's bytes with what never tests the caller blanked (same length):

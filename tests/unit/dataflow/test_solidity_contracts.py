@@ -441,3 +441,28 @@ def test_a_base_resolves_through_the_importing_files_imports(
     (kill,) = vault.functions["kill"]
     # the imported base's onlyOwner checks nothing; an ambiguous one is not trusted
     assert index.guarded(kill, "src/Vault.sol", tests_caller) is False
+
+
+@pytest.mark.parametrize(
+    ("body", "guards"),
+    [
+        ("_;", False),
+        ("/* require(!initialized); */ _;", False),
+        ("require(!initialized); initialized = true; _;", True),
+        ("bool top = !_initializing; _initialized = 1; _;", True),
+    ],
+)
+def test_an_initializer_guards_only_when_its_body_tests_or_sets_a_flag(
+    body: str, guards: bool
+) -> None:
+    from vulnsight.dataflow.blind.sol_common import tests_caller
+
+    text = (
+        "contract V {\n bool initialized;\n modifier initializer() { " + body + " }\n"
+        " function init(address a) public initializer { selfdestruct(payable(a)); }\n}\n"
+    )
+    index = _index({"V.sol": text})
+    contract = index.find("V")
+    assert contract is not None
+    (init,) = contract.functions["init"]
+    assert index.guarded(init, "V.sol", tests_caller) is guards

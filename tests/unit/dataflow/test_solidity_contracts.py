@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.dataflow.helpers import FIXTURES, copy_fixture, run_flow
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.spec import load_spec
@@ -321,3 +323,146 @@ def test_a_hook_whose_value_is_used_is_no_check(tmp_path: Path) -> None:
         "}\n"
     )
     assert _found(tmp_path) == {("a.sol", 6, "CWE-829", SOL + "delegatecall-untrusted-target")}
+
+
+def _index(files: dict[str, str]) -> ContractIndex:
+    parsed = []
+    for path, text in files.items():
+        tree, data = parse_text(text, "solidity")
+        parsed.append((path, data, tree.root_node))
+    return ContractIndex.build(parsed)
+
+
+def test_dense_inheritance_graphs_cost_work_linear_in_their_size() -> None:
+    from vulnsight.dataflow.sol_contracts import MAX_BASES, MAX_DIRECT
+
+    # one file, contract k inheriting C0..Ck-1 (was 125 s at 300: C3 rebuilt its tails)
+    n = 300
+    text = "".join(
+        f"contract C{k}" + (" is " + ", ".join(f"C{j}" for j in range(k)) if k else "") + " {}\n"
+        for k in range(n)
+    )
+    index = _index({"dag.sol": text})
+    last = index.find(f"C{n - 1}")
+    assert last is not None
+    lin = [c.name for c in index.linearisation(last)]
+    assert len(lin) == MAX_BASES and lin[:3] == [f"C{n - 1}", f"C{n - 2}", f"C{n - 3}"]
+    small = index.find("C5")
+    assert small is not None  # few bases: still C3
+    assert [c.name for c in index.linearisation(small)] == ["C5", "C4", "C3", "C2", "C1", "C0"]
+    for group in index.by_name.values():
+        index.linearisation(group[0])
+    bound = n * MAX_BASES * (MAX_DIRECT + 2)
+    assert index.work <= bound
+    # layers, each contract inheriting every contract of the layer above (was > 900 s)
+    width, depth = 40, 12
+    layers = []
+    for layer in range(depth):
+        for i in range(width):
+            above = ", ".join(f"L{layer - 1}_{j}" for j in range(width)) if layer else ""
+            layers.append(f"contract L{layer}_{i}" + (f" is {above}" if above else "") + " {}\n")
+    index = _index({"layers.sol": "".join(layers)})
+    for group in index.by_name.values():
+        assert len(index.linearisation(group[0])) <= MAX_BASES
+    assert index.work <= width * depth * MAX_BASES * (MAX_DIRECT + 2)
+
+
+_GUARD_FILE = (
+    "pragma solidity ^0.8.0;\ncontract V {\n address owner;\n"
+    " modifier onlyOwner() { BODY _; }\n"
+    " function kill() public onlyOwner { selfdestruct(payable(msg.sender)); }\n}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "guards"),
+    [
+        ("/* require(msg.sender == owner); */", False),
+        ("// require(msg.sender == owner)\n", False),
+        ('string memory s = "require(msg.sender == owner)";', False),
+        ("require(msg.sender == msg.sender);", False),
+        ("require(_msgSender() == _msgSender());", False),
+        ("require(msg.sender == owner || true);", False),
+        ("if (false) { require(msg.sender == owner); }", False),
+        ("require(msg.sender != address(0));", False),
+        ("require(msg.sender == tx.origin);", False),
+        ("require(msg.sender == owner);", True),
+        ('require(msg.sender == owner, "not the owner");', True),
+        ("if (msg.sender != owner) revert();", True),
+        ("if (true) { require(msg.sender == owner); } else {}", True),
+    ],
+)
+def test_only_a_real_comparison_of_the_caller_is_a_guard(body: str, guards: bool) -> None:
+    from vulnsight.dataflow.blind.sol_common import tests_caller
+
+    index = _index({"V.sol": _GUARD_FILE.replace("BODY", body)})
+    contract = index.find("V")
+    assert contract is not None
+    (kill,) = contract.functions["kill"]
+    for text_guard in (tests_caller, load_spec("solidity").is_guarded):
+        assert index.guarded(kill, "V.sol", text_guard) is guards
+
+
+_OPEN = "contract Ownable {\n address owner;\n modifier onlyOwner() { _; }\n}\n"
+_SHUT = (
+    "contract Ownable {\n address owner;\n"
+    " modifier onlyOwner() { require(msg.sender == owner); _; }\n}\n"
+)
+_KILL = " function kill() public onlyOwner { selfdestruct(payable(msg.sender)); }\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "base", "expected"),
+    [
+        ('import "./Ownable.sol";\n', "Ownable", "src/Ownable.sol"),
+        ('import "../src/Ownable.sol";\n', "Ownable", "src/Ownable.sol"),
+        ('import {Ownable as Own} from "./Ownable.sol";\n', "Own", "src/Ownable.sol"),
+        ('import "./Lib.sol";\n', "Ownable", "src/Ownable.sol"),  # Lib.sol imports it
+        ("", "Ownable", None),  # two candidates, none imported: unknown
+    ],
+)
+def test_a_base_resolves_through_the_importing_files_imports(
+    header: str, base: str, expected: str | None
+) -> None:
+    from vulnsight.dataflow.blind.sol_common import tests_caller
+
+    index = _index(
+        {
+            "src/Ownable.sol": _OPEN,
+            "a/mocks/Ownable.sol": _SHUT,
+            "src/Lib.sol": 'import "./Ownable.sol";\ncontract Lib {}\n',
+            "src/Vault.sol": header + f"contract Vault is {base} {{\n" + _KILL,
+        }
+    )
+    vault = index.find("Vault")
+    assert vault is not None
+    found = index.find(base, "src/Vault.sol")
+    assert (found.file if found is not None else None) == expected
+    (kill,) = vault.functions["kill"]
+    # the imported base's onlyOwner checks nothing; an ambiguous one is not trusted
+    assert index.guarded(kill, "src/Vault.sol", tests_caller) is False
+
+
+@pytest.mark.parametrize(
+    ("body", "guards"),
+    [
+        ("_;", False),
+        ("/* require(!initialized); */ _;", False),
+        ("require(!initialized); initialized = true; _;", True),
+        ("bool top = !_initializing; _initialized = 1; _;", True),
+    ],
+)
+def test_an_initializer_guards_only_when_its_body_tests_or_sets_a_flag(
+    body: str, guards: bool
+) -> None:
+    from vulnsight.dataflow.blind.sol_common import tests_caller
+
+    text = (
+        "contract V {\n bool initialized;\n modifier initializer() { " + body + " }\n"
+        " function init(address a) public initializer { selfdestruct(payable(a)); }\n}\n"
+    )
+    index = _index({"V.sol": text})
+    contract = index.find("V")
+    assert contract is not None
+    (init,) = contract.functions["init"]
+    assert index.guarded(init, "V.sol", tests_caller) is guards

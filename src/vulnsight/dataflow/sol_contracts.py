@@ -29,10 +29,12 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
+
+from vulnsight.dataflow.syntax import walk
 
 #: Modifiers that make a function callable once (`initializer`): access control too.
 _ONE_TIME = re.compile(r"^(?:re)?initiali[sz]er$|^onlyInitializ", re.I)
@@ -59,14 +61,6 @@ MAX_DIRECT = 24
 #: Files followed through `import` directives when resolving a base's name.
 MAX_IMPORTS = 256
 _CONTRACTS = frozenset({"contract_declaration", "library_declaration", "interface_declaration"})
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.named_children))
 
 
 @dataclass(eq=False)
@@ -120,7 +114,7 @@ class ContractIndex:
         imports: dict[str, Imports] = {}
         for path, data, root in files:
             imports[path] = _imports(path, data, root)
-            for node in _walk(root):
+            for node in walk(root):
                 if node.type in _CONTRACTS:
                     found.append(_contract(path, data, node))
         return cls(found, imports)
@@ -482,7 +476,7 @@ class ContractIndex:
         text = bytearray(self.masked(owner, body))
         resolved: list[tuple[Node, Contract, list[Node]]] = []
         lineage = self.linearisation(context)
-        for call in _walk(body):
+        for call in walk(body):
             if call.type != "call_expression" or not call.named_children:
                 continue
             callee = _unwrap(call.named_children[0])
@@ -563,7 +557,7 @@ def _mask(owner: Contract, body: Node) -> bytes:
             start, end = node.start_byte - body.start_byte, node.end_byte - body.start_byte
             text[start:end] = bytes(b if b == 10 else 32 for b in text[start:end])
 
-    for node in _walk(body):
+    for node in walk(body):
         if node.type in ("comment", "string_literal", "string", "hex_string_literal"):
             blank(node)
         elif node.type == "if_statement":
@@ -692,13 +686,13 @@ def _is_lock(owner: Contract, node: Node) -> bool:
     if body is None:
         return False
     placeholder = next(
-        (n for n in _walk(body) if n.type == "identifier" and owner.text(n) == "_"), None
+        (n for n in walk(body) if n.type == "identifier" and owner.text(n) == "_"), None
     )
     if placeholder is None:
         return False
     before: set[str] = set()
     after: set[str] = set()
-    for n in _walk(body):
+    for n in walk(body):
         if n.type == "assignment_expression" and n.named_child_count:
             name = owner.text(n.named_children[0]).strip()
             (before if n.start_byte < placeholder.start_byte else after).add(name)

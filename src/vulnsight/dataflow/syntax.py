@@ -3,6 +3,8 @@ parts of subscripts, and the names parameters bind."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tree_sitter import Node
 
 from vulnsight.types import PathStep
@@ -14,6 +16,15 @@ COMPARISONS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instan
 #: Solidity wraps every expression in an `expression` node and call options
 #: (`to.call{value: v}`) in a `struct_expression`; `unwrap` sees through both.
 _WRAPPERS = frozenset({"expression", "struct_expression", "call_argument"})
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every named node under `node` (itself included), in source order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.named_children))
 
 
 def unwrap(node: Node | None) -> Node | None:

@@ -86,15 +86,6 @@ def unwrap(node: Node | None) -> Node | None:
     return node
 
 
-def walk(node: Node) -> Iterator[Node]:
-    """Every named node under `node` (itself included), in source order."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.named_children))
-
-
 def ancestors(node: Node, stop: Node) -> Iterator[Node]:
     """The parents of `node` up to (not including) `stop`."""
     parent = node.parent

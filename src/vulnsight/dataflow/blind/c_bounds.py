@@ -9,7 +9,8 @@ import re
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind.base import Check, Hit, Reader, walk
+from vulnsight.dataflow.blind.base import Check, Hit, Reader
+from vulnsight.dataflow.syntax import walk
 
 OFF_BY_ONE = Check("off-by-one", "c", "CWE-193", "index or size one past the end", 0.67)
 NO_TERMINATOR = Check(

@@ -7,7 +7,8 @@ import re
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind.base import Check, Hit, Reader, ancestors, unwrap, walk
+from vulnsight.dataflow.blind.base import Check, Hit, Reader, ancestors, unwrap
+from vulnsight.dataflow.syntax import walk
 
 NULL_DEREF = Check(
     "null-deref-after-alloc",

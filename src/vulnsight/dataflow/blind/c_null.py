@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind.base import Check, Hit, Reader, walk
+from vulnsight.dataflow.blind.base import Check, Hit, Reader
 from vulnsight.dataflow.blind.c_memory import first_unchecked_use, tested_here, use_of
+from vulnsight.dataflow.syntax import walk
 
 KNOWN_NULL = Check(
     "null-deref-known-null", "c", "CWE-476", "a pointer dereferenced while it is NULL", 0.9

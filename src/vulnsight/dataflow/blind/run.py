@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
-from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader, walk
+from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
 from vulnsight.dataflow.sol_contracts import ContractIndex
+from vulnsight.dataflow.syntax import walk
 from vulnsight.errors import VulnsightError
 from vulnsight.parse.grammars import grammar_name, parse_text
 from vulnsight.types import (

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind.base import Reader, unwrap, walk
+from vulnsight.dataflow.blind.base import Reader, unwrap
+from vulnsight.dataflow.syntax import walk
 
 #: Writes: `x = ...`, `x += ...`, `x++`, `delete x`.
 _WRITES = frozenset(

@@ -8,7 +8,7 @@ import re
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind.base import Check, Hit, Reader, unwrap, walk
+from vulnsight.dataflow.blind.base import Check, Hit, Reader, unwrap
 from vulnsight.dataflow.blind.sol_common import (
     SolFunction,
     call_args,
@@ -21,6 +21,7 @@ from vulnsight.dataflow.blind.sol_common import (
     version_at_least_08,
     written_base,
 )
+from vulnsight.dataflow.syntax import walk
 
 REENTRANCY = Check(
     "reentrancy", "solidity", "CWE-841", "external call before the state write it guards", 0.88

@@ -263,15 +263,7 @@ def _fold_verdicts(
             [r.label for r in sel],
             settings.clean_flag_cap,
         )
-    fitted["combiners"] = {
-        lang: {
-            "n_train": sum(1 for r in train if r.language == lang),
-            "threshold": _finite(c.threshold),
-            "model_adds": c.model_adds,
-            "note": c.note,
-        }
-        for lang, c in combiners.items()
-    }
+    fitted["combiners"] = combiner_summary(combiners, train)
     for i in test_ids:
         inp, lang = inputs[i], records[i].language
         p = test_p[i]
@@ -282,6 +274,22 @@ def _fold_verdicts(
         d = combiners[lang].decide(combiner_input(inp, p))
         out["hybrid-combiner"][i] = Verdict(d.flagged, d.confidence)
     return out, fitted
+
+
+def combiner_summary(
+    combiners: Mapping[str, LanguageCombiner], fitted_on: Sequence[Record]
+) -> dict[str, dict[str, Any]]:
+    """What a fold's per-language combiners decided, for `loso.json`: how many records
+    each was fitted on, its threshold, whether the model adds to the rules, and why."""
+    return {
+        lang: {
+            "n_train": sum(1 for r in fitted_on if r.language == lang),
+            "threshold": _finite(c.threshold),
+            "model_adds": c.model_adds,
+            "note": c.note,
+        }
+        for lang, c in combiners.items()
+    }
 
 
 def _finite(value: float) -> float | None:

@@ -23,6 +23,7 @@ from vulnsight.bench.loso import (
     Verdict,
     _finite,
     combiner_input,
+    combiner_summary,
     language_thresholds,
     scores_of,
 )
@@ -91,15 +92,7 @@ def evaluate_lora(
                 "train_sources": sorted({r.source for r in dev}),
                 "shared_project_dropped": 0,
                 "lora_thresholds": {k: _finite(v) for k, v in t_lang.items()},
-                "combiners": {
-                    lang: {
-                        "n_train": sum(1 for r in dev if r.language == lang),
-                        "threshold": _finite(c.threshold),
-                        "model_adds": c.model_adds,
-                        "note": c.note,
-                    }
-                    for lang, c in combiners.items()
-                },
+                "combiners": combiner_summary(combiners, dev),
             }
         )
     tested = sorted({i for f in folds for i in f.test})

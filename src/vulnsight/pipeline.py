@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vulnsight.config import ScanConfig
 from vulnsight.dataflow.scan import FlowResult, lazy_analysis
-from vulnsight.detectors.hybrid import merge_with_stats
+from vulnsight.detectors.hybrid import MergeStats, merge_with_stats
 from vulnsight.detectors.interface import Detector, DetectorResult, ScanBatch
 from vulnsight.discover import discover
 from vulnsight.errors import ParseError
@@ -125,21 +125,14 @@ def _sort_key(f: Finding) -> tuple[str, int, str]:
     return (f.file, f.line_number, f.rule_id or f.cwe)
 
 
-def run_detectors(
-    batch: ScanBatch,
-    detectors: Sequence[Detector],
-    threshold: float,
-    progress: ProgressFn | None = None,
-    all_functions: Sequence[Function] | None = None,
-    by_language: Mapping[str, float] | None = None,
-    min_confidence: float = 0.0,
-) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
-    """Run every detector over the batch and merge their findings.
+def detect(
+    batch: ScanBatch, detectors: Sequence[Detector], progress: ProgressFn | None = None
+) -> tuple[dict[str, DetectorResult], dict[str, float]]:
+    """Run every detector over the batch: each one's result and seconds, by name.
 
-    `all_functions` (default: the batch's) locate findings in their enclosing function;
-    `threshold` and `by_language` are the model's flagging thresholds for the merge;
-    the model never lowers a rule hit below `min_confidence` (the floor the report
-    filters by).
+    The rules detector mostly waits on its Semgrep subprocess: it starts first, in a
+    thread, so Semgrep's start-up overlaps the model's work instead of adding to it; the
+    model's gate may ask for its hits (functions holding one are judged).
     """
     done: dict[str, int] = {}
     seconds: dict[str, float] = {}
@@ -161,9 +154,6 @@ def run_detectors(
         finally:
             seconds[det.name] = time.perf_counter() - started
 
-    # The rules detector mostly waits on its Semgrep subprocess: start it first, in a
-    # thread, so Semgrep's start-up overlaps the model's work instead of adding to it.
-    # The model's gate may ask for its hits (functions holding one are judged).
     results: dict[str, DetectorResult] = {}
     background = [d for d in detectors if d.name == "rules"][:1]
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -176,17 +166,57 @@ def run_detectors(
                 results[det.name] = run(det, batch)
         for name, future in pending.items():
             results[name] = future.result()
+    return results, seconds
+
+
+def merge_results(
+    results: Mapping[str, DetectorResult],
+    functions: Sequence[Function],
+    threshold: float,
+    by_language: Mapping[str, float] | None = None,
+    min_confidence: float = 0.0,
+) -> tuple[list[Finding], MergeStats]:
+    """The detectors' findings as one list, as a scan reports them: rule hits and model
+    verdicts merged (`detectors.hybrid`), then the data-flow findings added (`combine`).
+
+    `functions` locate findings in their enclosing function; `threshold` and
+    `by_language` are the model's flagging thresholds; the model never lowers a rule hit
+    below `min_confidence`.
+    """
     rules = results.get("rules", DetectorResult())
     llm = results.get("llm", DetectorResult())
-    located = batch.functions if all_functions is None else all_functions
-    started = time.perf_counter()
-    findings, merge_stats = merge_with_stats(
-        rules.findings, llm.findings, llm.scores, located, threshold, by_language, min_confidence
+    findings, stats = merge_with_stats(
+        rules.findings, llm.findings, llm.scores, functions, threshold, by_language, min_confidence
     )
     if "flow" in results:
         from vulnsight.detectors.flow import combine
 
         findings = combine(findings, results["flow"].findings)
+    return findings, stats
+
+
+def run_detectors(
+    batch: ScanBatch,
+    detectors: Sequence[Detector],
+    threshold: float,
+    progress: ProgressFn | None = None,
+    all_functions: Sequence[Function] | None = None,
+    by_language: Mapping[str, float] | None = None,
+    min_confidence: float = 0.0,
+) -> tuple[list[Finding], list[ScanError], dict[str, float | int | str]]:
+    """Run every detector over the batch (`detect`) and merge their findings
+    (`merge_results`), with the errors and the report's stats.
+
+    `all_functions` (default: the batch's) locate findings in their enclosing function;
+    `threshold` and `by_language` are the model's flagging thresholds for the merge;
+    the model never lowers a rule hit below `min_confidence` (the floor the report
+    filters by).
+    """
+    results, seconds = detect(batch, detectors, progress)
+    llm = results.get("llm", DetectorResult())
+    located = batch.functions if all_functions is None else all_functions
+    started = time.perf_counter()
+    findings, merge_stats = merge_results(results, located, threshold, by_language, min_confidence)
     errors = [e for r in results.values() for e in r.errors]
     stats: dict[str, float | int | str] = {}
     for r in results.values():

@@ -80,6 +80,11 @@ def test_loso_table_and_resume(tmp_path: Path) -> None:
     decision = json.loads((out / "model-decision.json").read_text())
     assert decision["python"]["model"] == "off"
     assert "| alpha | python | rules |" in (out / "LOSO.md").read_text()
+    # the shipped model is off in Python: the shipped scan's row is rules+flow's, measured
+    pooled = {r["detector"]: r for r in result["by_language"] if r["language"] == "python"}
+    assert pooled["shipped hybrid"]["model"] == "off"
+    assert pooled["shipped hybrid"]["youden_j"] == pooled["rules+flow"]["youden_j"]
+    assert "## The shipped scan against the rules alone" in (out / "LOSO.md").read_text()
     usage = (out / "detectors" / "usage.jsonl").read_text()
     predictions = (out / "detectors" / "predictions.jsonl").read_text()
     again = run_cli(*args, cwd=tmp_path)

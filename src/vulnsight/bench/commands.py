@@ -60,7 +60,8 @@ def _fingerprint(ids: list[str], settings: dict[str, Any]) -> str:
     "--detectors",
     default=DEFAULT_DETECTORS,
     show_default=True,
-    help="Comma-separated: hybrid, rules, llm, llm:MODEL, semgrep, bandit, flawfinder, "
+    help="Comma-separated: hybrid (the shipped scan: rules, model, data flow), rules, llm, "
+    "llm:MODEL, llm+facts, rules+llm, flow, rules+flow, semgrep, bandit, flawfinder, "
     "cppcheck, njsscan, slither, openai:URL#MODEL, flag-all, flag-none, random.",
 )
 @click.option("--sample", type=int, default=None, help="Records per source (seeded; default all).")

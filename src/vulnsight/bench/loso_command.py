@@ -93,6 +93,9 @@ def run_loso(args: dict[str, Any]) -> None:
     settings = LosoSettings(clean_flag_cap=args["loso_cap"], seed=args["seed"])
     result = evaluate(records, inputs, settings, progress=_log)
     result["shipped"] = _shipped_default(args.get("loso_shipped"), args)
+    from vulnsight.bench.loso import shipped_hybrid_rows
+
+    result["by_language"] += shipped_hybrid_rows(result["by_language"], *_shipped_thresholds())
     result["config"] = config
     result["seconds"] = round(time.monotonic() - started, 1)
     decision = model_decision(result)
@@ -101,6 +104,19 @@ def run_loso(args: dict[str, Any]) -> None:
     board = render_markdown(result, decision)
     (out_dir / "LOSO.md").write_text(board, encoding="utf-8")
     click.echo(board)
+
+
+def _shipped_thresholds() -> tuple[dict[str, float | None], float | None]:
+    """The shipped model's per-language thresholds and default, from its manifest
+    (without loading it); the untuned model's default when none is installed."""
+    from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
+    from vulnsight.llm.models import MANIFEST, SHIPPED_DIR
+
+    path = SHIPPED_DIR / MANIFEST
+    if not path.is_file():
+        return {}, DEFAULT_LLM_THRESHOLD
+    manifest = json.loads(path.read_text("utf-8"))
+    return dict(manifest.get("thresholds") or {}), manifest.get("threshold")
 
 
 def _head_features(

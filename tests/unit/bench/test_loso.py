@@ -210,3 +210,39 @@ def test_single_label_sources_do_not_train_the_head() -> None:
     assert with_vuln is not None and without is not None
     assert np.allclose(with_vuln.weights, without.weights)
     assert fitter.fit([r.id for r in records if r.source == "allvuln"], 1.0) is None
+
+
+def test_shipped_hybrid_rows_copy_rules_flow_where_the_model_is_off() -> None:
+    from vulnsight.bench.loso import SHIPPED_HYBRID, render_markdown, shipped_hybrid_rows
+
+    def row(lang: str, det: str, j: float | None) -> dict[str, object]:
+        return {
+            "language": lang, "detector": det, "n": 20, "vulnerable": 10, "clean": 10,
+            "youden_j": j, "mcc": j, "pairs": 0, "pair_correct": None, "f1": 0.5,
+            "clean_flag_rate": 0.1, "recall": 0.6, "auc": None,
+        }  # fmt: skip
+
+    pooled = [
+        row("c", "rules", 0.2),
+        row("c", "rules+flow", 0.4),
+        row("python", "rules", 0.5),
+        row("python", "rules+flow", 0.5),
+        row("cpp", "rules", 0.1),
+        row("cpp", "rules+flow", 0.3),
+    ]
+    shipped = shipped_hybrid_rows(pooled, {"c": None, "python": float("inf")}, 0.38)
+    by_lang = {r["language"]: r for r in shipped}
+    assert {r["detector"] for r in shipped} == {SHIPPED_HYBRID}
+    assert by_lang["c"]["youden_j"] == 0.4 and by_lang["c"]["model"] == "off"
+    assert by_lang["python"]["youden_j"] == 0.5
+    # cpp falls back to the default threshold: the model is on, so no LOSO score
+    assert by_lang["cpp"]["model"] == "on" and by_lang["cpp"]["youden_j"] is None
+    result = {
+        "records": 60, "by_source": {"s": 60}, "records_without_model_features": 0,
+        "settings": {"clean_flag_cap": 0.02}, "by_language": pooled + shipped,
+        "rows": [], "folds": [],
+    }  # fmt: skip
+    md = render_markdown(result, {})
+    assert "| c | off | 0.20 | 0.40 | beats the rules |" in md
+    assert "| python | off | 0.50 | 0.50 | ties the rules |" in md
+    assert "| cpp | on | 0.10 | - | model on: trained on these sources" in md

@@ -12,6 +12,7 @@ for _name, _entry in {
     "llm": "vulnsight.bench.adapters.vulnsight_detectors:llm_adapter",
     "llm+facts": "vulnsight.bench.adapters.vulnsight_detectors:llm_facts_adapter",
     "hybrid": "vulnsight.bench.adapters.vulnsight_detectors:hybrid_adapter",
+    "rules+llm": "vulnsight.bench.adapters.vulnsight_detectors:rules_llm_adapter",
     "flow": "vulnsight.bench.adapters.vulnsight_detectors:flow_adapter",
     "rules+flow": "vulnsight.bench.adapters.vulnsight_detectors:rules_flow_adapter",
     "semgrep": "vulnsight.bench.adapters.semgrep_peer:SemgrepAdapter",

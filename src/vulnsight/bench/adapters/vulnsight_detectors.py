@@ -11,6 +11,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from vulnsight.bench.adapters.interface import (
     from_findings,
 )
 from vulnsight.bench.records import SEMGREP_FITTED_SOURCE, Record
+from vulnsight.config import DETECTORS
 from vulnsight.llm.interface import Backend, Completion, Decision
 from vulnsight.llm.prompt import Prompt
 from vulnsight.types import LANGUAGES
@@ -64,9 +66,29 @@ class CountingBackend:
         """Delegate."""
         return self.inner.count_tokens(text)
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (calibrated thresholds, spec, batch size) is the inner backend's."""
+        if name == "inner":  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     def close(self) -> None:
         """Delegate."""
         self.inner.close()
+
+
+#: eval mode -> the scan detectors it runs. "hybrid" is the shipped scan (`config.DETECTORS`,
+#: with `scan`'s model gate); "rules+llm" is rule hits and model verdicts merged without
+#: data flow (what "hybrid" meant before data flow joined the default scan).
+MODES: dict[str, tuple[str, ...]] = {
+    "rules": ("rules",),
+    "llm": ("llm",),
+    "llm+facts": ("llm",),
+    "hybrid": DETECTORS,
+    "rules+llm": ("rules", "llm"),
+    "flow": ("flow",),
+    "rules+flow": ("rules", "flow"),
+}
 
 
 def _to_local(f: ScanFinding) -> Finding:
@@ -115,7 +137,7 @@ class VulnsightAdapter:
         model: str | None = None,
         name: str | None = None,
     ) -> None:
-        if mode not in ("rules", "llm", "llm+facts", "hybrid", "flow", "rules+flow"):
+        if mode not in MODES:
             raise ValueError(f"unknown vulnsight mode {mode!r}")
         opts = options or AdapterOptions()
         self.mode = mode
@@ -123,19 +145,20 @@ class VulnsightAdapter:
         self.threshold = opts.threshold
         self.jobs = opts.jobs
         self.name = name or (mode if model is None else f"{mode}[{model}]")
-        uses_rules = mode in ("rules", "hybrid", "rules+flow")
+        self.detectors = MODES[mode]
+        uses_rules = "rules" in self.detectors
         self.excluded_sources = frozenset({SEMGREP_FITTED_SOURCE}) if uses_rules else frozenset()
-        self.chunk_size = 0 if mode in ("rules", "flow", "rules+flow") else 40
+        self.chunk_size = 40 if self._uses_model() else 0
         self.backend_name = ""
 
     def _uses_model(self) -> bool:
-        return self.mode in ("llm", "llm+facts", "hybrid")
+        return "llm" in self.detectors
 
     def available(self) -> str | None:
         """Semgrep for the rules; a resolvable model spec for the model."""
         from vulnsight.errors import VulnsightError
 
-        if self.mode in ("rules", "hybrid", "rules+flow"):
+        if "rules" in self.detectors:
             from vulnsight.rules.engine import semgrep_command
 
             try:
@@ -176,6 +199,7 @@ class VulnsightAdapter:
         described: dict[str, Any] = {
             "vulnsight": __version__,
             "mode": self.mode,
+            "detectors": list(self.detectors),
             "model": (self.model or "default") if self._uses_model() else None,
             "backend": self.backend_name or None,
             "llm_threshold": threshold,
@@ -187,20 +211,19 @@ class VulnsightAdapter:
         return described
 
     def run(self, batch: Batch, records: Sequence[Record]) -> list[Prediction]:
-        """Run the pipeline's stages over the batch directory."""
+        """Run the scan's own stages over the batch directory: discovery, parsing, the
+        detectors a scan with this mode's `--detectors` builds (`build_detectors`), and
+        the scan's merge (`pipeline.merge_results`)."""
+        from vulnsight.config import ScanConfig
         from vulnsight.dataflow.scan import lazy_analysis
-        from vulnsight.detectors import effective_thresholds
-        from vulnsight.detectors.hybrid import merge
+        from vulnsight.detectors import build_detectors, effective_thresholds
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
-        from vulnsight.detectors.llm import LLMDetector, LLMOptions
-        from vulnsight.detectors.rules import RulesDetector
         from vulnsight.discover import discover
         from vulnsight.errors import VulnsightError
         from vulnsight.llm.models import load
         from vulnsight.parse.callgraph import CallGraph
-        from vulnsight.pipeline import parse_files
+        from vulnsight.pipeline import detect, merge_results, parse_files
 
-        threshold, by_language = effective_thresholds(self.threshold)
         started = time.perf_counter()
         found = discover([batch.root])
         functions, _ = parse_files(found.files)
@@ -208,49 +231,44 @@ class VulnsightAdapter:
         analysis = lazy_analysis(found.files, functions, graph)
         scan_batch = ScanBatch(found.root, found.files, tuple(functions), graph, flow=analysis)
         setup_ms = (time.perf_counter() - started) * 1000
-        rules = DetectorResult()
-        llm = DetectorResult()
-        rules_ms = 0.0
         backend: CountingBackend | None = None
+        threshold, by_language = effective_thresholds(self.threshold)
+        # calibration's "model off" is an infinite threshold, which a scan's config (a
+        # user's [0, 1] flag) cannot carry: it is set on the model detector below
+        beyond = self.threshold is not None and self.threshold > 1.0
+        config = ScanConfig(
+            detectors=self.detectors,
+            model=self.model,
+            llm_threshold=None if beyond else self.threshold,
+            jobs=self.jobs,
+            prompt_facts=self.mode == "llm+facts",
+            # only the shipped scan gates the model as `scan` does; the model alone is
+            # asked about every function, as it was measured before the gate existed
+            gate=ScanConfig.gate if self.mode == "hybrid" else "off",
+        )
         try:
-            if self.mode in ("rules", "hybrid", "rules+flow"):
-                t0 = time.perf_counter()
-                rules = RulesDetector(jobs=self.jobs).detect_all(scan_batch)
-                rules_ms = (time.perf_counter() - t0) * 1000
-                fatal = [e for e in rules.errors if e.file == "."]
-                if fatal:
-                    raise AdapterError(fatal[0].reason)
             if self._uses_model():
-                inner = load(self.model)
-                # the model's calibrated thresholds, as `vulnsight scan` would use them
-                threshold, by_language = effective_thresholds(self.threshold, inner)
-                backend = CountingBackend(inner)
+                backend = CountingBackend(load(self.model))
                 self.backend_name = backend.name
-                options = LLMOptions(
-                    threshold=threshold, by_language=by_language, facts=self.mode == "llm+facts"
-                )
-                det = LLMDetector(backend, options)
-                llm = det.detect_all(scan_batch)
+            detectors = build_detectors(config, backend)
+            for det in detectors:
+                options = getattr(det, "options", None)
+                if det.name == "llm" and options is not None:
+                    if beyond:
+                        options = replace(options, threshold=self.threshold, by_language={})
+                        det.options = options  # type: ignore[attr-defined]
+                    threshold, by_language = options.threshold, dict(options.by_language)
+            results, seconds = detect(scan_batch, detectors)
         except VulnsightError as exc:
             raise AdapterError(str(exc)) from exc
         finally:
             if backend is not None:
                 backend.close()
-        if self.mode in ("flow", "rules+flow"):
-            from vulnsight.detectors.flow import FlowDetector, combine
-
-            t0 = time.perf_counter()
-            flow = FlowDetector().detect_all(scan_batch)
-            rules_ms += (time.perf_counter() - t0) * 1000
-            findings = combine(rules.findings, flow.findings)
-        elif self.mode == "rules":
-            findings = list(rules.findings)
-        elif self.mode in ("llm", "llm+facts"):
-            findings = list(llm.findings)
-        else:
-            findings = merge(
-                rules.findings, llm.findings, llm.scores, functions, threshold, by_language
-            )
+        fatal = [e for e in results.get("rules", DetectorResult()).errors if e.file == "."]
+        if fatal:
+            raise AdapterError(fatal[0].reason)
+        findings, _ = merge_results(results, functions, threshold, by_language)
+        llm = results.get("llm", DetectorResult())
 
         by_file: dict[str, list[Finding]] = defaultdict(list)
         for f in findings:
@@ -266,14 +284,16 @@ class VulnsightAdapter:
                 ms_by_file[fn.file] += llm.timings_ms[i]
         errors_by_file = {e.file: e.reason for e in llm.errors}
         n = max(1, len(records))
-        shared_ms = (setup_ms + rules_ms) / n
+        # what is not timed per function is spread evenly: parsing, Semgrep, data flow,
+        # and the model's time when its gate skipped functions (timings then unaligned)
+        shared_s = sum(t for name, t in seconds.items() if name != "llm" or not aligned)
+        shared_ms = (setup_ms + shared_s * 1000) / n
+        measured = self._uses_model()
         out = []
         for r in records:
             path = batch.paths[r.id]
             pred = from_findings(r.id, by_file.get(path, []))
             score = max(pred.score, p_by_file.get(path, 0.0))
-            measured = self._uses_model() and aligned
-            latency = shared_ms + (ms_by_file.get(path, 0.0) if measured else 0.0)
             out.append(
                 Prediction(
                     r.id,
@@ -281,7 +301,7 @@ class VulnsightAdapter:
                     score,
                     pred.lines,
                     pred.cwes,
-                    latency_ms=latency,
+                    latency_ms=shared_ms + ms_by_file.get(path, 0.0),
                     latency_measured=measured,
                     error=errors_by_file.get(path),
                     rules=pred.rules,
@@ -295,7 +315,6 @@ class VulnsightAdapter:
 
 
 def _with_tokens(p: Prediction, tokens_in: int, tokens_out: int) -> Prediction:
-    from dataclasses import replace
 
     return replace(p, tokens_in=tokens_in, tokens_out=tokens_out)
 
@@ -317,8 +336,14 @@ def llm_facts_adapter(options: AdapterOptions | None = None, arg: str = "") -> V
 
 
 def hybrid_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
-    """Rules and model merged, as `vulnsight scan` runs by default."""
+    """The shipped scan: rules, model and data flow merged, as `vulnsight scan` runs by
+    default (its model gate included)."""
     return VulnsightAdapter("hybrid", options, model=arg or None)
+
+
+def rules_llm_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:
+    """Rule hits and model verdicts merged, without data flow (`--detectors rules,llm`)."""
+    return VulnsightAdapter("rules+llm", options, model=arg or None)
 
 
 def flow_adapter(options: AdapterOptions | None = None, arg: str = "") -> VulnsightAdapter:

@@ -7,8 +7,20 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
+from vulnsight.dataflow.blind import (
+    c_bounds,
+    c_memory,
+    c_null,
+    js_code,
+    js_crypto,
+    js_data,
+    js_injection,
+    js_random,
+    js_web,
+    solidity,
+)
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
+from vulnsight.dataflow.blind.js_common import file_facts
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
 from vulnsight.errors import VulnsightError
@@ -43,6 +55,25 @@ SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.unchecked_arithmetic,
     solidity.unbounded_loop_external_call,
 )
+#: JavaScript and TypeScript: checks over a whole file (module-level code counts).
+JS_CHECKS: tuple[FunctionCheck, ...] = (
+    js_code.eval_non_constant,
+    js_code.require_non_constant,
+    js_code.exec_built_command,
+    js_random.weak_random_value,
+    js_web.post_message_any_origin,
+    js_web.html_from_non_constant,
+    js_data.regexp_non_constant,
+    js_data.fs_path_built,
+    js_data.buffer_non_constant,
+    js_data.buffer_no_assert,
+    js_crypto.weak_crypto,
+    js_crypto.tls_verification_off,
+    js_crypto.secret_compared,
+    js_crypto.hard_coded_secret,
+    js_injection.sql_built,
+    js_injection.prototype_pollution_merge,
+)
 #: Every check, by rule id (for documentation and the benchmark).
 CHECKS: dict[str, Check] = {
     c.rule_id: c
@@ -50,10 +81,20 @@ CHECKS: dict[str, Check] = {
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
         c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
-        solidity.DOS_LOOP,
+        solidity.DOS_LOOP, js_code.EVAL, js_code.REQUIRE, js_code.EXEC, js_random.WEAK_RANDOM,
+        js_web.POST_MESSAGE, js_web.HTML, js_data.REGEXP, js_data.FS_PATH, js_data.BUFFER,
+        js_data.NO_ASSERT, js_crypto.WEAK_HASH, js_crypto.WEAK_CIPHER, js_crypto.TLS_OFF,
+        js_crypto.TIMING, js_crypto.SECRET, js_injection.SQL, js_injection.PROTOTYPE,
     )
 }  # fmt: skip
-_LANGUAGES = {"c": C_CHECKS, "cpp": C_CHECKS, "solidity": SOLIDITY_CHECKS}
+_LANGUAGES = {
+    "c": C_CHECKS,
+    "cpp": C_CHECKS,
+    "solidity": SOLIDITY_CHECKS,
+    "javascript": JS_CHECKS,
+    "typescript": JS_CHECKS,
+}
+_FILE_WIDE = frozenset({"solidity", "javascript", "typescript"})
 _WS = re.compile(r"\s+")
 
 
@@ -104,8 +145,11 @@ def _file_hits(
 ) -> list[Hit]:
     tree, data = parse_text(source.text, grammar_name(source.language, source.path))
     reader = Reader(data, source.path, "")
-    if source.language == "solidity":
-        reader.contracts = contracts
+    if source.language in _FILE_WIDE:
+        if source.language == "solidity":
+            reader.contracts = contracts
+        else:
+            reader.js = file_facts(reader, tree.root_node)
         return [hit for check in checks for hit in check(reader, tree.root_node)]
     hits: list[Hit] = []
     for node in _function_nodes(tree.root_node):

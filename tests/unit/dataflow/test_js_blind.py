@@ -45,6 +45,7 @@ EXPECTED: dict[str, list[tuple[int, str, str]]] = {
         (18, "CWE-22", "fs-path-built"),
         (22, "CWE-770", "buffer-constructor-non-constant"),
         (26, "CWE-119", "buffer-no-assert"),
+        (76, "CWE-1333", "regexp-non-constant"),  # `width` is a parameter; `breaks` is fixed
     ],
     "javascript/crypto.js": [
         (5, "CWE-328", "weak-hash"),

@@ -12,7 +12,6 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
 from vulnsight.dataflow.blind.js_common import (
-    JsFacts,
     arguments,
     callee,
     calls,
@@ -56,8 +55,6 @@ _IMPORTS_CHILD_PROCESS = re.compile(r"""(require\(\s*|from\s+)["'](node:)?child_
 def eval_non_constant(reader: Reader, root: Node) -> list[Hit]:
     """`eval(x)`, `new Function(..., body)`, `Function(body)` with a non-constant
     argument; `setTimeout('...' + x)` with a string built at run time."""
-    facts = reader.js
-    names = facts.constants
     hits: list[Hit] = []
     for call in calls(root):
         name = callee(reader, call)
@@ -65,10 +62,10 @@ def eval_non_constant(reader: Reader, root: Node) -> list[Hit]:
         if not args:
             continue
         if name in _EVALS or name in _FUNCTIONS:
-            built = next((a for a in args if not is_constant(reader, a, names)), None)
+            built = next((a for a in args if not is_constant(reader, a)), None)
             what = "eval()" if name in _EVALS else "new Function()"
         elif name in _TIMERS:
-            built = args[0] if is_string_built(reader, args[0], facts) else None
+            built = args[0] if is_string_built(reader, args[0]) else None
             what = f"{name}() with a string"
         else:
             continue
@@ -83,14 +80,12 @@ def eval_non_constant(reader: Reader, root: Node) -> list[Hit]:
 def require_non_constant(reader: Reader, root: Node) -> list[Hit]:
     """`require(x)` whose module path is not fixed in the source (`__dirname` and
     `path.join` of constants are fixed)."""
-    facts = reader.js
-    names = facts.constants
     hits: list[Hit] = []
     for call in calls(root):
         if call.type != "call_expression" or callee(reader, call) != "require":
             continue
         args = arguments(call)
-        if len(args) != 1 or is_constant(reader, args[0], names):
+        if len(args) != 1 or is_constant(reader, args[0]):
             continue
         shown = reader.text(args[0])[:60]
         steps = [(args[0], f"module path {shown} is computed"), (call, "require() loads it")]
@@ -102,8 +97,6 @@ def require_non_constant(reader: Reader, root: Node) -> list[Hit]:
 def exec_built_command(reader: Reader, root: Node) -> list[Hit]:
     """`child_process.exec(cmd)`/`execSync(cmd)` (or `exec` imported from it) with a
     command string built from non-constant parts."""
-    facts = reader.js
-    names = facts.constants
     imported = bool(_IMPORTS_CHILD_PROCESS.search(reader.data.decode("utf-8", "replace")))
     hits: list[Hit] = []
     for call in calls(root):
@@ -125,7 +118,7 @@ def exec_built_command(reader: Reader, root: Node) -> list[Hit]:
         else:
             continue
         args = arguments(call)
-        if not args or not _built_command(reader, args[0], facts):
+        if not args or not _built_command(reader, args[0]):
             continue
         shown = reader.text(args[0])[:60]
         steps = [(args[0], f"command {shown} is built at run time"), (call, "run by a shell")]
@@ -139,7 +132,7 @@ def _is_require_cp(reader: Reader, node: Node) -> bool:
     return node.type == "call_expression" and "child_process" in reader.text(node)
 
 
-def _built_command(reader: Reader, node: Node, facts: JsFacts) -> bool:
+def _built_command(reader: Reader, node: Node) -> bool:
     """A command built by concatenation or a template, here or where its variable is
     declared (a parameter is a command chosen elsewhere: the taint engine follows it)."""
-    return is_string_built(reader, node, facts)
+    return is_string_built(reader, node)

@@ -85,78 +85,137 @@ def calls(root: Node) -> Iterator[Node]:
             yield node
 
 
-def _assigned_names(reader: Reader, root: Node) -> tuple[dict[str, list[Node]], set[str]]:
-    """Per name, the values its declarations give it; and the names that are also
-    assigned, updated or bound as parameters anywhere (never constant)."""
-    declared: dict[str, list[Node]] = {}
-    changed: set[str] = set()
-    for node in walk(root):
-        kind = node.type
-        if kind == "variable_declarator":
-            name = node.child_by_field_name("name")
-            value = node.child_by_field_name("value")
-            if name is None or name.type != "identifier":
-                continue
-            if value is None:
-                changed.add(reader.text(name))  # `let x;` is set later
-            else:
-                declared.setdefault(reader.text(name), []).append(value)
-        elif kind in ("assignment_expression", "augmented_assignment_expression"):
-            left = strip(node.child_by_field_name("left"))
-            if left is not None and left.type == "identifier":
-                changed.add(reader.text(left))
-        elif kind == "update_expression":
-            arg = strip(node.child_by_field_name("argument"))
-            if arg is not None and arg.type == "identifier":
-                changed.add(reader.text(arg))
-        elif kind in ("formal_parameters", "for_in_statement", "catch_clause"):
-            for inner in walk(node):
-                if inner.type in ("identifier", "shorthand_property_identifier_pattern"):
-                    changed.add(reader.text(inner))
-        elif kind == "arrow_function":
-            param = node.child_by_field_name("parameter")
-            if param is not None and param.type == "identifier":
-                changed.add(reader.text(param))
-    return declared, changed
+_SCOPES = frozenset(
+    {
+        "program",
+        "function_declaration",
+        "function_expression",
+        "function",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+    }
+)
+_Key = tuple[int, int]
+
+
+@dataclass
+class _Scope:
+    declared: dict[str, list[Node]] = field(default_factory=dict)
+    params: set[str] = field(default_factory=set)
+    #: names assigned, updated or left unset anywhere inside (nested functions too)
+    changed: set[str] = field(default_factory=set)
+
+
+def _key(node: Node) -> _Key:
+    return node.start_byte, node.end_byte
 
 
 @dataclass(frozen=True)
 class JsFacts:
-    """What the JS checks read of a whole file: the names bound to constants only, and
-    the values each declared name is given."""
+    """What the JS checks read of a whole file: per function scope, the names it
+    declares (with their values), its parameters, and the names reassigned in it."""
 
-    constants: frozenset[str] = frozenset()
-    values: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)
+    scopes: Mapping[_Key, _Scope] = field(default_factory=dict)
+    _memo: dict[tuple[_Key, str], bool] = field(default_factory=dict)
+
+    def values_of(self, reader: Reader, ident: Node) -> tuple[Node, ...]:
+        """The values the declaration `ident` resolves to gives it (empty for a
+        parameter, a global, or a name assigned again later)."""
+        found = self._resolve(reader, ident)
+        return tuple(found[1]) if found is not None else ()
+
+    def constant_name(self, reader: Reader, ident: Node) -> bool:
+        """Whether `ident` names a variable bound to constant values only."""
+        found = self._resolve(reader, ident)
+        if found is None:
+            return False
+        key, values = found
+        memo = (key, reader.text(ident))
+        if memo not in self._memo:
+            self._memo[memo] = False  # a name defined from itself is not constant
+            self._memo[memo] = all(is_constant(reader, v) for v in values)
+        return self._memo[memo]
+
+    def _resolve(self, reader: Reader, ident: Node) -> tuple[_Key, list[Node]] | None:
+        name = reader.text(ident)
+        node: Node | None = ident
+        while node is not None:
+            if node.type in _SCOPES:
+                scope = self.scopes.get(_key(node))
+                if scope is not None:
+                    if name in scope.params:
+                        return None
+                    if name in scope.declared:
+                        if name in scope.changed:
+                            return None
+                        return _key(node), scope.declared[name]
+            node = node.parent
+        return None
 
 
 def file_facts(reader: Reader, root: Node) -> JsFacts:
     """The `JsFacts` of the file whose tree is `root`."""
-    declared, changed = _assigned_names(reader, root)
-    values = {k: tuple(v) for k, v in declared.items()}
-    return JsFacts(constant_names(declared, changed, reader), values)
+    scopes: dict[_Key, _Scope] = {}
+    stack: list[tuple[Node, list[_Scope]]] = [(root, [])]
+    while stack:
+        node, chain = stack.pop()
+        if node.type in _SCOPES:
+            scope = _Scope()
+            scopes[_key(node)] = scope
+            chain = [*chain, scope]
+            _add_params(reader, node, scope)
+        if chain:
+            _note(reader, node, chain)
+        stack.extend((child, chain) for child in reversed(node.named_children))
+    return JsFacts(scopes)
 
 
-def constant_names(
-    declared: Mapping[str, list[Node]], changed: set[str], reader: Reader
-) -> frozenset[str]:
-    """The names bound to constant values only (and never reassigned)."""
-    known: set[str] = set()
-    grew = True
-    while grew:  # names defined from other constant names
-        grew = False
-        for name, values in declared.items():
-            if name in known or name in changed:
-                continue
-            if all(is_constant(reader, v, known) for v in values):
-                known.add(name)
-                grew = True
-    return frozenset(known)
+def _add_params(reader: Reader, fn: Node, scope: _Scope) -> None:
+    params = fn.child_by_field_name("parameters") or fn.child_by_field_name("parameter")
+    if params is None:
+        return
+    for inner in walk(params):
+        if inner.type in ("identifier", "shorthand_property_identifier_pattern"):
+            scope.params.add(reader.text(inner))
 
 
-def is_constant(reader: Reader, node: Node | None, names: frozenset[str] | set[str]) -> bool:
+def _note(reader: Reader, node: Node, chain: list[_Scope]) -> None:
+    """Record a declaration in the innermost scope, a reassignment in every one."""
+    kind = node.type
+    changed: Node | None = None
+    if kind == "variable_declarator":
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if name is not None and name.type == "identifier":
+            if value is None:
+                changed = name  # `let x;` is set later
+            else:
+                chain[-1].declared.setdefault(reader.text(name), []).append(value)
+        elif name is not None:  # destructuring: values unknown
+            for inner in walk(name):
+                if inner.type in ("identifier", "shorthand_property_identifier_pattern"):
+                    chain[-1].params.add(reader.text(inner))
+    elif kind in ("assignment_expression", "augmented_assignment_expression"):
+        changed = strip(node.child_by_field_name("left"))
+    elif kind == "update_expression":
+        changed = strip(node.child_by_field_name("argument"))
+    elif kind in ("for_in_statement", "catch_clause"):
+        target = node.child_by_field_name("left") or node.child_by_field_name("parameter")
+        for inner in walk(target) if target is not None else ():
+            if inner.type == "identifier":
+                for scope in chain:
+                    scope.changed.add(reader.text(inner))
+    if changed is not None and changed.type == "identifier":
+        for scope in chain:
+            scope.changed.add(reader.text(changed))
+
+
+def is_constant(reader: Reader, node: Node | None) -> bool:
     """Whether `node`'s value is fixed in the source: literals, templates without
-    substitutions, operators and ternaries over constants, arrays of constants, names in
-    `names`, and pure calls (`path.join`, string methods) over constants."""
+    substitutions, operators and ternaries over constants, arrays of constants, names
+    bound to constants only, and pure calls (`path.join`, string methods) over constants."""
     node = strip(node)
     if node is None:
         return True
@@ -164,25 +223,28 @@ def is_constant(reader: Reader, node: Node | None, names: frozenset[str] | set[s
     if kind in _LITERALS:
         return True
     if kind == "template_string":
-        return not any(c.type == "template_substitution" for c in node.named_children)
+        return all(
+            is_constant(reader, c.named_children[0] if c.named_child_count else None)
+            for c in node.named_children
+            if c.type == "template_substitution"
+        )
     if kind == "identifier":
-        text = reader.text(node)
-        return text in names or text in _FIXED_NAMES
+        return reader.text(node) in _FIXED_NAMES or reader.js.constant_name(reader, node)
     if kind == "binary_expression":
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        return is_constant(reader, left, names) and is_constant(reader, right, names)
+        return is_constant(reader, left) and is_constant(reader, right)
     if kind == "unary_expression":
-        return is_constant(reader, node.child_by_field_name("argument"), names)
+        return is_constant(reader, node.child_by_field_name("argument"))
     if kind == "ternary_expression":
-        return is_constant(
-            reader, node.child_by_field_name("consequence"), names
-        ) and is_constant(reader, node.child_by_field_name("alternative"), names)
+        return is_constant(reader, node.child_by_field_name("consequence")) and is_constant(
+            reader, node.child_by_field_name("alternative")
+        )
     if kind == "array":
-        return all(is_constant(reader, c, names) for c in node.named_children)
+        return all(is_constant(reader, c) for c in node.named_children)
     if kind == "call_expression":
         args = arguments(node)
-        if not all(is_constant(reader, a, names) for a in args):
+        if not all(is_constant(reader, a) for a in args):
             return False
         fn = strip(node.child_by_field_name("function"))
         if fn is not None and reader.dotted(fn) in _PURE_CALLS:
@@ -193,21 +255,20 @@ def is_constant(reader: Reader, node: Node | None, names: frozenset[str] | set[s
             return (
                 prop is not None
                 and reader.text(prop) in _STRING_METHODS
-                and is_constant(reader, obj, names)
+                and is_constant(reader, obj)
             )
     return False
 
 
-def is_string_built(reader: Reader, node: Node | None, facts: JsFacts, depth: int = 0) -> bool:
+def is_string_built(reader: Reader, node: Node | None, depth: int = 0) -> bool:
     """Whether `node` builds a string from a non-constant part: `'a' + x`, `` `a${x}` ``,
     `[..., x].join(...)`, or is a name declared so (`const cmd = 'ls ' + dir`)."""
     node = strip(node)
-    names = facts.constants
-    if node is None or is_constant(reader, node, names):
+    if node is None or is_constant(reader, node):
         return False
     if node.type == "identifier" and depth < 2:
-        declared = facts.values.get(reader.text(node), ())
-        return any(is_string_built(reader, v, facts, depth + 1) for v in declared)
+        declared = reader.js.values_of(reader, node)
+        return any(is_string_built(reader, v, depth + 1) for v in declared)
     if node.type == "template_string":
         return True
     if node.type == "binary_expression":

@@ -53,6 +53,10 @@ _SECRET_NAME = re.compile(
     r"(?i)(password|passwd|passphrase|secret|api_?key|access_?key|private_?key|"
     r"auth_?token|access_?token|client_?secret|signature|hmac|digest)"
 )
+#: A value compared in constant time must be: a MAC, signature, digest or secret key.
+_MAC_NAME = re.compile(r"(?i)(signature|hmac|digest|secret|api_?key|csrf|xsrf)")
+#: What a fast hash must not be given: a password or another credential.
+_CREDENTIAL = re.compile(r"(?i)(password|passwd|passphrase|pwd|secret|credential)")
 #: Key formats that are secrets whatever they are named.
 _KEY_FORMATS = re.compile(
     r"^(AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|gh[pousr]_[0-9A-Za-z]{36}|"
@@ -69,7 +73,7 @@ def weak_crypto(reader: Reader, root: Node) -> list[Hit]:
         name = callee(reader, call).rsplit(".", 1)[-1]
         args = arguments(call)
         algo = _literal(reader, args[0]).lower() if args else ""
-        if name in ("createHash", "createHmac") and algo in _WEAK_HASHES:
+        if name == "createHash" and algo in _WEAK_HASHES and _hashes_credential(reader, call):
             steps = [(call, f"{name}('{algo}')")]
             message = f"{algo.upper()} is a broken hash ({WEAK_HASH.cwe})"
             hits.append(reader.hit(WEAK_HASH, steps, message))
@@ -81,6 +85,16 @@ def weak_crypto(reader: Reader, root: Node) -> list[Hit]:
             message = f"{algo} is a broken cipher or mode ({WEAK_CIPHER.cwe})"
             hits.append(reader.hit(WEAK_CIPHER, steps, message))
     return hits
+
+
+def _hashes_credential(reader: Reader, call: Node) -> bool:
+    """Whether the data given to `.update()` of the hash names a password or secret."""
+    node = call.parent
+    while node is not None and node.type in ("member_expression", "call_expression", "arguments"):
+        if node.type == "call_expression" and callee(reader, node).endswith(".update"):
+            return any(_CREDENTIAL.search(reader.text(a)) for a in arguments(node))
+        node = node.parent
+    return False
 
 
 def tls_verification_off(reader: Reader, root: Node) -> list[Hit]:
@@ -121,8 +135,7 @@ def secret_compared(reader: Reader, root: Node) -> list[Hit]:
         right = strip(node.child_by_field_name("right"))
         if op is None or left is None or right is None or reader.text(op) not in _COMPARE:
             continue
-        names = reader.js.constants
-        if is_constant(reader, left, names) or is_constant(reader, right, names):
+        if is_constant(reader, left) or is_constant(reader, right):
             continue
         secret = next((s for s in (left, right) if _is_secret(reader, s)), None)
         if secret is None or any(_is_length_or_type(reader, s) for s in (left, right)):
@@ -141,7 +154,7 @@ def _is_secret(reader: Reader, node: Node) -> bool:
         return callee(reader, node).endswith(".digest")
     if node.type in ("identifier", "member_expression"):
         last = reader.text(node).rsplit(".", 1)[-1]
-        return bool(_SECRET_NAME.search(last))
+        return bool(_MAC_NAME.search(last))
     return False
 
 

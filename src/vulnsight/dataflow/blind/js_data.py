@@ -72,9 +72,11 @@ def regexp_non_constant(reader: Reader, root: Node) -> list[Hit]:
         if not args:
             continue
         pattern = strip(args[0])
-        if pattern is None or is_constant(reader, pattern, reader.js.constants):
+        if pattern is None or is_constant(reader, pattern):
             continue
         if pattern.type == "regex" or _escaped(reader, pattern):
+            continue
+        if all(is_constant(reader, p) or _numeric(reader, p) for p in _parts(pattern)):
             continue
         shown = reader.text(pattern)[:60]
         steps = [(pattern, f"pattern {shown} is built at run time"), (call, "compiled by RegExp")]
@@ -84,19 +86,22 @@ def regexp_non_constant(reader: Reader, root: Node) -> list[Hit]:
 
 
 def _escaped(reader: Reader, value: Node, depth: int = 0) -> bool:
-    """Whether an escaping call or the `\\$&` replacement idiom produces part of it
-    (here, or where a name in it is declared)."""
+    """Whether the pattern is rewritten into regex syntax on purpose: an escaping call,
+    a `.replace(...)` (escaping, or turning a glob into a pattern), or the `.source` of
+    another regular expression (here, or where a name in it is declared)."""
     for n in walk(value):
         if n.type == "identifier" and depth < 2:
-            declared = reader.js.values.get(reader.text(n), ())
+            declared = reader.js.values_of(reader, n)
             if any(_escaped(reader, v, depth + 1) for v in declared):
+                return True
+        if n.type == "member_expression":
+            prop = n.child_by_field_name("property")
+            if prop is not None and reader.text(prop) == "source":
                 return True
         if n.type != "call_expression":
             continue
         name = callee(reader, n)
-        if _ESCAPER.search(name.rsplit(".", 1)[-1]):
-            return True
-        if name.endswith(".replace") and "$&" in reader.text(n):
+        if _ESCAPER.search(name.rsplit(".", 1)[-1]) or name.endswith((".replace", ".replaceAll")):
             return True
     return False
 
@@ -116,15 +121,63 @@ def fs_path_built(reader: Reader, root: Node) -> list[Hit]:
         if not _FS_RECEIVER.match(reader.dotted(obj)):
             continue
         args = arguments(call)
-        if not args or not is_string_built(reader, args[0], reader.js):
+        if not args or not is_string_built(reader, args[0]):
             continue
-        if "basename" in reader.text(args[0]):
+        if "basename" in reader.text(args[0]) or not _name_after_separator(reader, args[0]):
             continue
         shown = reader.text(args[0])[:60]
         steps = [(args[0], f"path {shown} is concatenated"), (call, f"opened by {reader.text(prop)}")]
         message = f"fs.{reader.text(prop)} opens a path built from {shown} ({FS_PATH.cwe})"
         hits.append(reader.hit(FS_PATH, steps, message))
     return hits
+
+
+def _name_after_separator(reader: Reader, node: Node, depth: int = 0) -> bool:
+    """Whether a non-constant part follows a `/` of the built path (`dir + '/' + name`):
+    the appended name can climb out with `../`; `base + '.json'` cannot."""
+    node = strip(node) or node
+    if node.type == "identifier" and depth < 2:
+        declared = reader.js.values_of(reader, node)
+        return any(_name_after_separator(reader, v, depth + 1) for v in declared)
+    seen_separator = False
+    for part in _parts(node):
+        if is_constant(reader, part):
+            text = reader.text(part)
+            seen_separator = seen_separator or "/" in text or "\\\\" in text
+        elif seen_separator:
+            return True
+    return False
+
+
+_ARITHMETIC = frozenset({"-", "*", "/", "%", "**", "|", "&", ">>", "<<", ">>>"})
+
+
+def _numeric(reader: Reader, node: Node) -> bool:
+    """A number (`width - 1`, `n * 2`, `Number(x)`): it cannot add regex syntax."""
+    node = strip(node) or node
+    if node.type == "number":
+        return True
+    if node.type == "binary_expression":
+        op = node.child_by_field_name("operator")
+        return op is not None and reader.text(op) in _ARITHMETIC
+    if node.type == "call_expression":
+        return callee(reader, node) in ("Number", "parseInt", "parseFloat", "Math.max", "Math.min")
+    return False
+
+
+def _parts(node: Node) -> list[Node]:
+    """The operands of a `+` chain or the pieces of a template, in order."""
+    node = strip(node) or node
+    if node.type == "binary_expression":
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is not None and right is not None:
+            return [*_parts(left), *_parts(right)]
+    if node.type == "template_string":
+        return [
+            (c.named_children[0] if c.type == "template_substitution" and c.named_child_count else c)
+            for c in node.named_children
+        ]
+    return [node]
 
 
 def buffer_non_constant(reader: Reader, root: Node) -> list[Hit]:
@@ -134,7 +187,7 @@ def buffer_non_constant(reader: Reader, root: Node) -> list[Hit]:
         if callee(reader, call) != "Buffer":
             continue
         args = arguments(call)
-        if not args or is_constant(reader, args[0], reader.js.constants):
+        if not args or is_constant(reader, args[0]):
             continue
         shown = reader.text(args[0])[:60]
         steps = [(call, f"Buffer constructor given {shown}")]

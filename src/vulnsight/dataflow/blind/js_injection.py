@@ -68,13 +68,13 @@ def _built_sql(reader: Reader, node: Node) -> Node | None:
     """The SQL-building expression behind `node` (itself, or a name's declaration)."""
     node = strip(node) or node
     if node.type == "identifier":
-        declared = reader.js.values.get(reader.text(node), ())
+        declared = reader.js.values_of(reader, node)
         return next((v for v in declared if _is_built_sql(reader, v)), None)
     return node if _is_built_sql(reader, node) else None
 
 
 def _is_built_sql(reader: Reader, node: Node) -> bool:
-    if not is_string_built(reader, node, reader.js):
+    if not is_string_built(reader, node):
         return False
     first = next((n for n in walk(node) if n.type in ("string", "template_string")), None)
     if first is None or not _SQL_START.match(reader.text(first)):
@@ -98,7 +98,7 @@ def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
         if any(g in text for g in _GUARDS) or not re.search(rf"\b{re.escape(name)}\s*\(", text):
             continue
         for loop in walk(body):
-            found = _keyed_assignment(reader, loop)
+            found = _keyed_assignment(reader, loop, name)
             if found is not None:
                 key, assignment = found
                 steps = [
@@ -125,8 +125,10 @@ def _function_name(reader: Reader, fn: Node) -> str:
     return ""
 
 
-def _keyed_assignment(reader: Reader, loop: Node) -> tuple[str, Node] | None:
-    """(key, assignment) for `for (key in src) { ... target[key] = ... }`."""
+def _keyed_assignment(reader: Reader, loop: Node, name: str) -> tuple[str, Node] | None:
+    """(key, assignment) for `for (key in src) { ... target[key] = ... }` where the loop
+    also recurses into `target[key]` (for key `__proto__`, Object.prototype itself): a
+    fresh copy (`clone[key] = clone(src[key])`) pollutes nothing."""
     if loop.type != "for_in_statement":
         return None
     left = strip(loop.child_by_field_name("left"))
@@ -141,6 +143,11 @@ def _keyed_assignment(reader: Reader, loop: Node) -> tuple[str, Node] | None:
         if target is None or target.type != "subscript_expression":
             continue
         index = strip(target.child_by_field_name("index"))
-        if index is not None and reader.text(index) == key:
+        obj = target.child_by_field_name("object")
+        if index is None or obj is None or reader.text(index) != key:
+            continue
+        into = f"{reader.text(obj)}[{key}]"
+        recursion = re.compile(rf"\b{re.escape(name)}\s*\(\s*{re.escape(into)}")
+        if recursion.search(reader.text(body)):
             return key, node
     return None

@@ -58,7 +58,7 @@ def html_from_non_constant(reader: Reader, root: Node) -> list[Hit]:
         if found is None:
             continue
         value, what = found
-        if is_constant(reader, value, reader.js.constants) or _sanitised(reader, value):
+        if is_constant(reader, value) or _sanitised(reader, value):
             continue
         shown = reader.text(value)[:60]
         steps = [(value, f"{shown} is not a constant"), (node, f"written as HTML by {what}")]

@@ -5,7 +5,7 @@ stays silent on fixed ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -286,3 +286,81 @@ def string_valued(reader: Reader, node: Node | None) -> bool:
     """Whether `node` is a string literal or template (its type is known to be string)."""
     node = strip(node)
     return node is not None and node.type in ("string", "template_string")
+
+
+#: Code before and after a fragment that close what it opens or open what it closes
+#: (a window cut from a file, a diff hunk): added on its first and last line only, so
+#: line numbers stay.
+_OPENERS = ("", "{", "_(function(){", "{{", "_(function(){{", "_(function(){_(function(){")
+_CLOSERS = ("", "}", "})", "}}", "});}", "}})", "})})")
+#: Fragments over this many bytes are parsed as they are.
+_REPAIR_LIMIT = 40_000
+
+
+def repaired_source(text: str, parse: Callable[[str], Node]) -> tuple[str, Node]:
+    """`text` (or `text` with an opener and a closer around it) and its tree: the
+    candidate whose parse has the fewest error nodes; `text` itself when it parses."""
+    root = parse(text)
+    if not root.has_error or len(text) > _REPAIR_LIMIT:
+        return text, root
+    best = (_errors(root), text, root)
+    for opener, closer in [_balance(text), *((o, c) for o in _OPENERS for c in _CLOSERS)]:
+        if not opener and not closer:
+            continue
+        candidate = opener + text + closer
+        tree = parse(candidate)
+        score = _errors(tree)
+        if score < best[0]:
+            best = (score, candidate, tree)
+        if not tree.has_error:
+            return candidate, tree
+    return best[1], best[2]
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+
+
+def _balance(text: str) -> tuple[str, str]:
+    """What opens the brackets `text` closes first and closes those it leaves open
+    (strings, templates and comments skipped; `})` opens as a function argument)."""
+    stack: list[str] = []
+    unopened: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"`":
+            i += 1
+            while i < n and text[i] != c and not (c != "`" and text[i] == "\n"):
+                i += 2 if text[i] == "\\" else 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif text.startswith("/*", i):
+            i = text.find("*/", i + 2)
+            i = n if i < 0 else i + 1
+        elif c in _CLOSE:
+            stack.append(c)
+        elif c in _PAIRS:
+            if stack and stack[-1] == _PAIRS[c]:
+                stack.pop()
+            elif not stack:
+                unopened.append(c)
+        i += 1
+    opener = "".join(reversed(unopened)).replace(")}", "_(function(){")
+    opener = opener.replace(")", "_(").replace("}", "{").replace("]", "[")
+    return opener, "".join(_CLOSE[c] for c in reversed(stack))
+
+
+def _errors(root: Node) -> tuple[int, int]:
+    """(error and missing nodes, bytes inside error nodes) of a tree."""
+    count = size = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            count += 1
+            size += node.end_byte - node.start_byte
+        if node.has_error:
+            stack.extend(node.children)
+    return count, size

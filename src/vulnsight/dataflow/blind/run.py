@@ -20,7 +20,7 @@ from vulnsight.dataflow.blind import (
     solidity,
 )
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
-from vulnsight.dataflow.blind.js_common import file_facts
+from vulnsight.dataflow.blind.js_common import file_facts, repaired_source
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
 from vulnsight.errors import VulnsightError
@@ -94,7 +94,7 @@ _LANGUAGES = {
     "javascript": JS_CHECKS,
     "typescript": JS_CHECKS,
 }
-_FILE_WIDE = frozenset({"solidity", "javascript", "typescript"})
+_FILE_WIDE = frozenset({"solidity"})
 _WS = re.compile(r"\s+")
 
 
@@ -143,13 +143,16 @@ def _contracts(files: Sequence[SourceFile]) -> ContractIndex | None:
 def _file_hits(
     source: SourceFile, checks: Sequence[FunctionCheck], contracts: ContractIndex | None = None
 ) -> list[Hit]:
-    tree, data = parse_text(source.text, grammar_name(source.language, source.path))
+    grammar = grammar_name(source.language, source.path)
+    if source.language in ("javascript", "typescript"):
+        text, root = repaired_source(source.text, lambda t: parse_text(t, grammar)[0].root_node)
+        reader = Reader(text.encode("utf-8", "surrogatepass"), source.path, "")
+        reader.js = file_facts(reader, root)
+        return [hit for check in checks for hit in check(reader, root)]
+    tree, data = parse_text(source.text, grammar)
     reader = Reader(data, source.path, "")
     if source.language in _FILE_WIDE:
-        if source.language == "solidity":
-            reader.contracts = contracts
-        else:
-            reader.js = file_facts(reader, tree.root_node)
+        reader.contracts = contracts
         return [hit for check in checks for hit in check(reader, tree.root_node)]
     hits: list[Hit] = []
     for node in _function_nodes(tree.root_node):

@@ -91,7 +91,11 @@ def test_every_js_check_has_a_fixture_hit() -> None:
 
 
 def test_paths_lead_from_the_built_value_to_the_sink() -> None:
-    source = SourceFile("a.js", "javascript", "function f(d) {\n  const c = 'ls ' + d;\n  return eval(\n    c);\n}\n")
+    source = SourceFile(
+        "a.js",
+        "javascript",
+        "function f(d) {\n  const c = 'ls ' + d;\n  return eval(\n    c);\n}\n",
+    )
     findings, _ = run_checks([source], extract(source))
     (finding,) = findings
     assert [(s.line, s.description) for s in finding.path] == [

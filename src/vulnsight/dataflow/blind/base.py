@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from vulnsight.dataflow.blind.js_common import JsFacts
 from vulnsight.dataflow.syntax import NodeReader
 from vulnsight.types import PathStep
-
-from vulnsight.dataflow.blind.js_common import JsFacts
 
 if TYPE_CHECKING:
     from vulnsight.dataflow.sol_contracts import ContractIndex

@@ -19,7 +19,17 @@ if TYPE_CHECKING:
 #: Names whose value is fixed by the module's own location or the language.
 _FIXED_NAMES = frozenset({"__dirname", "__filename", "undefined", "NaN", "Infinity"})
 _LITERALS = frozenset(
-    {"string", "number", "true", "false", "null", "undefined", "regex", "string_fragment"}
+    {
+        "string",
+        "number",
+        "true",
+        "false",
+        "null",
+        "undefined",
+        "regex",
+        "string_fragment",
+        "escape_sequence",
+    }
 )
 #: Calls whose result is fixed when their arguments are (`path.join(__dirname, 'x')`).
 _PURE_CALLS = frozenset(

@@ -111,7 +111,11 @@ def tls_verification_off(reader: Reader, root: Node) -> list[Hit]:
         elif node.type == "assignment_expression":
             left = node.child_by_field_name("left")
             right = node.child_by_field_name("right")
-            if left is None or right is None or "NODE_TLS_REJECT_UNAUTHORIZED" not in reader.text(left):
+            if (
+                left is None
+                or right is None
+                or "NODE_TLS_REJECT_UNAUTHORIZED" not in reader.text(left)
+            ):
                 continue
             if _literal(reader, right) != "0" and reader.text(right) != "0":
                 continue

@@ -126,7 +126,10 @@ def fs_path_built(reader: Reader, root: Node) -> list[Hit]:
         if "basename" in reader.text(args[0]) or not _name_after_separator(reader, args[0]):
             continue
         shown = reader.text(args[0])[:60]
-        steps = [(args[0], f"path {shown} is concatenated"), (call, f"opened by {reader.text(prop)}")]
+        steps = [
+            (args[0], f"path {shown} is concatenated"),
+            (call, f"opened by {reader.text(prop)}"),
+        ]
         message = f"fs.{reader.text(prop)} opens a path built from {shown} ({FS_PATH.cwe})"
         hits.append(reader.hit(FS_PATH, steps, message))
     return hits
@@ -174,7 +177,11 @@ def _parts(node: Node) -> list[Node]:
             return [*_parts(left), *_parts(right)]
     if node.type == "template_string":
         return [
-            (c.named_children[0] if c.type == "template_substitution" and c.named_child_count else c)
+            (
+                c.named_children[0]
+                if c.type == "template_substitution" and c.named_child_count
+                else c
+            )
             for c in node.named_children
         ]
     return [node]

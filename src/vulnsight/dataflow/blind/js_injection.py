@@ -58,7 +58,10 @@ def sql_built(reader: Reader, root: Node) -> list[Hit]:
         if sql is None:
             continue
         shown = reader.text(sql)[:60]
-        steps = [(sql, f"SQL text {shown} is built at run time"), (call, f"run by {reader.text(prop)}()")]
+        steps = [
+            (sql, f"SQL text {shown} is built at run time"),
+            (call, f"run by {reader.text(prop)}()"),
+        ]
         message = f"{reader.text(prop)}() runs SQL built from non-constant parts ({SQL.cwe})"
         hits.append(reader.hit(SQL, steps, message))
     return hits

@@ -83,7 +83,9 @@ def _security_use(reader: Reader, call: Node) -> tuple[Node, str] | None:
                 return None
         elif kind == "subscript_expression":
             base = strip(parent.child_by_field_name("object"))
-            if base is not None and re.search(r"(?i)(char|alphabet|letters|digits)", reader.text(base)):
+            if base is not None and re.search(
+                r"(?i)(char|alphabet|letters|digits)", reader.text(base)
+            ):
                 return parent, f"picks characters of {reader.text(base)[:40]}"
             return None
         elif kind in ("variable_declarator", "assignment_expression", "pair"):

@@ -107,7 +107,11 @@ def _html_field(reader: Reader, attribute: Node) -> Node | None:
     if value.type == "object":
         for pair in value.named_children:
             key = pair.child_by_field_name("key")
-            if pair.type == "pair" and key is not None and reader.text(key).strip("'\"") == "__html":
+            if (
+                pair.type == "pair"
+                and key is not None
+                and reader.text(key).strip("'\"") == "__html"
+            ):
                 return pair.child_by_field_name("value")
             if pair.type == "shorthand_property_identifier" and reader.text(pair) == "__html":
                 return pair
@@ -118,6 +122,5 @@ def _html_field(reader: Reader, attribute: Node) -> Node | None:
 def _sanitised(reader: Reader, value: Node) -> bool:
     """Whether a sanitiser or escaping call produces (part of) the value."""
     return any(
-        n.type == "call_expression" and _SANITISER.search(callee(reader, n))
-        for n in walk(value)
+        n.type == "call_expression" and _SANITISER.search(callee(reader, n)) for n in walk(value)
     )

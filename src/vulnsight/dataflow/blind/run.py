@@ -95,6 +95,8 @@ _LANGUAGES = {
     "typescript": JS_CHECKS,
 }
 _FILE_WIDE = frozenset({"solidity"})
+#: Languages whose checks also read module-level code (findings there belong to it).
+_MODULE_LEVEL = frozenset({"javascript", "typescript"})
 _WS = re.compile(r"\s+")
 
 
@@ -189,8 +191,10 @@ def _finding(hit: Hit, source: SourceFile, lines: list[str], functions: list[Fun
 
 
 def _owner(functions: list[Function], line: int) -> str | None:
-    """The innermost extracted function holding `line`."""
+    """The innermost extracted function holding `line`; else the module-level unit
+    (JavaScript's top-level code is checked too)."""
     holding = [f for f in functions if f.kind != "toplevel" and f.start_line <= line <= f.end_line]
     if not holding:
-        return None
+        top = [f for f in functions if f.kind == "toplevel" and f.language in _MODULE_LEVEL]
+        return top[0].name if top and top[0].start_line <= line <= top[0].end_line else None
     return min(holding, key=lambda f: f.end_line - f.start_line).name

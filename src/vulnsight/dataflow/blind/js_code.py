@@ -19,6 +19,7 @@ from vulnsight.dataflow.blind.js_common import (
     is_string_built,
     strip,
 )
+from vulnsight.dataflow.syntax import walk
 
 EVAL = Check(
     "eval-non-constant",
@@ -49,6 +50,8 @@ _TIMERS = frozenset(
 _EXECS = frozenset({"exec", "execSync"})
 #: Receivers that name Node's child_process module by convention.
 _CHILD_PROCESS = re.compile(r"^(child_?process|childProcess|ChildProcess|cp|proc|shell)$")
+#: A part passed through one of these is quoted for the shell.
+_QUOTING = re.compile(r"(?i)(escape|quote)")
 _IMPORTS_CHILD_PROCESS = re.compile(r"""(require\(\s*|from\s+)["'](node:)?child_process["']""")
 
 
@@ -135,4 +138,9 @@ def _is_require_cp(reader: Reader, node: Node) -> bool:
 def _built_command(reader: Reader, node: Node) -> bool:
     """A command built by concatenation or a template, here or where its variable is
     declared (a parameter is a command chosen elsewhere: the taint engine follows it)."""
-    return is_string_built(reader, node)
+    if not is_string_built(reader, node):
+        return False
+    return not any(
+        n.type == "call_expression" and _QUOTING.search(callee(reader, n).rsplit(".", 1)[-1])
+        for n in walk(node)
+    )

@@ -26,21 +26,21 @@ EVAL = Check(
     "javascript",
     "CWE-95",
     "eval / new Function / a string timer given a value built at run time",
-    0.5,
+    0.9,
 )
 REQUIRE = Check(
     "require-non-constant",
     "javascript",
     "CWE-95",
     "require() of a module path computed at run time",
-    0.5,
+    0.8,
 )
 EXEC = Check(
     "exec-built-command",
     "javascript",
     "CWE-78",
     "child_process.exec of a shell command built from non-constant parts",
-    0.5,
+    0.89,
 )
 _EVALS = frozenset({"eval", "window.eval", "global.eval", "globalThis.eval", "self.eval"})
 _FUNCTIONS = frozenset({"Function", "window.Function", "global.Function", "globalThis.Function"})

@@ -24,7 +24,7 @@ WEAK_CIPHER = Check(
     "javascript",
     "CWE-327",
     "a broken cipher or mode (createCipher, DES, RC4, ECB)",
-    0.5,
+    0.8,
 )
 TLS_OFF = Check(
     "tls-verification-off",
@@ -38,14 +38,14 @@ TIMING = Check(
     "javascript",
     "CWE-208",
     "a secret or digest compared with ===, which stops at the first difference",
-    0.5,
+    0.67,
 )
 SECRET = Check(
     "hard-coded-secret",
     "javascript",
     "CWE-798",
     "a password, key or token written into the source",
-    0.5,
+    0.83,
 )
 _WEAK_HASHES = frozenset({"md4", "md5", "sha1", "sha-1", "ripemd", "ripemd160"})
 _WEAK_CIPHER = re.compile(r"(?i)^(des|des-|des3|3des|rc2|rc4|bf|blowfish)|-ecb$|^(aes-\d+-)?ecb")

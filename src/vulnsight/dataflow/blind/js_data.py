@@ -26,28 +26,28 @@ REGEXP = Check(
     "javascript",
     "CWE-1333",
     "a regular expression compiled from a pattern built at run time, unescaped",
-    0.5,
+    0.9,
 )
 FS_PATH = Check(
     "fs-path-built",
     "javascript",
     "CWE-22",
     "a file path built by concatenation from non-constant parts",
-    0.5,
+    0.83,
 )
 BUFFER = Check(
     "buffer-constructor-non-constant",
     "javascript",
     "CWE-770",
     "the deprecated Buffer constructor given a value that is not a constant",
-    0.5,
+    0.9,
 )
 NO_ASSERT = Check(
     "buffer-no-assert",
     "javascript",
     "CWE-119",
     "a Buffer read or write with noAssert set (no bounds check)",
-    0.5,
+    0.8,
 )
 #: Escaping a pattern: a call named so, or `.replace(/[...]/g, '\\$&')`.
 _ESCAPER = re.compile(r"(?i)(escape|quote)")

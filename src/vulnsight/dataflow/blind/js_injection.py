@@ -19,7 +19,7 @@ SQL = Check(
     "javascript",
     "CWE-89",
     "SQL text built from non-constant parts and passed to a query call",
-    0.5,
+    0.9,
 )
 PROTOTYPE = Check(
     "prototype-pollution-merge",

@@ -21,7 +21,7 @@ WEAK_RANDOM = Check(
     "javascript",
     "CWE-338",
     "Math.random() made into an identifier, token or secret",
-    0.5,
+    0.9,
 )
 #: Arithmetic and rounding keep the random value's role; these nodes pass it on.
 _NUMERIC = frozenset(

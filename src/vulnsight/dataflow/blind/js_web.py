@@ -19,14 +19,14 @@ POST_MESSAGE = Check(
     "javascript",
     "CWE-345",
     "postMessage() to any origin ('*')",
-    0.5,
+    0.9,
 )
 HTML = Check(
     "html-from-non-constant",
     "javascript",
     "CWE-79",
     "HTML markup written from a value that is not a constant",
-    0.5,
+    0.9,
 )
 _HTML_PROPERTIES = frozenset({"innerHTML", "outerHTML"})
 _WRITES = frozenset({"document.write", "document.writeln", "window.document.write"})

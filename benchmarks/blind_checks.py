@@ -60,6 +60,7 @@ TARGETS = {
     "hard-coded-secret": {"CWE-798"},
     "sql-built-by-concatenation": {"CWE-89"},
     "prototype-pollution-merge": {"CWE-1321", "CWE-915"},
+    "cleartext-url": {"CWE-319"},
 }
 
 

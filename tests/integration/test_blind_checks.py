@@ -75,6 +75,8 @@ EXPECTED = {
     ("javascript/browser.js", 10, "CWE-79", JS + "html-from-non-constant"),
     ("javascript/browser.js", 14, "CWE-79", JS + "html-from-non-constant"),
     ("javascript/browser.js", 18, "CWE-79", JS + "html-from-non-constant"),
+    ("javascript/browser.js", 42, "CWE-319", JS + "cleartext-url"),
+    ("javascript/browser.js", 46, "CWE-319", JS + "cleartext-url"),
     ("javascript/Comment.jsx", 4, "CWE-79", JS + "html-from-non-constant"),
     ("javascript/data.js", 6, "CWE-1333", JS + "regexp-non-constant"),
     ("javascript/data.js", 10, "CWE-1333", JS + "regexp-non-constant"),

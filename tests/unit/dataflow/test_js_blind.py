@@ -36,6 +36,8 @@ EXPECTED: dict[str, list[tuple[int, str, str]]] = {
         (10, "CWE-79", "html-from-non-constant"),
         (14, "CWE-79", "html-from-non-constant"),
         (18, "CWE-79", "html-from-non-constant"),
+        (42, "CWE-319", "cleartext-url"),
+        (46, "CWE-319", "cleartext-url"),
     ],
     "javascript/Comment.jsx": [(4, "CWE-79", "html-from-non-constant")],
     "javascript/data.js": [

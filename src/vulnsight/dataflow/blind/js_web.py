@@ -28,6 +28,23 @@ HTML = Check(
     "HTML markup written from a value that is not a constant",
     0.9,
 )
+CLEARTEXT = Check(
+    "cleartext-url",
+    "javascript",
+    "CWE-319",
+    "a request to a fixed http:// or ws:// address on another host",
+    0.5,
+)
+#: Calls that send a request to the URL they are given first (`xhr.open` second).
+_REQUESTS = frozenset(
+    {"fetch", "get", "post", "put", "patch", "delete", "request", "ajax", "getJSON", "axios", "got"}
+)
+_CLEARTEXT_URL = re.compile(r"^(http|ws)://([^/:?#'\"`$]+)", re.IGNORECASE)
+#: Hosts that are this machine or reserved for documentation and tests.
+_LOCAL_HOST = re.compile(
+    r"^(localhost|127\.[\d.]+|0\.0\.0\.0|\[::1\]|(.+\.)?example\.(com|org|net)|.+\.(test|local|localhost|example|invalid))$",
+    re.IGNORECASE,
+)
 _HTML_PROPERTIES = frozenset({"innerHTML", "outerHTML"})
 _WRITES = frozenset({"document.write", "document.writeln", "window.document.write"})
 #: A call whose name says it sanitises or escapes markup.
@@ -46,6 +63,35 @@ def post_message_any_origin(reader: Reader, root: Node) -> list[Hit]:
         steps = [(call, "postMessage() with target origin '*'")]
         message = f"postMessage() sends data to any origin ('*') ({POST_MESSAGE.cwe})"
         hits.append(reader.hit(POST_MESSAGE, steps, message))
+    return hits
+
+
+def cleartext_url(reader: Reader, root: Node) -> list[Hit]:
+    """`fetch('http://host/...')`, `xhr.open('GET', 'http://...')`,
+    `new WebSocket('ws://...')` to a host other than this machine."""
+    hits: list[Hit] = []
+    for call in calls(root):
+        name = callee(reader, call)
+        last = name.rsplit(".", 1)[-1]
+        args = arguments(call)
+        if call.type == "new_expression" and name in ("WebSocket", "EventSource"):
+            url = args[0] if args else None
+        elif call.type == "call_expression" and last == "open" and len(args) >= 2:
+            url = args[1]
+        elif call.type == "call_expression" and last in _REQUESTS and args:
+            url = args[0]
+        else:
+            continue
+        url = strip(url)
+        if url is None or url.type not in ("string", "template_string"):
+            continue
+        text = reader.text(url)[1:]
+        found = _CLEARTEXT_URL.match(text)
+        if found is None or _LOCAL_HOST.match(found.group(2)):
+            continue
+        steps = [(call, f"{name}() sends a request to {text[:60].rstrip(chr(39) + chr(34) + '`')}")]
+        message = f"{name}() talks to a fixed address without TLS ({CLEARTEXT.cwe})"
+        hits.append(reader.hit(CLEARTEXT, steps, message))
     return hits
 
 

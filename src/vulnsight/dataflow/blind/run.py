@@ -63,6 +63,7 @@ JS_CHECKS: tuple[FunctionCheck, ...] = (
     js_random.weak_random_value,
     js_web.post_message_any_origin,
     js_web.html_from_non_constant,
+    js_web.cleartext_url,
     js_data.regexp_non_constant,
     js_data.fs_path_built,
     js_data.buffer_non_constant,
@@ -85,6 +86,7 @@ CHECKS: dict[str, Check] = {
         js_web.POST_MESSAGE, js_web.HTML, js_data.REGEXP, js_data.FS_PATH, js_data.BUFFER,
         js_data.NO_ASSERT, js_crypto.WEAK_HASH, js_crypto.WEAK_CIPHER, js_crypto.TLS_OFF,
         js_crypto.TIMING, js_crypto.SECRET, js_injection.SQL, js_injection.PROTOTYPE,
+        js_web.CLEARTEXT,
     )
 }  # fmt: skip
 _LANGUAGES = {

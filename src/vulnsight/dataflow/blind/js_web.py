@@ -33,7 +33,7 @@ CLEARTEXT = Check(
     "javascript",
     "CWE-319",
     "a request to a fixed http:// or ws:// address on another host",
-    0.5,
+    0.75,
 )
 #: Calls that send a request to the URL they are given first (`xhr.open` second).
 _REQUESTS = frozenset(

@@ -93,8 +93,6 @@ EXPECTED = {
     ("javascript/injection.js", 2, "CWE-89", JS + "sql-built-by-concatenation"),
     ("javascript/injection.js", 7, "CWE-89", JS + "sql-built-by-concatenation"),
     ("javascript/injection.js", 13, "CWE-1321", JS + "prototype-pollution-merge"),
-    ("javascript/injection.js", 60, "CWE-1321", JS + "prototype-pollution-merge"),
-    ("javascript/injection.js", 73, "CWE-1321", JS + "prototype-pollution-merge"),
     ("typescript/server.ts", 5, "CWE-78", JS + "exec-built-command"),
     ("typescript/server.ts", 9, "CWE-338", JS + "weak-random-value"),
     ("typescript/server.ts", 13, "CWE-22", JS + "fs-path-built"),

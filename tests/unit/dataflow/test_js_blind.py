@@ -60,8 +60,6 @@ EXPECTED: dict[str, list[tuple[int, str, str]]] = {
         (2, "CWE-89", "sql-built-by-concatenation"),
         (7, "CWE-89", "sql-built-by-concatenation"),  # `sql` is declared as a template
         (13, "CWE-1321", "prototype-pollution-merge"),
-        (60, "CWE-1321", "prototype-pollution-merge"),  # store[section][key] = value
-        (73, "CWE-1321", "prototype-pollution-merge"),  # the same in an arrow function
     ],
     "typescript/server.ts": [
         (5, "CWE-78", "exec-built-command"),

@@ -11,13 +11,7 @@ import re
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.js_common import (
-    arguments,
-    calls,
-    is_constant,
-    is_string_built,
-    strip,
-)
+from vulnsight.dataflow.blind.js_common import arguments, calls, is_string_built, strip
 from vulnsight.dataflow.syntax import walk
 
 SQL = Check(
@@ -42,13 +36,7 @@ _SQL_START = re.compile(
 _ESCAPE = re.compile(r"(?i)\b(escape|escapeId|escapeLiteral|quote|format)\w*\s*\(")
 _GUARDS = ("__proto__", "constructor", "prototype", "hasOwnProperty", "hasOwn(")
 _FUNCTIONS = frozenset(
-    {
-        "function_declaration",
-        "function_expression",
-        "function",
-        "method_definition",
-        "arrow_function",
-    }
+    {"function_declaration", "function_expression", "function", "method_definition"}
 )
 
 
@@ -98,33 +86,21 @@ def _is_built_sql(reader: Reader, node: Node) -> bool:
 
 
 def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
-    """A function that, in a `for (k in src)` loop, assigns `target[k]` and calls itself
-    on `target[k]`, without testing `k` against `__proto__`/`constructor` or own
-    properties; or that assigns `obj[a][b] = v` with both keys computed (`a` may be
-    `__proto__`, `b` any property of every object)."""
+    """A function that, in a `for (k in src)` loop (or over `Object.keys(src)`), assigns
+    `target[k]` and calls itself on the values, without testing `k` against
+    `__proto__`/`constructor` or own properties."""
     hits: list[Hit] = []
     for fn in walk(root):
         if fn.type not in _FUNCTIONS:
             continue
         name = _function_name(reader, fn)
         body = fn.child_by_field_name("body")
-        if body is None:
+        if not name or body is None:
             continue
         text = reader.text(body)
-        if any(g in text for g in _GUARDS):
+        if any(g in text for g in _GUARDS) or not re.search(rf"\b{re.escape(name)}\s*\(", text):
             continue
-        recursive = re.search(rf"\b{re.escape(name)}\s*\(", text) if name else None
-        nested = _nested_dynamic_assignment(reader, body)
-        if nested is not None:
-            steps = [(nested, f"{reader.text(nested)[:50]}: both keys are computed")]
-            message = (
-                f"{reader.text(nested)[:50]} writes a property chosen at run time on an "
-                f"object chosen at run time: `__proto__` pollutes Object.prototype "
-                f"({PROTOTYPE.cwe})"
-            )
-            hits.append(reader.hit(PROTOTYPE, steps, message))
-            continue
-        for loop in walk(body) if recursive else ():
+        for loop in walk(body):
             found = _keyed_assignment(reader, loop, name)
             if found is not None:
                 key, assignment = found
@@ -139,47 +115,6 @@ def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
                 hits.append(reader.hit(PROTOTYPE, steps, message))
                 break
     return hits
-
-
-def _nested_dynamic_assignment(reader: Reader, body: Node) -> Node | None:
-    """`obj[a][b] = v` directly in `body` (not in a nested function) where neither key
-    is a constant, a number or a counting loop's index."""
-    counters = {
-        reader.text(n)
-        for loop in walk(body)
-        if loop.type == "for_statement"
-        for n in walk(loop.child_by_field_name("initializer") or loop)
-        if n.type == "identifier"
-    }
-    for node in walk(body):
-        if node.type != "assignment_expression" or _inside_function(node, body):
-            continue
-        outer = strip(node.child_by_field_name("left"))
-        if outer is None or outer.type != "subscript_expression":
-            continue
-        inner = strip(outer.child_by_field_name("object"))
-        if inner is None or inner.type != "subscript_expression":
-            continue
-        keys = [strip(k.child_by_field_name("index")) for k in (inner, outer)]
-        if all(k is not None and _computed_key(reader, k, counters) for k in keys):
-            return node
-    return None
-
-
-def _computed_key(reader: Reader, key: Node, counters: set[str]) -> bool:
-    if key.type not in ("identifier", "member_expression", "subscript_expression"):
-        return False
-    text = reader.text(key)
-    return text not in counters and not text.endswith(".length") and not is_constant(reader, key)
-
-
-def _inside_function(node: Node, body: Node) -> bool:
-    parent = node.parent
-    while parent is not None and parent != body:
-        if parent.type in _FUNCTIONS or parent.type == "arrow_function":
-            return True
-        parent = parent.parent
-    return False
 
 
 def _function_name(reader: Reader, fn: Node) -> str:

@@ -28,7 +28,7 @@ LANGUAGE_OF = {
     "cyberseceval_icd": "c",
     "solidifi": "solidity",
 }
-_EXT = {"c": "c", "cpp": "cpp", "solidity": "sol"}
+_EXT = {"c": "c", "cpp": "cpp", "solidity": "sol", "javascript": "js", "typescript": "ts"}
 #: The corpus CWEs each check is meant to find (recall is measured over these).
 TARGETS = {
     "null-deref-after-alloc": {"CWE-476", "CWE-690"},
@@ -43,6 +43,24 @@ TARGETS = {
     "missing-access-control": {"CWE-284", "CWE-285", "CWE-862"},
     "unchecked-arithmetic": {"CWE-682", "CWE-190", "CWE-191"},
     "unbounded-loop-external-call": {"CWE-400", "CWE-834"},
+    "eval-non-constant": {"CWE-94", "CWE-95"},
+    "require-non-constant": {"CWE-95", "CWE-706", "CWE-829"},
+    "exec-built-command": {"CWE-78", "CWE-95"},
+    "weak-random-value": {"CWE-338", "CWE-330"},
+    "post-message-any-origin": {"CWE-345"},
+    "html-from-non-constant": {"CWE-79", "CWE-80", "CWE-116"},
+    "regexp-non-constant": {"CWE-1333", "CWE-185", "CWE-400", "CWE-730"},
+    "fs-path-built": {"CWE-22"},
+    "buffer-constructor-non-constant": {"CWE-770"},
+    "buffer-no-assert": {"CWE-119"},
+    "weak-hash": {"CWE-327", "CWE-328", "CWE-916"},
+    "weak-cipher": {"CWE-327", "CWE-310"},
+    "tls-verification-off": {"CWE-295"},
+    "secret-compared-not-constant-time": {"CWE-208"},
+    "hard-coded-secret": {"CWE-798"},
+    "sql-built-by-concatenation": {"CWE-89"},
+    "prototype-pollution-merge": {"CWE-1321", "CWE-915"},
+    "cleartext-url": {"CWE-319"},
 }
 
 

@@ -17,6 +17,7 @@ from ..conftest import FIXTURES, ROOT
 
 C = "vulnsight.flow.c."
 SOL = "vulnsight.flow.solidity."
+JS = "vulnsight.flow.javascript."
 # (file, line, CWE, rule id) of every finding the vulnerable fixtures must give, no more.
 EXPECTED = {
     ("c/vulnerable.c", 11, "CWE-193", C + "off-by-one"),  # i <= N over buf[N]
@@ -59,6 +60,43 @@ EXPECTED = {
     ("javascript/orm.js", 25, "CWE-89", "vulnsight.flow.javascript.sql-injection"),  # knex.raw
     ("javascript/orm.js", 33, "CWE-1336", "vulnsight.flow.javascript.template-injection"),
     ("javascript/orm.js", 41, "CWE-1336", "vulnsight.flow.javascript.template-injection"),
+    # the JavaScript/TypeScript blind checks (tests/unit/dataflow/test_js_blind.py)
+    ("javascript/code.js", 6, "CWE-95", JS + "eval-non-constant"),
+    ("javascript/code.js", 10, "CWE-95", JS + "eval-non-constant"),
+    ("javascript/code.js", 14, "CWE-95", JS + "eval-non-constant"),
+    ("javascript/code.js", 18, "CWE-95", JS + "require-non-constant"),
+    ("javascript/code.js", 22, "CWE-78", JS + "exec-built-command"),
+    ("javascript/code.js", 27, "CWE-78", JS + "exec-built-command"),
+    ("javascript/random.js", 4, "CWE-338", JS + "weak-random-value"),
+    ("javascript/random.js", 8, "CWE-338", JS + "weak-random-value"),
+    ("javascript/random.js", 15, "CWE-338", JS + "weak-random-value"),
+    ("javascript/random.js", 21, "CWE-338", JS + "weak-random-value"),
+    ("javascript/browser.js", 2, "CWE-345", JS + "post-message-any-origin"),
+    ("javascript/browser.js", 10, "CWE-79", JS + "html-from-non-constant"),
+    ("javascript/browser.js", 14, "CWE-79", JS + "html-from-non-constant"),
+    ("javascript/browser.js", 18, "CWE-79", JS + "html-from-non-constant"),
+    ("javascript/browser.js", 42, "CWE-319", JS + "cleartext-url"),
+    ("javascript/browser.js", 46, "CWE-319", JS + "cleartext-url"),
+    ("javascript/Comment.jsx", 4, "CWE-79", JS + "html-from-non-constant"),
+    ("javascript/data.js", 6, "CWE-1333", JS + "regexp-non-constant"),
+    ("javascript/data.js", 10, "CWE-1333", JS + "regexp-non-constant"),
+    ("javascript/data.js", 14, "CWE-22", JS + "fs-path-built"),
+    ("javascript/data.js", 18, "CWE-22", JS + "fs-path-built"),
+    ("javascript/data.js", 22, "CWE-770", JS + "buffer-constructor-non-constant"),
+    ("javascript/data.js", 26, "CWE-119", JS + "buffer-no-assert"),
+    ("javascript/data.js", 76, "CWE-1333", JS + "regexp-non-constant"),
+    ("javascript/crypto.js", 5, "CWE-328", JS + "weak-hash"),
+    ("javascript/crypto.js", 9, "CWE-327", JS + "weak-cipher"),
+    ("javascript/crypto.js", 14, "CWE-295", JS + "tls-verification-off"),
+    ("javascript/crypto.js", 19, "CWE-208", JS + "secret-compared-not-constant-time"),
+    ("javascript/crypto.js", 23, "CWE-798", JS + "hard-coded-secret"),
+    ("javascript/injection.js", 2, "CWE-89", JS + "sql-built-by-concatenation"),
+    ("javascript/injection.js", 7, "CWE-89", JS + "sql-built-by-concatenation"),
+    ("javascript/injection.js", 13, "CWE-1321", JS + "prototype-pollution-merge"),
+    ("typescript/server.ts", 5, "CWE-78", JS + "exec-built-command"),
+    ("typescript/server.ts", 9, "CWE-338", JS + "weak-random-value"),
+    ("typescript/server.ts", 13, "CWE-22", JS + "fs-path-built"),
+    ("typescript/server.ts", 17, "CWE-95", JS + "eval-non-constant"),
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from vulnsight.dataflow.blind.js_common import JsFacts
 from vulnsight.dataflow.syntax import NodeReader
 from vulnsight.types import PathStep
 
@@ -24,7 +25,7 @@ class Check:
     (hits + 2), at most 0.9); 0.5 where the corpora gave no hit to measure."""
 
     id: str
-    family: str  # "c" (C and C++) or "solidity"
+    family: str  # "c" (C and C++), "solidity" or "javascript" (and TypeScript)
     cwe: str
     label: str
     confidence: float
@@ -60,6 +61,8 @@ class Reader(NodeReader):
 
     #: Solidity: every contract of the scan, for inherited modifiers and functions
     contracts: ContractIndex | None = None
+    #: JavaScript/TypeScript: the file's constant names and declared values
+    js: JsFacts = JsFacts()
 
     def name_of(self, node: Node | None) -> str:
         """The text of a node with Solidity's `expression` wrappers removed."""

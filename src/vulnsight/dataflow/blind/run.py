@@ -7,8 +7,20 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
+from vulnsight.dataflow.blind import (
+    c_bounds,
+    c_memory,
+    c_null,
+    js_code,
+    js_crypto,
+    js_data,
+    js_injection,
+    js_random,
+    js_web,
+    solidity,
+)
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
+from vulnsight.dataflow.blind.js_common import file_facts, repaired_source
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
 from vulnsight.errors import VulnsightError
@@ -43,6 +55,26 @@ SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.unchecked_arithmetic,
     solidity.unbounded_loop_external_call,
 )
+#: JavaScript and TypeScript: checks over a whole file (module-level code counts).
+JS_CHECKS: tuple[FunctionCheck, ...] = (
+    js_code.eval_non_constant,
+    js_code.require_non_constant,
+    js_code.exec_built_command,
+    js_random.weak_random_value,
+    js_web.post_message_any_origin,
+    js_web.html_from_non_constant,
+    js_web.cleartext_url,
+    js_data.regexp_non_constant,
+    js_data.fs_path_built,
+    js_data.buffer_non_constant,
+    js_data.buffer_no_assert,
+    js_crypto.weak_crypto,
+    js_crypto.tls_verification_off,
+    js_crypto.secret_compared,
+    js_crypto.hard_coded_secret,
+    js_injection.sql_built,
+    js_injection.prototype_pollution_merge,
+)
 #: Every check, by rule id (for documentation and the benchmark).
 CHECKS: dict[str, Check] = {
     c.rule_id: c
@@ -50,10 +82,23 @@ CHECKS: dict[str, Check] = {
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
         c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
-        solidity.DOS_LOOP,
+        solidity.DOS_LOOP, js_code.EVAL, js_code.REQUIRE, js_code.EXEC, js_random.WEAK_RANDOM,
+        js_web.POST_MESSAGE, js_web.HTML, js_data.REGEXP, js_data.FS_PATH, js_data.BUFFER,
+        js_data.NO_ASSERT, js_crypto.WEAK_HASH, js_crypto.WEAK_CIPHER, js_crypto.TLS_OFF,
+        js_crypto.TIMING, js_crypto.SECRET, js_injection.SQL, js_injection.PROTOTYPE,
+        js_web.CLEARTEXT,
     )
 }  # fmt: skip
-_LANGUAGES = {"c": C_CHECKS, "cpp": C_CHECKS, "solidity": SOLIDITY_CHECKS}
+_LANGUAGES = {
+    "c": C_CHECKS,
+    "cpp": C_CHECKS,
+    "solidity": SOLIDITY_CHECKS,
+    "javascript": JS_CHECKS,
+    "typescript": JS_CHECKS,
+}
+_FILE_WIDE = frozenset({"solidity"})
+#: Languages whose checks also read module-level code (findings there belong to it).
+_MODULE_LEVEL = frozenset({"javascript", "typescript"})
 _WS = re.compile(r"\s+")
 
 
@@ -102,9 +147,15 @@ def _contracts(files: Sequence[SourceFile]) -> ContractIndex | None:
 def _file_hits(
     source: SourceFile, checks: Sequence[FunctionCheck], contracts: ContractIndex | None = None
 ) -> list[Hit]:
-    tree, data = parse_text(source.text, grammar_name(source.language, source.path))
+    grammar = grammar_name(source.language, source.path)
+    if source.language in ("javascript", "typescript"):
+        text, root = repaired_source(source.text, lambda t: parse_text(t, grammar)[0].root_node)
+        reader = Reader(text.encode("utf-8", "surrogatepass"), source.path, "")
+        reader.js = file_facts(reader, root)
+        return [hit for check in checks for hit in check(reader, root)]
+    tree, data = parse_text(source.text, grammar)
     reader = Reader(data, source.path, "")
-    if source.language == "solidity":
+    if source.language in _FILE_WIDE:
         reader.contracts = contracts
         return [hit for check in checks for hit in check(reader, tree.root_node)]
     hits: list[Hit] = []
@@ -142,8 +193,10 @@ def _finding(hit: Hit, source: SourceFile, lines: list[str], functions: list[Fun
 
 
 def _owner(functions: list[Function], line: int) -> str | None:
-    """The innermost extracted function holding `line`."""
+    """The innermost extracted function holding `line`; else the module-level unit
+    (JavaScript's top-level code is checked too)."""
     holding = [f for f in functions if f.kind != "toplevel" and f.start_line <= line <= f.end_line]
     if not holding:
-        return None
+        top = [f for f in functions if f.kind == "toplevel" and f.language in _MODULE_LEVEL]
+        return top[0].name if top and top[0].start_line <= line <= top[0].end_line else None
     return min(holding, key=lambda f: f.end_line - f.start_line).name

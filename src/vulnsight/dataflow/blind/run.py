@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
+from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, python, solidity
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
@@ -26,7 +26,8 @@ from vulnsight.types import (
 DETECTOR = "flow"
 
 #: Per language family: the checks over each C function node, and over a whole
-#: Solidity file (its contracts' state is file-wide).
+#: Solidity file (its contracts' state is file-wide) or Python file (its module
+#: statements are a scope of their own).
 C_CHECKS: tuple[FunctionCheck, ...] = (
     c_memory.null_deref_after_alloc,
     c_memory.realloc_loses_pointer,
@@ -43,6 +44,7 @@ SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.unchecked_arithmetic,
     solidity.unbounded_loop_external_call,
 )
+PYTHON_CHECKS: tuple[FunctionCheck, ...] = (python.built_strings,)
 #: Every check, by rule id (for documentation and the benchmark).
 CHECKS: dict[str, Check] = {
     c.rule_id: c
@@ -50,10 +52,17 @@ CHECKS: dict[str, Check] = {
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
         c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
-        solidity.DOS_LOOP,
+        solidity.DOS_LOOP, python.SHELL, python.SQL, python.EVAL, python.AUTOESCAPE,
     )
 }  # fmt: skip
-_LANGUAGES = {"c": C_CHECKS, "cpp": C_CHECKS, "solidity": SOLIDITY_CHECKS}
+_LANGUAGES = {
+    "c": C_CHECKS,
+    "cpp": C_CHECKS,
+    "solidity": SOLIDITY_CHECKS,
+    "python": PYTHON_CHECKS,
+}
+#: Languages whose checks read the whole file at once.
+_WHOLE_FILE = frozenset({"solidity", "python"})
 _WS = re.compile(r"\s+")
 
 
@@ -104,7 +113,7 @@ def _file_hits(
 ) -> list[Hit]:
     tree, data = parse_text(source.text, grammar_name(source.language, source.path))
     reader = Reader(data, source.path, "")
-    if source.language == "solidity":
+    if source.language in _WHOLE_FILE:
         reader.contracts = contracts
         return [hit for check in checks for hit in check(reader, tree.root_node)]
     hits: list[Hit] = []

@@ -1,0 +1,326 @@
+"""Python: how a string handed to a call was built. A string is *built* when a constant
+text is joined with a value the code does not fix (an f-string's `{x}`, `"..." % x`,
+`"..." + x`, `"...".format(x)`), inline or through the local names it was assigned to;
+a value cleaned on the way (`shlex.quote(x)`, `int(x)`) or a constant (a literal, an
+UPPER_CASE name, a local only ever bound to constants) does not build anything."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from vulnsight.dataflow.blind.base import Reader
+from vulnsight.dataflow.syntax import walk
+
+#: Calls whose result is clean whatever went in: quoting, escaping, numbers.
+CLEANING = re.compile(
+    r"(?:^|[._])(?:\w*quote\w*|\w*escape\w*|int|float|len|bool|abs|round|hex|ord|"
+    r"isdigit|isnumeric|isalnum|count|index|find|uuid4|UUID)$",
+    re.I,
+)
+_CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
+_LITERALS = frozenset({"integer", "float", "true", "false", "none", "ellipsis"})
+#: Nodes that open a scope of their own (their assignments are not the caller's).
+_SCOPES = frozenset({"function_definition", "class_definition", "lambda"})
+_PREFIX = re.compile(r"^[rRbBuUfF]{0,2}(?:'''|\"\"\"|'|\")")
+
+
+@dataclass(frozen=True)
+class Built:
+    """A string built from constant text and a value the code does not fix: the
+    constant text (`head`: the text before the first value included), the value,
+    and the node where the joining happens."""
+
+    text: str
+    value: Node
+    at: Node
+
+
+@dataclass
+class Scope:
+    """The assignments of one function (or module) to plain names, in source order:
+    (start byte, operator, value) per name; and the function's parameters."""
+
+    assigned: dict[str, list[tuple[int, str, Node]]] = field(default_factory=dict)
+    parameters: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, reader: Reader, node: Node) -> Scope:
+        """The assignments made directly in `node` (not in nested functions or classes)."""
+        scope = cls()
+        params = node.child_by_field_name("parameters")
+        if params is not None:
+            scope.parameters = frozenset(
+                reader.text(n) for n in walk(params) if n.type == "identifier"
+            )
+        body = node.child_by_field_name("body") or node
+        stack = list(reversed(body.named_children))
+        while stack:
+            current = stack.pop()
+            if current.type in _SCOPES:
+                continue
+            if current.type in ("assignment", "augmented_assignment"):
+                left = current.child_by_field_name("left")
+                right = current.child_by_field_name("right")
+                op = current.child_by_field_name("operator")
+                if left is not None and right is not None and left.type == "identifier":
+                    operator = reader.text(op) if op is not None else "="
+                    scope.assigned.setdefault(reader.text(left), []).append(
+                        (current.start_byte, operator, right)
+                    )
+            stack.extend(reversed(current.named_children))
+        return scope
+
+
+def string_text(reader: Reader, node: Node) -> str:
+    """A string literal's text without its prefix and quotes (interpolations kept)."""
+    if node.type == "concatenated_string":
+        return "".join(string_text(reader, c) for c in node.named_children if c.type == "string")
+    text = reader.text(node)
+    match = _PREFIX.match(text)
+    if match is None:
+        return text
+    quote = match.group(0).lstrip("rRbBuUfF")
+    body = text[match.end() :]
+    return body[: -len(quote)] if body.endswith(quote) else body
+
+
+class Strings:
+    """Questions about the values of one scope, asked at a byte offset (`at`): only the
+    assignments before it count."""
+
+    def __init__(self, reader: Reader, scope: Scope) -> None:
+        self.reader = reader
+        self.scope = scope
+
+    def callee_name(self, call: Node) -> str:
+        """The called name: `run` for `self.run(...)`, `cmd.run` for a dispatch
+        table's `__salt__['cmd.run'](...)`."""
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            return ""
+        if fn.type == "attribute":
+            attr = fn.child_by_field_name("attribute")
+            return self.reader.text(attr) if attr is not None else ""
+        if fn.type == "subscript":
+            key = fn.child_by_field_name("subscript")
+            if key is not None and key.type == "string":
+                return string_text(self.reader, key)
+        return self.reader.text(fn)
+
+    def literal(self, node: Node | None, at: int, depth: int = 0) -> str | None:
+        """The text of a constant string (a literal or a local bound only to one)."""
+        node = _inner(node)
+        if node is None or depth > 8:
+            return None
+        if node.type in ("string", "concatenated_string"):
+            if any(n.type == "interpolation" for n in walk(node)):
+                return None
+            return string_text(self.reader, node)
+        if node.type == "identifier":
+            values = self._values(self.reader.text(node), at)
+            if len(values) == 1 and values[0][1] == "=":
+                return self.literal(values[0][2], values[0][0], depth + 1)
+        return None
+
+    def constant(self, node: Node | None, at: int, depth: int = 0) -> bool:
+        """Whether `node`'s value is fixed by the code or cleaned (see the module)."""
+        node = _inner(node)
+        if node is None or depth > 8:
+            return node is None
+        kind = node.type
+        if kind in _LITERALS:
+            return True
+        if kind in ("string", "concatenated_string"):
+            return all(
+                self.constant(n.child_by_field_name("expression") or n.named_children[0], at)
+                for n in walk(node)
+                if n.type == "interpolation" and n.named_child_count
+            )
+        if kind == "identifier":
+            name = self.reader.text(node)
+            if _CONSTANT_NAME.match(name):
+                return True
+            values = self._values(name, at)
+            if not values or name in self.scope.parameters:
+                return False
+            return all(self.constant(v, start, depth + 1) for start, _, v in values)
+        if kind == "attribute":
+            attr = node.child_by_field_name("attribute")
+            return attr is not None and bool(_CONSTANT_NAME.match(self.reader.text(attr)))
+        if kind in ("binary_operator", "boolean_operator"):
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            return self.constant(left, at, depth + 1) and self.constant(right, at, depth + 1)
+        if kind == "conditional_expression":
+            parts = node.named_children
+            return len(parts) == 3 and all(
+                self.constant(p, at, depth + 1) for p in (parts[0], parts[2])
+            )
+        if kind in ("tuple", "list", "set", "expression_list"):
+            return all(self.constant(c, at, depth + 1) for c in node.named_children)
+        if kind == "dictionary":
+            return all(
+                self.constant(p.child_by_field_name("value"), at, depth + 1)
+                for p in node.named_children
+                if p.type == "pair"
+            )
+        if kind == "unary_operator":
+            return self.constant(node.child_by_field_name("argument"), at, depth + 1)
+        if kind == "call":
+            return self._clean_call(node, at, depth)
+        return False
+
+    def _clean_call(self, call: Node, at: int, depth: int) -> bool:
+        name = self.reader.dotted(call.child_by_field_name("function"))
+        if CLEANING.search(name):
+            return True
+        args = call.child_by_field_name("arguments")
+        if name == "str" and args is not None and args.named_child_count == 1:
+            return self.constant(args.named_children[0], at, depth + 1)
+        fn = call.child_by_field_name("function")
+        if fn is not None and fn.type == "attribute" and name.endswith((".format", ".join")):
+            receiver = fn.child_by_field_name("object")
+            listed = args.named_children if args is not None else []
+            return self.constant(receiver, at, depth + 1) and all(
+                self.constant(a.child_by_field_name("value") or a, at, depth + 1)
+                for a in listed
+            )
+        return False
+
+    def built(self, node: Node | None, at: int, depth: int = 0) -> Built | None:
+        """How `node` builds a string from constant text and an unfixed value, if it does."""
+        node = _inner(node)
+        if node is None or depth > 8:
+            return None
+        kind = node.type
+        if kind in ("string", "concatenated_string"):
+            for n in walk(node):
+                if n.type != "interpolation" or not n.named_child_count:
+                    continue
+                value = n.child_by_field_name("expression") or n.named_children[0]
+                if not self.constant(value, at, depth + 1):
+                    return Built(string_text(self.reader, node), value, node)
+            return None
+        if kind == "binary_operator":
+            return self._operator(node, at, depth)
+        if kind == "call":
+            return self._format(node, at, depth)
+        if kind == "identifier":
+            return self._name(node, at, depth)
+        return None
+
+    def _operator(self, node: Node, at: int, depth: int) -> Built | None:
+        op = node.child_by_field_name("operator")
+        operator = self.reader.text(op) if op is not None else ""
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if operator == "%":
+            text = self.literal(left, at)
+            if text is not None and not self.constant(right, at, depth + 1):
+                return Built(text, _first_unfixed(self, right, at), node)
+            return self.built(left, at, depth + 1)
+        if operator != "+":
+            return None
+        parts = _flatten_plus(self.reader, node)
+        texts: list[str] = []
+        value: Node | None = None
+        inner: Built | None = None
+        for part in parts:
+            text = self.literal(part, at)
+            if text is not None:
+                texts.append(text)
+                continue
+            found = self.built(part, at, depth + 1)
+            if found is not None:
+                texts.append(found.text)
+                inner = inner or found
+            elif value is None and not self.constant(part, at, depth + 1):
+                value = part
+        if value is not None and texts:
+            return Built("".join(texts), value, node)
+        if inner is not None:
+            return Built("".join(texts), inner.value, node)
+        return None
+
+    def _format(self, call: Node, at: int, depth: int) -> Built | None:
+        fn = call.child_by_field_name("function")
+        if fn is None or fn.type != "attribute":
+            return None
+        attr = fn.child_by_field_name("attribute")
+        if attr is None or self.reader.text(attr) != "format":
+            return None
+        text = self.literal(fn.child_by_field_name("object"), at)
+        args = call.child_by_field_name("arguments")
+        if text is None or args is None:
+            return None
+        for arg in args.named_children:
+            value = arg.child_by_field_name("value") if arg.type == "keyword_argument" else arg
+            if value is not None and not self.constant(value, at, depth + 1):
+                return Built(text, value, call)
+        return None
+
+    def _name(self, node: Node, at: int, depth: int) -> Built | None:
+        """The string a local holds at `at`: its last plain assignment and the `+=`
+        after it (straight-line reading; branches are not told apart)."""
+        state: Built | None = None
+        base: str | None = None
+        for start, operator, value in self._values(self.reader.text(node), at):
+            if operator == "=":
+                state = self.built(value, start, depth + 1)
+                base = self.literal(value, start)
+            elif operator == "+=":
+                added = self.built(value, start, depth + 1)
+                if added is not None:
+                    state = Built((base or "") + added.text, added.value, value)
+                elif base is not None and not self.constant(value, start, depth + 1):
+                    state = state or Built(base, value, value)
+                elif base is not None:
+                    text = self.literal(value, start)
+                    base = base + text if text is not None else None
+        return state
+
+    def _values(self, name: str, at: int) -> list[tuple[int, str, Node]]:
+        return [v for v in self.scope.assigned.get(name, []) if v[0] < at]
+
+
+def _inner(node: Node | None) -> Node | None:
+    while node is not None and node.type in ("parenthesized_expression", "expression_statement"):
+        inner = [c for c in node.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            break
+        node = inner[0]
+    return node
+
+
+def _flatten_plus(reader: Reader, node: Node) -> list[Node]:
+    """The operands of a chain `a + b + c`, left to right."""
+    inner = _inner(node)
+    if inner is None:
+        return []
+    op = inner.child_by_field_name("operator")
+    if inner.type == "binary_operator" and op is not None and reader.text(op) == "+":
+        left = inner.child_by_field_name("left")
+        right = inner.child_by_field_name("right")
+        return [
+            *(_flatten_plus(reader, left) if left is not None else []),
+            *(_flatten_plus(reader, right) if right is not None else []),
+        ]
+    return [inner]
+
+
+def _first_unfixed(strings: Strings, node: Node | None, at: int) -> Node:
+    """The first element of a `%` operand that is not constant (the operand itself
+    when it is not a tuple or a dictionary)."""
+    inner = _inner(node)
+    assert inner is not None
+    if inner.type in ("tuple", "list"):
+        for child in inner.named_children:
+            if not strings.constant(child, at):
+                return child
+    if inner.type == "dictionary":
+        for pair in inner.named_children:
+            value = pair.child_by_field_name("value")
+            if value is not None and not strings.constant(value, at):
+                return value
+    return inner

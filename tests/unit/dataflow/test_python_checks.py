@@ -1,0 +1,80 @@
+"""The Python blind checks (`vulnsight.dataflow.blind.python`): commands, queries and code
+built by pasting a value into a string, and Jinja2 without autoescaping, flagged at their
+(rule, line); the constant, quoted, list-argument and bound-parameter twins stay silent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vulnsight.dataflow.blind import run_checks
+from vulnsight.parse.extract import extract
+from vulnsight.types import SourceFile
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "blind" / "python" / "built.py"
+P = "vulnsight.flow.python."
+
+
+def _run(text: str) -> list[tuple[int, str, str]]:
+    source = SourceFile("a.py", "python", text)
+    findings, errors = run_checks([source], extract(source))
+    assert errors == []
+    return [(f.line_number, f.cwe, f.rule_id or "") for f in findings]
+
+
+def test_the_fixture_is_flagged_exactly() -> None:
+    assert _run(FIXTURE.read_text()) == [
+        (11, "CWE-78", P + "shell-command-built"),  # os.system("..." + name)
+        (20, "CWE-78", P + "shell-command-built"),  # f-string, shell=True
+        (34, "CWE-78", P + "shell-command-built"),  # self._run_ssh("... %s" % host)
+        (44, "CWE-78", P + "shell-command-built"),  # exec_command, then cmd += constant
+        (51, "CWE-89", P + "sql-query-built"),  # "SELECT ... %d" % game
+        (63, "CWE-89", P + "sql-query-built"),  # """INSERT ...""".format(...)
+        (76, "CWE-95", P + "eval-built-code"),  # eval("(" + expression + ") * 2")
+        (84, "CWE-79", P + "jinja2-autoescape-off"),  # Environment(loader=...)
+    ]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'import os\ndef f(x):\n    os.system("ls " + shlex.quote(x))\n',
+        'import os\nMODE = "-l"\ndef f():\n    os.system("ls " + MODE)\n',
+        'import os\ndef f():\n    d = "/tmp"\n    os.system("ls %s" % d)\n',
+        "import subprocess\ndef f(x):\n    subprocess.run('ls %s' % x)\n",  # no shell
+        "def f(self, host):\n    self._run_ssh(['ls', host])\n",
+        "def f(self, n):\n    self.run_query('rows: %s' % n)\n",  # not a command line
+        'def f(c, x):\n    c.execute("SELECT a FROM t WHERE b = %s" % int(x))\n',
+        'def f(c, t, x):\n    c.execute("SELECT a FROM %s WHERE b = %%s" % t, [x])\n',
+        'def f(c, x):\n    c.execute("SELECT a FROM t WHERE b = %s", (x,))\n',
+        'def f(c, x):\n    c.execute(f"SELECT a FROM t WHERE b = {x}", params={"x": x})\n',
+        'def f(log, x):\n    log.info("SELECT a FROM t WHERE b = %s" % x)\n',
+        "def f(x):\n    return eval(x)\n",  # not built: the taint engine's
+        "def f(e, p):\n    return e.Environment(loader=p, autoescape=True)\n",
+    ],
+)
+def test_near_misses_stay_silent(code: str) -> None:
+    assert _run(code) == []
+
+
+def test_module_statements_and_dispatch_tables_are_read() -> None:
+    code = (
+        "import os\n"
+        "name = input()\n"
+        "os.system('rm -rf /tmp/' + name)\n"
+        "def grains(key):\n"
+        "    return __salt__['cmd.run']('salt-call grains.get {0}'.format(key))\n"
+    )
+    assert _run(code) == [
+        (3, "CWE-78", P + "shell-command-built"),
+        (5, "CWE-78", P + "shell-command-built"),
+    ]
+
+
+def test_the_path_shows_where_the_string_was_built() -> None:
+    source = SourceFile("a.py", "python", FIXTURE.read_text())
+    findings, _ = run_checks([source], extract(source))
+    (grep,) = [f for f in findings if f.line_number == 20]
+    assert [(s.line, s.function) for s in grep.path] == [(19, "grep"), (20, "grep")]
+    assert grep.path[0].description.startswith("string built with pattern")

@@ -78,3 +78,22 @@ def test_the_path_shows_where_the_string_was_built() -> None:
     (grep,) = [f for f in findings if f.line_number == 20]
     assert [(s.line, s.function) for s in grep.path] == [(19, "grep"), (20, "grep")]
     assert grep.path[0].description.startswith("string built with pattern")
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        'if not re.match("^[a-z]+$", user):\n        return',
+        "if not user.isalnum():\n        return",
+        "if user not in ALLOWED:\n        return",
+    ],
+)
+def test_a_value_checked_before_it_is_pasted_is_clean(check: str) -> None:
+    code = f"import os\ndef f(user):\n    {check}\n    os.system('id ' + user)\n"
+    assert _run(code) == []
+    unchecked = "import os\ndef f(user):\n    os.system('id ' + user)\n"
+    assert _run(unchecked) == [(3, "CWE-78", P + "shell-command-built")]
+
+
+def test_classes_named_like_runners_are_not_run() -> None:
+    assert _run("def f(cmd):\n    raise SystemExit('cannot run %s' % cmd)\n") == []

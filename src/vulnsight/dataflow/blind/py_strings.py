@@ -20,6 +20,13 @@ CLEANING = re.compile(
     r"isdigit|isnumeric|isalnum|count|index|find|uuid4|UUID)$",
     re.I,
 )
+#: Calls that check a value (`re.match(p, x)`, `x.isalnum()`, `is_valid(x)`): a value
+#: checked before it is pasted is taken as clean.
+VALIDATING = re.compile(
+    r"(?:^|[._])(?:fullmatch|match|is[a-z]\w*|valid\w*|check_(?!output|call)\w*|\w*_is_valid|"
+    r"\w*_valid|saniti[sz]e\w*)$",
+    re.I,
+)
 _CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
 _LITERALS = frozenset({"integer", "float", "true", "false", "none", "ellipsis"})
 #: Nodes that open a scope of their own (their assignments are not the caller's).
@@ -45,6 +52,8 @@ class Scope:
 
     assigned: dict[str, list[tuple[int, str, Node]]] = field(default_factory=dict)
     parameters: frozenset[str] = frozenset()
+    # (start byte, text) of each value a validating call or an `in` test checks
+    checked: list[tuple[int, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, reader: Reader, node: Node) -> Scope:
@@ -70,8 +79,28 @@ class Scope:
                     scope.assigned.setdefault(reader.text(left), []).append(
                         (current.start_byte, operator, right)
                     )
+            scope.checked.extend((current.start_byte, t) for t in _checked(reader, current))
             stack.extend(reversed(current.named_children))
         return scope
+
+
+def _checked(reader: Reader, node: Node) -> list[str]:
+    """The values `node` checks: a validating call's arguments and receiver, the left
+    side of an `in` test."""
+    if node.type == "comparison_operator":
+        operators = [reader.text(c) for c in node.children if not c.is_named]
+        first = node.named_children[0] if node.named_children else None
+        tests = {"in", "not in"}
+        return [reader.text(first)] if first is not None and tests & set(operators) else []
+    if node.type != "call":
+        return []
+    fn = node.child_by_field_name("function")
+    args = node.child_by_field_name("arguments")
+    if fn is None or args is None or not VALIDATING.search(reader.dotted(fn)):
+        return []
+    found = [reader.text(a) for a in args.named_children]
+    receiver = fn.child_by_field_name("object") if fn.type == "attribute" else None
+    return [*found, reader.text(receiver)] if receiver is not None else found
 
 
 def string_text(reader: Reader, node: Node) -> str:
@@ -139,14 +168,19 @@ class Strings:
                 for n in walk(node)
                 if n.type == "interpolation" and n.named_child_count
             )
+        if kind in ("identifier", "attribute") and self._checked(node, at):
+            return True
         if kind == "identifier":
             name = self.reader.text(node)
             if _CONSTANT_NAME.match(name):
                 return True
+            # its last plain assignment and what is added after it (`x = int(x)` cleans
+            # a parameter; branches are not told apart)
             values = self._values(name, at)
-            if not values or name in self.scope.parameters:
+            last = max((i for i, v in enumerate(values) if v[1] == "="), default=-1)
+            if last < 0:
                 return False
-            return all(self.constant(v, start, depth + 1) for start, _, v in values)
+            return all(self.constant(v, start, depth + 1) for start, _, v in values[last:])
         if kind == "attribute":
             attr = node.child_by_field_name("attribute")
             return attr is not None and bool(_CONSTANT_NAME.match(self.reader.text(attr)))
@@ -279,6 +313,10 @@ class Strings:
                     text = self.literal(value, start)
                     base = base + text if text is not None else None
         return state
+
+    def _checked(self, node: Node, at: int) -> bool:
+        text = self.reader.text(node)
+        return any(start < at and checked == text for start, checked in self.scope.checked)
 
     def _values(self, name: str, at: int) -> list[tuple[int, str, Node]]:
         return [v for v in self.scope.assigned.get(name, []) if v[0] < at]

@@ -172,7 +172,9 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
         bound = len(positional) > 1 and "read_sql" not in name
         if query is not None and not bound and _SQL.match(query.text):
             hits.append(_hit(strings, SQL, query, call, f"{name}() without bound parameters"))
-    if words & _RUNNER_WORDS and not _SUBPROCESS.match(dotted) and dotted not in _SHELLS:
+    # a class (`SystemExit(...)`, `CommandError(...)`) is built, not run
+    runner = bool(words & _RUNNER_WORDS) and not name.lstrip("_")[:1].isupper()
+    if runner and not _SUBPROCESS.match(dotted) and dotted not in _SHELLS:
         built = strings.built(first, at)
         if built is not None and _COMMAND.match(built.text) and not _SQL_WORD.match(built.text):
             hits.append(_hit(strings, SHELL, built, call, f"{name}(), which runs a command"))

@@ -97,3 +97,40 @@ def test_a_value_checked_before_it_is_pasted_is_clean(check: str) -> None:
 
 def test_classes_named_like_runners_are_not_run() -> None:
     assert _run("def f(cmd):\n    raise SystemExit('cannot run %s' % cmd)\n") == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def f(c, db, name):\n    c.execute('ATTACH DATABASE \"%s\" AS \"%s\"' % (db, name))\n",
+        "def f(self, p):\n    self.execute_sql('PRAGMA foreign_keys = %s' % p)\n",
+    ],
+)
+def test_upper_case_statements_to_database_calls_are_not_commands(code: str) -> None:
+    assert _run(code) == []
+
+
+def test_a_check_counts_where_it_holds() -> None:
+    # the failed check does not leave: the query still runs with the unchecked value
+    kept = (
+        "def f(c, email):\n"
+        "    if not re.match('^[a-z]+@[a-z.]+$', email):\n"
+        "        error = 'bad'\n"
+        "    c.execute(\"SELECT * FROM users WHERE email = '%s'\" % email)\n"
+    )
+    assert _run(kept) == [(4, "CWE-89", P + "sql-query-built")]
+    # inside the branch a successful check takes, and not after it
+    inside = (
+        "import os\n"
+        "def f(name, seen):\n"
+        "    if name in ALLOWED:\n"
+        "        os.system('id ' + name)\n"
+        "    if name not in seen:\n"
+        "        os.system('id ' + name)\n"
+    )
+    assert _run(inside) == [(6, "CWE-78", P + "shell-command-built")]
+
+
+def test_upper_case_parameters_are_not_constants() -> None:
+    code = "def f(db, ID):\n    db.execute('SELECT * FROM games WHERE ID = %i' % ID)\n"
+    assert _run(code) == [(2, "CWE-89", P + "sql-query-built")]

@@ -52,8 +52,9 @@ class Scope:
 
     assigned: dict[str, list[tuple[int, str, Node]]] = field(default_factory=dict)
     parameters: frozenset[str] = frozenset()
-    # (start byte, text) of each value a validating call or an `in` test checks
-    checked: list[tuple[int, str]] = field(default_factory=list)
+    # each value a validating call or an `in` test checks: (text, from byte, to byte):
+    # after `if not ok(x): return`, or inside `if ok(x): ...`
+    checked: list[tuple[str, int, int]] = field(default_factory=list)
 
     @classmethod
     def of(cls, reader: Reader, node: Node) -> Scope:
@@ -79,28 +80,84 @@ class Scope:
                     scope.assigned.setdefault(reader.text(left), []).append(
                         (current.start_byte, operator, right)
                     )
-            scope.checked.extend((current.start_byte, t) for t in _checked(reader, current))
+            scope.checked.extend(_guards(reader, current))
             stack.extend(reversed(current.named_children))
         return scope
 
 
-def _checked(reader: Reader, node: Node) -> list[str]:
-    """The values `node` checks: a validating call's arguments and receiver, the left
-    side of an `in` test."""
-    if node.type == "comparison_operator":
-        operators = [reader.text(c) for c in node.children if not c.is_named]
-        first = node.named_children[0] if node.named_children else None
-        tests = {"in", "not in"}
-        return [reader.text(first)] if first is not None and tests & set(operators) else []
-    if node.type != "call":
+_EXITS = frozenset(
+    {"return_statement", "raise_statement", "continue_statement", "break_statement"}
+)
+_END = 1 << 62
+
+
+def _guards(reader: Reader, node: Node) -> list[tuple[str, int, int]]:
+    """The values an `if`/`elif`/`assert` checks, with the bytes where they are known
+    good: after the statement when a failed check leaves (`if not ok(x): return`,
+    `assert ok(x)`), inside the branch when it is taken on success (`if ok(x): ...`)."""
+    if node.type == "assert_statement":
+        return [(t, node.end_byte, _END) for t, negated in _tests(reader, node) if not negated]
+    if node.type not in ("if_statement", "elif_clause"):
         return []
+    condition = node.child_by_field_name("condition")
+    branch = node.child_by_field_name("consequence")
+    if condition is None or branch is None:
+        return []
+    leaves = any(n.type in _EXITS or _is_exit(reader, n) for n in walk(branch))
+    found = []
+    for text, negated in _tests(reader, condition):
+        if negated and leaves:
+            found.append((text, node.end_byte, _END))
+        elif not negated:
+            found.append((text, branch.start_byte, branch.end_byte))
+    return found
+
+
+def _is_exit(reader: Reader, node: Node) -> bool:
+    if node.type != "call":
+        return False
+    name = reader.dotted(node.child_by_field_name("function"))
+    return name.split(".")[-1] in ("exit", "_exit", "abort")
+
+
+def _tests(reader: Reader, condition: Node) -> list[tuple[str, bool]]:
+    """The values a condition tests, each with whether the test is negated (`not ok(x)`,
+    `x not in allowed`)."""
+    found = []
+    for node in walk(condition):
+        text = _tested(reader, node)
+        if text is None:
+            continue
+        negated = node.type == "comparison_operator" and any(
+            reader.text(c) == "not in" for c in node.children if not c.is_named
+        )
+        parent = node.parent
+        while parent is not None and parent != condition.parent:
+            if parent.type == "not_operator":
+                negated = not negated
+            parent = parent.parent
+        found.append((text, negated))
+    return found
+
+
+def _tested(reader: Reader, node: Node) -> str | None:
+    """The value `node` checks: a validating call's argument or receiver, the left side
+    of an `in` test."""
+    if node.type == "comparison_operator":
+        operators = {reader.text(c) for c in node.children if not c.is_named}
+        first = node.named_children[0] if node.named_children else None
+        return reader.text(first) if first is not None and operators & {"in", "not in"} else None
+    if node.type != "call":
+        return None
     fn = node.child_by_field_name("function")
     args = node.child_by_field_name("arguments")
     if fn is None or args is None or not VALIDATING.search(reader.dotted(fn)):
-        return []
-    found = [reader.text(a) for a in args.named_children]
+        return None
     receiver = fn.child_by_field_name("object") if fn.type == "attribute" else None
-    return [*found, reader.text(receiver)] if receiver is not None else found
+    listed = [a for a in args.named_children if a.type not in ("keyword_argument", "comment")]
+    if receiver is not None and receiver.type != "identifier" or not listed:
+        return reader.text(receiver) if receiver is not None else None
+    return reader.text(listed[-1])
 
 
 def string_text(reader: Reader, node: Node) -> str:
@@ -172,11 +229,11 @@ class Strings:
             return True
         if kind == "identifier":
             name = self.reader.text(node)
-            if _CONSTANT_NAME.match(name):
+            values = self._values(name, at)
+            if _CONSTANT_NAME.match(name) and not (name in self.scope.parameters or values):
                 return True
             # its last plain assignment and what is added after it (`x = int(x)` cleans
             # a parameter; branches are not told apart)
-            values = self._values(name, at)
             last = max((i for i, v in enumerate(values) if v[1] == "="), default=-1)
             if last < 0:
                 return False
@@ -316,7 +373,9 @@ class Strings:
 
     def _checked(self, node: Node, at: int) -> bool:
         text = self.reader.text(node)
-        return any(start < at and checked == text for start, checked in self.scope.checked)
+        return any(
+            start <= at < end and checked == text for checked, start, end in self.scope.checked
+        )
 
     def _values(self, name: str, at: int) -> list[tuple[int, str, Node]]:
         return [v for v in self.scope.assigned.get(name, []) if v[0] < at]

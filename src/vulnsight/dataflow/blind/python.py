@@ -85,8 +85,9 @@ _SQL_WORD = re.compile(
     r"declare|lock|use|copy|comment|listen|notify|values|where|from|and|or|order|group)\b",
     re.I,
 )
-#: A command line: a program name, then something after a blank.
-_COMMAND = re.compile(r"^\s*(?:[{%][^\s]*\s+)?[A-Za-z][\w.+/-]*\s+\S")
+#: A command line: a program name (not an upper-case keyword such as SQL's `ATTACH`),
+#: then something after a blank.
+_COMMAND = re.compile(r"^\s*(?:[{%][^\s]*\s+)?(?![A-Z0-9_]+\s)[A-Za-z][\w.+/-]*\s+\S")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
@@ -174,6 +175,7 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
             hits.append(_hit(strings, SQL, query, call, f"{name}() without bound parameters"))
     # a class (`SystemExit(...)`, `CommandError(...)`) is built, not run
     runner = bool(words & _RUNNER_WORDS) and not name.lstrip("_")[:1].isupper()
+    runner = runner and "sql" not in words and "cursor" not in dotted.lower()
     if runner and not _SUBPROCESS.match(dotted) and dotted not in _SHELLS:
         built = strings.built(first, at)
         if built is not None and _COMMAND.match(built.text) and not _SQL_WORD.match(built.text):

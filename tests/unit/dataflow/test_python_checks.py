@@ -102,7 +102,7 @@ def test_classes_named_like_runners_are_not_run() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "def f(c, db, name):\n    c.execute('ATTACH DATABASE \"%s\" AS \"%s\"' % (db, name))\n",
+        'def f(c, db, name):\n    c.execute(\'ATTACH DATABASE "%s" AS "%s"\' % (db, name))\n',
         "def f(self, p):\n    self.execute_sql('PRAGMA foreign_keys = %s' % p)\n",
     ],
 )

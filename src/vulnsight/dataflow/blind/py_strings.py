@@ -85,9 +85,7 @@ class Scope:
         return scope
 
 
-_EXITS = frozenset(
-    {"return_statement", "raise_statement", "continue_statement", "break_statement"}
-)
+_EXITS = frozenset({"return_statement", "raise_statement", "continue_statement", "break_statement"})
 _END = 1 << 62
 
 
@@ -275,8 +273,7 @@ class Strings:
             receiver = fn.child_by_field_name("object")
             listed = args.named_children if args is not None else []
             return self.constant(receiver, at, depth + 1) and all(
-                self.constant(a.child_by_field_name("value") or a, at, depth + 1)
-                for a in listed
+                self.constant(a.child_by_field_name("value") or a, at, depth + 1) for a in listed
             )
         return False
 

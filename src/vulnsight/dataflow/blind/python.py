@@ -147,14 +147,14 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
     dotted = reader.dotted(call.child_by_field_name("function"))
     name = strings.callee_name(call)
     positional, keywords = _arguments(reader, call)
-    if dotted.endswith("Environment") and "loader" in keywords and "autoescape" not in keywords:
-        if "**" not in keywords:
-            step = (call, f"{dotted}(loader=...) renders templates without autoescaping")
-            message = (
-                f"{dotted}() without autoescape=True (or select_autoescape()) renders "
-                f"variables into HTML unescaped ({AUTOESCAPE.cwe})"
-            )
-            return [reader.hit(AUTOESCAPE, [step], message)]
+    unescaped = "loader" in keywords and not {"autoescape", "**"} & set(keywords)
+    if dotted.endswith("Environment") and unescaped:
+        step = (call, f"{dotted}(loader=...) renders templates without autoescaping")
+        message = (
+            f"{dotted}() without autoescape=True (or select_autoescape()) renders "
+            f"variables into HTML unescaped ({AUTOESCAPE.cwe})"
+        )
+        return [reader.hit(AUTOESCAPE, [step], message)]
     first = positional[0] if positional else keywords.get("cmd") or keywords.get("command")
     if first is None:
         return []
@@ -206,8 +206,7 @@ def _hit(strings: Strings, check: Check, built: Built, call: Node, sink: str) ->
         steps.append((built.at, f"string built with {value}"))
     steps.append((call, f"built string passed to {sink}"))
     message = (
-        f"{value} is pasted into a string that reaches {sink} ({check.cwe}); "
-        f"{_ADVICE[check.cwe]}"
+        f"{value} is pasted into a string that reaches {sink} ({check.cwe}); {_ADVICE[check.cwe]}"
     )
     return reader.hit(check, steps, message)
 

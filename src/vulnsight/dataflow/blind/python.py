@@ -29,28 +29,28 @@ SHELL = Check(
     "python",
     "CWE-78",
     "shell command built from a value by string formatting",
-    0.5,
+    0.9,
 )
 SQL = Check(
     "sql-query-built",
     "python",
     "CWE-89",
     "SQL statement built from a value by string formatting, run without bound parameters",
-    0.5,
+    0.9,
 )
 EVAL = Check(
     "eval-built-code",
     "python",
     "CWE-95",
     "code built from a value by string formatting, passed to eval/exec",
-    0.5,
+    0.9,
 )
 AUTOESCAPE = Check(
     "jinja2-autoescape-off",
     "python",
     "CWE-79",
     "jinja2 Environment with a loader and autoescaping left off",
-    0.5,
+    0.86,
 )
 
 #: Calls that run their first argument through a shell.

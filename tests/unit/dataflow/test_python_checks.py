@@ -134,3 +134,40 @@ def test_a_check_counts_where_it_holds() -> None:
 def test_upper_case_parameters_are_not_constants() -> None:
     code = "def f(db, ID):\n    db.execute('SELECT * FROM games WHERE ID = %i' % ID)\n"
     assert _run(code) == [(2, "CWE-89", P + "sql-query-built")]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a local alias of a quoting function
+        "def f(c, conn, table):\n"
+        "    qn = conn.ops.quote_name\n"
+        "    c.execute('DELETE FROM %s' % qn(table))\n",
+        # every element of the pasted list is quoted
+        "def f(c, conn, table, cols):\n"
+        "    qn = conn.ops.quote_name\n"
+        "    c.execute('SELECT %s FROM t' % ', '.join(qn(x) for x in cols))\n",
+    ],
+)
+def test_quoted_identifiers_are_clean(code: str) -> None:
+    assert _run(code) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "flagged"),
+    [
+        ("\"SELECT a FROM t WHERE b = '%s'\" % x", True),
+        ("\"SELECT a FROM t WHERE b LIKE '%%%s%%'\" % x", True),
+        ('"SELECT a FROM t LIMIT {}".format(x)', True),
+        ('f"INSERT INTO t (a, b) VALUES (1, {x})"', True),
+        ('"DELETE FROM t WHERE id IN (" + x + ")"', True),
+        ('"SELECT a FROM %s" % x', False),  # an identifier: no parameter can take it
+        ('f"INSERT INTO {x} (a) SELECT a FROM s"', False),
+        ('"CREATE TABLE %s (%s)" % (x, x)', False),
+    ],
+)
+def test_only_values_pasted_where_a_parameter_would_go_are_flagged(
+    query: str, flagged: bool
+) -> None:
+    code = f"def f(c, x):\n    c.execute({query})\n"
+    assert _run(code) == ([(2, "CWE-89", P + "sql-query-built")] if flagged else [])

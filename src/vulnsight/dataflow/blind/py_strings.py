@@ -36,13 +36,23 @@ _PREFIX = re.compile(r"^[rRbBuUfF]{0,2}(?:'''|\"\"\"|'|\")")
 
 @dataclass(frozen=True)
 class Built:
-    """A string built from constant text and a value the code does not fix: the
-    constant text (`head`: the text before the first value included), the value,
-    and the node where the joining happens."""
+    """A string built from constant text and values the code does not fix: the constant
+    text (values shown as placeholders), each pasted value with the constant text
+    before it, and the node where the joining happens."""
 
     text: str
-    value: Node
+    pasted: tuple[tuple[str, Node], ...]
     at: Node
+
+    @property
+    def value(self) -> Node:
+        """The first value pasted."""
+        return self.pasted[0][1]
+
+    def after(self, prefix: str, at: Node) -> Built:
+        """The same string with constant text `prefix` in front of it."""
+        pasted = tuple((prefix + before, value) for before, value in self.pasted)
+        return Built(prefix + self.text, pasted, at)
 
 
 @dataclass
@@ -249,6 +259,10 @@ class Strings:
             )
         if kind in ("tuple", "list", "set", "expression_list"):
             return all(self.constant(c, at, depth + 1) for c in node.named_children)
+        if kind in ("generator_expression", "list_comprehension", "set_comprehension"):
+            # `(qn(c) for c in columns)`: every element is what its body makes
+            body = node.child_by_field_name("body")
+            return body is not None and self.constant(body, at, depth + 1)
         if kind == "dictionary":
             return all(
                 self.constant(p.child_by_field_name("value"), at, depth + 1)
@@ -263,7 +277,7 @@ class Strings:
 
     def _clean_call(self, call: Node, at: int, depth: int) -> bool:
         name = self.reader.dotted(call.child_by_field_name("function"))
-        if CLEANING.search(name):
+        if CLEANING.search(name) or CLEANING.search(self._alias(name, at)):
             return True
         args = call.child_by_field_name("arguments")
         if name == "str" and args is not None and args.named_child_count == 1:
@@ -271,11 +285,20 @@ class Strings:
         fn = call.child_by_field_name("function")
         if fn is not None and fn.type == "attribute" and name.endswith((".format", ".join")):
             receiver = fn.child_by_field_name("object")
-            listed = args.named_children if args is not None else []
+            listed = [] if args is None else args.named_children
+            if args is not None and args.type == "generator_expression":
+                listed = [args]  # `", ".join(qn(c) for c in columns)`
             return self.constant(receiver, at, depth + 1) and all(
                 self.constant(a.child_by_field_name("value") or a, at, depth + 1) for a in listed
             )
         return False
+
+    def _alias(self, name: str, at: int) -> str:
+        """What a local function name stands for (`qn = connection.ops.quote_name`)."""
+        values = self._values(name, at) if "." not in name else []
+        if len(values) == 1 and values[0][2].type in ("attribute", "identifier"):
+            return self.reader.dotted(values[0][2])
+        return ""
 
     def built(self, node: Node | None, at: int, depth: int = 0) -> Built | None:
         """How `node` builds a string from constant text and an unfixed value, if it does."""
@@ -284,13 +307,7 @@ class Strings:
             return None
         kind = node.type
         if kind in ("string", "concatenated_string"):
-            for n in walk(node):
-                if n.type != "interpolation" or not n.named_child_count:
-                    continue
-                value = n.child_by_field_name("expression") or n.named_children[0]
-                if not self.constant(value, at, depth + 1):
-                    return Built(string_text(self.reader, node), value, node)
-            return None
+            return self._fstring(node, at, depth)
         if kind == "binary_operator":
             return self._operator(node, at, depth)
         if kind == "call":
@@ -299,6 +316,24 @@ class Strings:
             return self._name(node, at, depth)
         return None
 
+    def _fstring(self, node: Node, at: int, depth: int) -> Built | None:
+        text = ""
+        pasted: list[tuple[str, Node]] = []
+        strings = [node] if node.type == "string" else node.named_children
+        for string in strings:
+            for part in string.named_children:
+                if part.type != "interpolation":
+                    if part.type in ("string_content", "escape_sequence"):
+                        text += self.reader.text(part)
+                    continue
+                value = part.child_by_field_name("expression")
+                if value is None and part.named_child_count:
+                    value = part.named_children[0]
+                if value is not None and not self.constant(value, at, depth + 1):
+                    pasted.append((text, value))
+                text += self.reader.text(part)
+        return Built(text, tuple(pasted), node) if pasted else None
+
     def _operator(self, node: Node, at: int, depth: int) -> Built | None:
         op = node.child_by_field_name("operator")
         operator = self.reader.text(op) if op is not None else ""
@@ -306,30 +341,29 @@ class Strings:
         if operator == "%":
             text = self.literal(left, at)
             if text is not None and not self.constant(right, at, depth + 1):
-                return Built(text, _first_unfixed(self, right, at), node)
+                pasted = _percent(self, text, right, at)
+                return Built(text, pasted, node) if pasted else None
             return self.built(left, at, depth + 1)
         if operator != "+":
             return None
-        parts = _flatten_plus(self.reader, node)
-        texts: list[str] = []
-        value: Node | None = None
-        inner: Built | None = None
-        for part in parts:
-            text = self.literal(part, at)
-            if text is not None:
-                texts.append(text)
+        text = ""
+        pasted: list[tuple[str, Node]] = []
+        literal = False
+        for part in _flatten_plus(self.reader, node):
+            constant = self.literal(part, at)
+            if constant is not None:
+                text += constant
+                literal = True
                 continue
             found = self.built(part, at, depth + 1)
             if found is not None:
-                texts.append(found.text)
-                inner = inner or found
-            elif value is None and not self.constant(part, at, depth + 1):
-                value = part
-        if value is not None and texts:
-            return Built("".join(texts), value, node)
-        if inner is not None:
-            return Built("".join(texts), inner.value, node)
-        return None
+                pasted.extend(found.after(text, node).pasted)
+                text += found.text
+                literal = True
+            elif not self.constant(part, at, depth + 1):
+                pasted.append((text, part))
+                text += "{}"
+        return Built(text, tuple(pasted), node) if pasted and literal else None
 
     def _format(self, call: Node, at: int, depth: int) -> Built | None:
         fn = call.child_by_field_name("function")
@@ -342,11 +376,31 @@ class Strings:
         args = call.child_by_field_name("arguments")
         if text is None or args is None:
             return None
+        positional = [a for a in args.named_children if a.type != "keyword_argument"]
+        keywords = {}
         for arg in args.named_children:
-            value = arg.child_by_field_name("value") if arg.type == "keyword_argument" else arg
-            if value is not None and not self.constant(value, at, depth + 1):
-                return Built(text, value, call)
-        return None
+            name, value = arg.child_by_field_name("name"), arg.child_by_field_name("value")
+            if arg.type == "keyword_argument" and name is not None and value is not None:
+                keywords[self.reader.text(name)] = value
+        pasted: list[tuple[str, Node]] = []
+        auto = 0
+        for field_match in _FIELD.finditer(text):
+            key = field_match.group(1).split(".")[0].split("[")[0]
+            if key.isdigit():
+                chosen = positional[int(key)] if int(key) < len(positional) else None
+            elif key:
+                chosen = keywords.get(key)
+            else:
+                chosen = positional[auto] if auto < len(positional) else None
+                auto += 1
+            if chosen is not None and not self.constant(chosen, at, depth + 1):
+                pasted.append((text[: field_match.start()], chosen))
+        if not pasted and not _FIELD.search(text):  # `*args`, `**kw`: unknown fields
+            for value in [*positional, *keywords.values()]:
+                if not self.constant(value, at, depth + 1):
+                    pasted.append((text, value))
+                    break
+        return Built(text, tuple(pasted), call) if pasted else None
 
     def _name(self, node: Node, at: int, depth: int) -> Built | None:
         """The string a local holds at `at`: its last plain assignment and the `+=`
@@ -358,14 +412,21 @@ class Strings:
                 state = self.built(value, start, depth + 1)
                 base = self.literal(value, start)
             elif operator == "+=":
+                before = state.text if state is not None else base
                 added = self.built(value, start, depth + 1)
-                if added is not None:
-                    state = Built((base or "") + added.text, added.value, value)
-                elif base is not None and not self.constant(value, start, depth + 1):
-                    state = state or Built(base, value, value)
-                elif base is not None:
+                if added is not None and before is not None:
+                    shifted = added.after(before, value)
+                    earlier = state.pasted if state is not None else ()
+                    state = Built(shifted.text, (*earlier, *shifted.pasted), value)
+                elif before is not None and not self.constant(value, start, depth + 1):
+                    earlier = state.pasted if state is not None else ()
+                    state = Built(before + "{}", (*earlier, (before, value)), value)
+                else:
                     text = self.literal(value, start)
-                    base = base + text if text is not None else None
+                    if state is not None and text is not None:
+                        state = Built(state.text + text, state.pasted, state.at)
+                    elif base is not None:
+                        base = base + text if text is not None else None
         return state
 
     def _checked(self, node: Node, at: int) -> bool:
@@ -403,18 +464,40 @@ def _flatten_plus(reader: Reader, node: Node) -> list[Node]:
     return [inner]
 
 
-def _first_unfixed(strings: Strings, node: Node | None, at: int) -> Node:
-    """The first element of a `%` operand that is not constant (the operand itself
-    when it is not a tuple or a dictionary)."""
+#: A `%` conversion: its mapping key (`%(name)s`) and its type.
+_CONVERSION = re.compile(
+    r"%(?:\(([^)]*)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])"
+)
+#: A `str.format` replacement field (its name; `{{` is not one).
+_FIELD = re.compile(r"(?<!\{)\{([^{}!:]*)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def _percent(
+    strings: Strings, text: str, node: Node | None, at: int
+) -> tuple[tuple[str, Node], ...]:
+    """The values `text % node` pastes that are not constant, each with the text before
+    its conversion."""
     inner = _inner(node)
     assert inner is not None
-    if inner.type in ("tuple", "list"):
-        for child in inner.named_children:
+    found = [(m.group(1), m.start()) for m in _CONVERSION.finditer(text) if m.group(2) != "%"]
+    pasted: list[tuple[str, Node]] = []
+    if inner.type == "tuple":
+        for child, (_, offset) in zip(inner.named_children, found, strict=False):
             if not strings.constant(child, at):
-                return child
+                pasted.append((text[:offset], child))
+        return tuple(pasted)
     if inner.type == "dictionary":
+        values = {}
         for pair in inner.named_children:
-            value = pair.child_by_field_name("value")
+            key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+            name = strings.literal(key, at) if key is not None else None
+            if name is not None and value is not None:
+                values[name] = value
+        for key, offset in found:
+            value = values.get(key or "")
             if value is not None and not strings.constant(value, at):
-                return value
-    return inner
+                pasted.append((text[:offset], value))
+        if pasted or values:
+            return tuple(pasted)
+    offset = found[0][1] if found else len(text)
+    return ((text[:offset], inner),)

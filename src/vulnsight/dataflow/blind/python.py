@@ -171,7 +171,10 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
     if sql_call and not (set(keywords) & _PARAMS or "*" in keywords):
         query = _sql_text(strings, first, at)
         bound = len(positional) > 1 and "read_sql" not in name
-        if query is not None and not bound and _SQL.match(query.text):
+        values = [] if query is None else [v for b, v in query.pasted if _value_position(b)]
+        if query is not None and values and not bound and _SQL.match(query.text):
+            # the message names a value pasted where a bound parameter would go
+            query = Built(query.text, ((query.text, values[0]),), query.at)
             hits.append(_hit(strings, SQL, query, call, f"{name}() without bound parameters"))
     # a class (`SystemExit(...)`, `CommandError(...)`) is built, not run
     runner = bool(words & _RUNNER_WORDS) and not name.lstrip("_")[:1].isupper()
@@ -181,6 +184,29 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
         if built is not None and _COMMAND.match(built.text) and not _SQL_WORD.match(built.text):
             hits.append(_hit(strings, SHELL, built, call, f"{name}(), which runs a command"))
     return hits
+
+
+#: The end of SQL text before a value (not an identifier): a comparison, a quote,
+#: `LIKE`, `LIMIT`, `VALUES`...
+_VALUE_TAIL = re.compile(
+    r"(?:[=<>]|\b(?:like|ilike|glob|regexp|limit|offset|values|between|in|then|else|when|is))$",
+    re.I,
+)
+_LIST_OPEN = re.compile(r"\b(?:values|in)\s*\(", re.I)
+
+
+def _value_position(before: str) -> bool:
+    """Whether SQL text ending in `before` takes a value next (`name = '`, `LIMIT `,
+    `VALUES (1, `) rather than an identifier (`FROM `, `INSERT INTO `): a bound
+    parameter can take only the former, so only it says the query should have one."""
+    tail = before.rstrip().rstrip("%").rstrip()
+    if tail.endswith("'"):
+        return True
+    tail = tail.rstrip('"`').rstrip()
+    if _VALUE_TAIL.search(tail):
+        return True
+    opened = [m.end() for m in _LIST_OPEN.finditer(tail)]
+    return bool(opened) and ")" not in tail[opened[-1] :] and tail.endswith(("(", ","))
 
 
 def _sql_text(strings: Strings, node: Node, at: int) -> Built | None:

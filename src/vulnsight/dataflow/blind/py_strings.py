@@ -341,8 +341,8 @@ class Strings:
         if operator == "%":
             text = self.literal(left, at)
             if text is not None and not self.constant(right, at, depth + 1):
-                pasted = _percent(self, text, right, at)
-                return Built(text, pasted, node) if pasted else None
+                formatted = _percent(self, text, right, at)
+                return Built(text, formatted, node) if formatted else None
             return self.built(left, at, depth + 1)
         if operator != "+":
             return None
@@ -487,16 +487,16 @@ def _percent(
                 pasted.append((text[:offset], child))
         return tuple(pasted)
     if inner.type == "dictionary":
-        values = {}
+        values: dict[str, Node] = {}
         for pair in inner.named_children:
-            key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+            key, item = pair.child_by_field_name("key"), pair.child_by_field_name("value")
             name = strings.literal(key, at) if key is not None else None
-            if name is not None and value is not None:
-                values[name] = value
-        for key, offset in found:
-            value = values.get(key or "")
-            if value is not None and not strings.constant(value, at):
-                pasted.append((text[:offset], value))
+            if name is not None and item is not None:
+                values[name] = item
+        for mapping_key, offset in found:
+            chosen = values.get(mapping_key or "")
+            if chosen is not None and not strings.constant(chosen, at):
+                pasted.append((text[:offset], chosen))
         if pasted or values:
             return tuple(pasted)
     offset = found[0][1] if found else len(text)

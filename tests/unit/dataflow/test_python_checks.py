@@ -4,6 +4,7 @@ built by pasting a value into a string, and Jinja2 without autoescaping, flagged
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,13 @@ def test_only_values_pasted_where_a_parameter_would_go_are_flagged(
 ) -> None:
     code = f"def f(c, x):\n    c.execute({query})\n"
     assert _run(code) == ([(2, "CWE-89", P + "sql-query-built")] if flagged else [])
+
+
+def test_a_string_doubled_on_every_line_is_read_in_linear_time() -> None:
+    # each line reads the string twice: without the kept states and the caps this was
+    # exponential (40 lines took 50 s; 20 more ran out of memory)
+    body = "".join(f"    s = s + t{i % 3} + s\n" for i in range(2000))
+    code = "import os\ndef f(t0, t1, t2):\n    s = 'ls '\n" + body + "    os.system(s)\n"
+    started = time.perf_counter()
+    assert _run(code) == [(2004, "CWE-78", P + "shell-command-built")]
+    assert time.perf_counter() - started < 60

@@ -27,6 +27,10 @@ VALIDATING = re.compile(
     r"\w*_valid|saniti[sz]e\w*)$",
     re.I,
 )
+_MAX_TEXT = 4_000
+_MAX_PASTED = 32
+#: Questions one scope may ask before its answers become "nothing found".
+WORK_LIMIT = 20_000
 _CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
 _LITERALS = frozenset({"integer", "float", "true", "false", "none", "ellipsis"})
 #: Nodes that open a scope of their own (their assignments are not the caller's).
@@ -43,6 +47,13 @@ class Built:
     text: str
     pasted: tuple[tuple[str, Node], ...]
     at: Node
+
+    def __post_init__(self) -> None:
+        # `s = s + x + s` doubles the string each line: keep what a check reads
+        if len(self.text) > _MAX_TEXT or len(self.pasted) > _MAX_PASTED:
+            pasted = tuple((b[:_MAX_TEXT], v) for b, v in self.pasted[:_MAX_PASTED])
+            object.__setattr__(self, "text", self.text[:_MAX_TEXT])
+            object.__setattr__(self, "pasted", pasted)
 
     @property
     def value(self) -> Node:
@@ -188,6 +199,12 @@ class Strings:
     def __init__(self, reader: Reader, scope: Scope) -> None:
         self.reader = reader
         self.scope = scope
+        # answers already given, per (node, offset): a long chain of `s = s + x` would
+        # otherwise be read again from every later line
+        self._constants: dict[tuple[int, int], bool] = {}
+        self._built: dict[tuple[int, int], Built | None] = {}
+        self._states: dict[str, list[tuple[Built | None, str | None]]] = {}
+        self.work = 0  # questions asked; past WORK_LIMIT every answer is "nothing found"
 
     def callee_name(self, call: Node) -> str:
         """The called name: `run` for `self.run(...)`, `cmd.run` for a dispatch
@@ -220,7 +237,17 @@ class Strings:
         return None
 
     def constant(self, node: Node | None, at: int, depth: int = 0) -> bool:
-        """Whether `node`'s value is fixed by the code or cleaned (see the module)."""
+        """Whether `node`'s value is fixed by the code or cleaned (see the module);
+        past the work limit, yes (nothing is reported)."""
+        if node is None:
+            return True
+        key = (node.id, at)
+        if key not in self._constants:
+            self.work += 1
+            self._constants[key] = self.work > WORK_LIMIT or self._constant(node, at, depth)
+        return self._constants[key]
+
+    def _constant(self, node: Node | None, at: int, depth: int) -> bool:
         node = _inner(node)
         if node is None or depth > 8:
             return node is None
@@ -301,7 +328,17 @@ class Strings:
         return ""
 
     def built(self, node: Node | None, at: int, depth: int = 0) -> Built | None:
-        """How `node` builds a string from constant text and an unfixed value, if it does."""
+        """How `node` builds a string from constant text and an unfixed value, if it does
+        (past the work limit: not known, None)."""
+        if node is None:
+            return None
+        key = (node.id, at)
+        if key not in self._built:
+            self.work += 1
+            self._built[key] = None if self.work > WORK_LIMIT else self._build(node, at, depth)
+        return self._built[key]
+
+    def _build(self, node: Node | None, at: int, depth: int) -> Built | None:
         node = _inner(node)
         if node is None or depth > 8:
             return None
@@ -404,30 +441,43 @@ class Strings:
 
     def _name(self, node: Node, at: int, depth: int) -> Built | None:
         """The string a local holds at `at`: its last plain assignment and the `+=`
-        after it (straight-line reading; branches are not told apart)."""
-        state: Built | None = None
-        base: str | None = None
-        for start, operator, value in self._values(self.reader.text(node), at):
-            if operator == "=":
-                state = self.built(value, start, depth + 1)
-                base = self.literal(value, start)
-            elif operator == "+=":
-                before = state.text if state is not None else base
-                added = self.built(value, start, depth + 1)
-                if added is not None and before is not None:
-                    shifted = added.after(before, value)
-                    earlier = state.pasted if state is not None else ()
-                    state = Built(shifted.text, (*earlier, *shifted.pasted), value)
-                elif before is not None and not self.constant(value, start, depth + 1):
-                    earlier = state.pasted if state is not None else ()
-                    state = Built(before + "{}", (*earlier, (before, value)), value)
-                else:
-                    text = self.literal(value, start)
-                    if state is not None and text is not None:
-                        state = Built(state.text + text, state.pasted, state.at)
-                    elif base is not None:
-                        base = base + text if text is not None else None
-        return state
+        after it (straight-line reading; branches are not told apart). Read forward
+        once per name: each assignment's state is kept for the later ones."""
+        name = self.reader.text(node)
+        count = len(self._values(name, at))
+        states = self._states.setdefault(name, [(None, None)])
+        assigned = self.scope.assigned.get(name, [])
+        while len(states) <= count:
+            start, operator, value = assigned[len(states) - 1]
+            states.append(self._assign(states[-1], operator, value, start, depth))
+        return states[count][0]
+
+    def _assign(
+        self,
+        previous: tuple[Built | None, str | None],
+        operator: str,
+        value: Node,
+        start: int,
+        depth: int,
+    ) -> tuple[Built | None, str | None]:
+        """The (built string, constant text) a name holds after one more assignment."""
+        state, base = previous
+        if operator == "=":
+            return self.built(value, start, depth + 1), self.literal(value, start)
+        if operator != "+=":
+            return None, None
+        before = state.text if state is not None else base
+        added = self.built(value, start, depth + 1)
+        earlier = state.pasted if state is not None else ()
+        if added is not None and before is not None:
+            shifted = added.after(before, value)
+            return Built(shifted.text, (*earlier, *shifted.pasted), value), base
+        if before is not None and not self.constant(value, start, depth + 1):
+            return Built(before + "{}", (*earlier, (before, value)), value), base
+        text = self.literal(value, start)
+        if state is not None and text is not None:
+            return Built(state.text + text, state.pasted, state.at), base
+        return state, (base + text if base is not None and text is not None else None)
 
     def _checked(self, node: Node, at: int) -> bool:
         text = self.reader.text(node)

@@ -20,7 +20,15 @@ from vulnsight.dataflow.blind import CHECKS, run_checks
 from vulnsight.parse.extract import extract
 from vulnsight.types import SourceFile
 
-SOURCES = ("juliet_c_cpp", "sven_dev", "cyberseceval_icd", "solidifi", "semgrep_rules_tests")
+SOURCES = (
+    "juliet_c_cpp",
+    "sven_dev",
+    "cyberseceval_icd",
+    "solidifi",
+    "semgrep_rules_tests",
+    "securityeval",
+    "llmseceval_secure",
+)
 #: Sources of one language family (the others hold several).
 LANGUAGE_OF = {
     "juliet_c_cpp": "c",
@@ -28,7 +36,14 @@ LANGUAGE_OF = {
     "cyberseceval_icd": "c",
     "solidifi": "solidity",
 }
-_EXT = {"c": "c", "cpp": "cpp", "solidity": "sol", "javascript": "js", "typescript": "ts"}
+_EXT = {
+    "c": "c",
+    "cpp": "cpp",
+    "solidity": "sol",
+    "javascript": "js",
+    "typescript": "ts",
+    "python": "py",
+}
 #: The corpus CWEs each check is meant to find (recall is measured over these).
 TARGETS = {
     "null-deref-after-alloc": {"CWE-476", "CWE-690"},
@@ -61,6 +76,10 @@ TARGETS = {
     "sql-built-by-concatenation": {"CWE-89"},
     "prototype-pollution-merge": {"CWE-1321", "CWE-915"},
     "cleartext-url": {"CWE-319"},
+    "shell-command-built": {"CWE-78", "CWE-77"},
+    "sql-query-built": {"CWE-89"},
+    "eval-built-code": {"CWE-94", "CWE-95"},
+    "jinja2-autoescape-off": {"CWE-79", "CWE-80", "CWE-116"},
 }
 
 
@@ -82,6 +101,8 @@ def main() -> int:
             if lang not in _EXT:
                 continue
             for check in CHECKS.values():
+                if (check.family == "python") != (lang == "python"):
+                    continue  # a Python check is measured on Python records only
                 if record["label"] == 1 and record["cwe"] in TARGETS[check.id]:
                     target_vuln[(check.id, source)] += 1
             file = SourceFile(f"record.{_EXT[lang]}", lang, record["code"])
@@ -101,9 +122,8 @@ def main() -> int:
     rows = []
     for check in CHECKS.values():
         for source in SOURCES:
-            if source in LANGUAGE_OF and (LANGUAGE_OF[source] == "solidity") != (
-                check.family == "solidity"
-            ):
+            family = LANGUAGE_OF.get(source)
+            if family is not None and (family == "solidity") != (check.family == "solidity"):
                 continue
             tp, fp = hits[(check.id, source, 1)], hits[(check.id, source, 0)]
             on_target = target_vuln[(check.id, source)]

@@ -18,6 +18,7 @@ from ..conftest import FIXTURES, ROOT
 C = "vulnsight.flow.c."
 SOL = "vulnsight.flow.solidity."
 JS = "vulnsight.flow.javascript."
+PY = "vulnsight.flow.python."
 # (file, line, CWE, rule id) of every finding the vulnerable fixtures must give, no more.
 EXPECTED = {
     ("c/vulnerable.c", 11, "CWE-193", C + "off-by-one"),  # i <= N over buf[N]
@@ -55,6 +56,14 @@ EXPECTED = {
     ("python/store.py", 32, "CWE-1336", "vulnsight.flow.python.template-injection"),
     ("python/store.py", 40, "CWE-601", "vulnsight.flow.python.open-redirect"),  # via go()
     ("python/store.py", 50, "CWE-22", "vulnsight.flow.python.path-traversal"),
+    ("python/built.py", 11, "CWE-78", PY + "shell-command-built"),  # os.system("..." + name)
+    ("python/built.py", 20, "CWE-78", PY + "shell-command-built"),  # f-string, shell=True
+    ("python/built.py", 34, "CWE-78", PY + "shell-command-built"),  # _run_ssh("... %s" % h)
+    ("python/built.py", 44, "CWE-78", PY + "shell-command-built"),  # exec_command(cmd)
+    ("python/built.py", 51, "CWE-89", PY + "sql-query-built"),  # "SELECT ... %d" % game
+    ("python/built.py", 63, "CWE-89", PY + "sql-query-built"),  # """INSERT""".format()
+    ("python/built.py", 76, "CWE-95", PY + "eval-built-code"),  # eval("(" + e + ")")
+    ("python/built.py", 84, "CWE-79", PY + "jinja2-autoescape-off"),  # Environment(loader=)
     ("javascript/orm.js", 8, "CWE-89", "vulnsight.flow.javascript.sql-injection"),
     ("javascript/orm.js", 16, "CWE-89", "vulnsight.flow.javascript.sql-injection-literal"),
     ("javascript/orm.js", 25, "CWE-89", "vulnsight.flow.javascript.sql-injection"),  # knex.raw
@@ -146,6 +155,9 @@ def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
     # the untrusted value reaches the sinks' safe twins in the same files, unflagged
     python_lines = {f["line_number"] for f in findings if f["file"] == "python/store.py"}
     assert not python_lines & {16, 24, 36, 46, 55}  # bound params, constant template, checks
+    # quoted, constant, list-argument, bound-parameter, escaped twins in built.py
+    built_lines = {f["line_number"] for f in findings if f["file"] == "python/built.py"}
+    assert not built_lines & {15, 24, 28, 38, 47, 56, 68, 72, 80, 89}
     js_lines = {f["line_number"] for f in findings if f["file"] == "javascript/orm.js"}
     assert not js_lines & {12, 21, 29, 37}
     sol_lines = {f["line_number"] for f in findings if f["file"] == "solidity/Checked.sol"}

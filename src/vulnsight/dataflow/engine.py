@@ -593,6 +593,7 @@ class FunctionAnalysis(CallAnalysis):
                 self.check_operand(target, "[]", "index", self.expr(index))
             if base is not None and value:
                 name = self.dotted(base)
+                self.check_item(target, name, index, value)
                 stored = step_all(value, self.step(target, f"stored in {name}"))
                 self.env[name] = union(self.env.get(name, CLEAN), stored)
             return
@@ -621,6 +622,17 @@ class FunctionAnalysis(CallAnalysis):
             return
         for child in target.named_children:  # tuples, lists, object/array patterns
             self.bind(child, value, right, constant_ok=False)
+
+    def check_item(self, target: Node, container: str, index: Node | None, value: Value) -> None:
+        """`response['Location'] = url`: an item whose store is a sink (`SinkSpec.items`)."""
+        if index is None or index.type != "string" or not value:
+            return
+        item = self.text(index).strip("'\"")
+        for sink in self.spec.item_sinks_for(container, item):
+            step = self.step(target, f"sink: {container}[{item!r}] ({sink.label}, {sink.cwe})")
+            for taint in value:
+                if taint.reaches(sink.cwe):
+                    self.record(SinkHit(taint, sink, step))
 
     def store(self, target: Node, name: str, value: Value) -> None:
         """Solidity: untrusted data written to a state variable (a pseudo-sink hit, so a

@@ -64,6 +64,9 @@ class SinkSpec:
     # only data stored by a function anyone can call counts (Solidity: an amount read
     # from a state variable anyone can set); parameters are kept for the callers
     stored: bool = False
+    # an item assignment, not a call: `response['Location'] = url` stores into one of
+    # these keys of a value the patterns name (`response`, `*.headers`)
+    items: tuple[str, ...] = ()
 
     def applies(self, arguments_text: str) -> bool:
         """Whether the call's argument text meets `requires` and not `unless`."""
@@ -159,9 +162,17 @@ class LanguageSpec:
             self._memo[key] = [
                 s
                 for s in self.sinks
-                if s.constructor == constructor and _matches(callee, s.patterns)
+                if s.constructor == constructor and not s.items and _matches(callee, s.patterns)
             ]
         return list(self._memo[key])
+
+    def item_sinks_for(self, container: str, item: str) -> list[SinkSpec]:
+        """The sinks storing into `container[item]` is (`response['Location']`)."""
+        return [
+            s
+            for s in self.sinks
+            if item.lower() in (i.lower() for i in s.items) and _matches(container, s.patterns)
+        ]
 
     def sanitiser_for(self, callee: str) -> SanitiserSpec | None:
         """The sanitiser or validator a called name is, if any; a name several
@@ -275,6 +286,7 @@ def _build(language: str, data: dict[str, Any]) -> LanguageSpec:
             constructor=bool(s.get("constructor", False)),
             receiver=str(s.get("receiver", "")),
             stored=bool(s.get("stored", False)),
+            items=_strings(s.get("items", [])),
         )
         for s in data.get("sink", [])
     )

@@ -12,7 +12,7 @@ from vulnsight.types import Finding
 class FlowDetector:
     """Inter-procedural taint analysis over the batch's parse and call graph (Python,
     JavaScript, TypeScript, C, C++, Solidity), plus the blind-class checks (C, C++,
-    Solidity: `vulnsight.dataflow.blind`); each finding carries its path."""
+    Solidity, Python: `vulnsight.dataflow.blind`); each finding carries its path."""
 
     name = "flow"
 

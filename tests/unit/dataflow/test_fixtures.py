@@ -45,6 +45,11 @@ PYTHON_FLAGGED = {
     ("more_sources.py", 51, "CWE-90"),  # conn.search_s
     ("more_sources.py", 65, "CWE-78"),  # os.getenv -> os.system
     ("more_sources.py", 71, "CWE-94"),  # sys.stdin -> exec
+    ("parsers.py", 11, "CWE-730"),  # request.args as a regex pattern
+    ("parsers.py", 21, "CWE-776"),  # request.form -> xml.etree fromstring
+    ("parsers.py", 25, "CWE-776"),  # request.data -> minidom.parseString
+    ("parsers.py", 35, "CWE-601"),  # Django response['Location'] = request.GET[...]
+    ("parsers.py", 41, "CWE-601"),  # Flask response.headers['Location'] = request.args
 }
 # (file, line) of each safe near-miss sink.
 PYTHON_SILENT = {
@@ -72,6 +77,10 @@ PYTHON_SILENT = {
     ("more_sources.py", 73),  # int() of stdin
     ("more_sources.py", 80),  # escape() in make_response
     ("more_sources.py", 84),  # a CLI opening the file it is given
+    ("parsers.py", 16),  # re.escape() of the request value
+    ("parsers.py", 29),  # a constant XML file
+    ("parsers.py", 46),  # a constant Location
+    ("parsers.py", 47),  # the request value in another header
 }
 JS_FLAGGED = {
     ("db.js", 8, "CWE-89"),  # Express req.query -> helper in another file

@@ -25,7 +25,7 @@ def test_sarif_code_flows_follow_the_path_and_validate(tmp_path: Path, sarif_sch
     doc = json.loads(sarif_render(report))
     jsonschema.validate(doc, sarif_schema)
     results = doc["runs"][0]["results"]
-    assert len(results) == len(report.findings) == 22
+    assert len(results) == len(report.findings) == 27
     by_location = {
         (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
          r["locations"][0]["physicalLocation"]["region"]["startLine"]): r

@@ -25,7 +25,7 @@ class Check:
     (hits + 2), at most 0.9); 0.5 where the corpora gave no hit to measure."""
 
     id: str
-    family: str  # "c" (C and C++), "solidity" or "javascript" (and TypeScript)
+    family: str  # "c" (C and C++), "solidity", "javascript" (and TypeScript) or "python"
     cwe: str
     label: str
     confidence: float

@@ -17,6 +17,7 @@ from vulnsight.dataflow.blind import (
     js_injection,
     js_random,
     js_web,
+    python,
     solidity,
 )
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
@@ -38,7 +39,8 @@ from vulnsight.types import (
 DETECTOR = "flow"
 
 #: Per language family: the checks over each C function node, and over a whole
-#: Solidity file (its contracts' state is file-wide).
+#: Solidity file (its contracts' state is file-wide) or Python file (its module
+#: statements are a scope of their own).
 C_CHECKS: tuple[FunctionCheck, ...] = (
     c_memory.null_deref_after_alloc,
     c_memory.realloc_loses_pointer,
@@ -75,6 +77,8 @@ JS_CHECKS: tuple[FunctionCheck, ...] = (
     js_injection.sql_built,
     js_injection.prototype_pollution_merge,
 )
+#: Python: checks over a whole file (how each string was built is read file-wide).
+PYTHON_CHECKS: tuple[FunctionCheck, ...] = (python.built_strings,)
 #: Every check, by rule id (for documentation and the benchmark).
 CHECKS: dict[str, Check] = {
     c.rule_id: c
@@ -87,6 +91,7 @@ CHECKS: dict[str, Check] = {
         js_data.NO_ASSERT, js_crypto.WEAK_HASH, js_crypto.WEAK_CIPHER, js_crypto.TLS_OFF,
         js_crypto.TIMING, js_crypto.SECRET, js_injection.SQL, js_injection.PROTOTYPE,
         js_web.CLEARTEXT,
+        python.SHELL, python.SQL, python.EVAL, python.AUTOESCAPE,
     )
 }  # fmt: skip
 _LANGUAGES = {
@@ -95,8 +100,10 @@ _LANGUAGES = {
     "solidity": SOLIDITY_CHECKS,
     "javascript": JS_CHECKS,
     "typescript": JS_CHECKS,
+    "python": PYTHON_CHECKS,
 }
-_FILE_WIDE = frozenset({"solidity"})
+#: Languages whose checks read the whole file at once.
+_FILE_WIDE = frozenset({"solidity", "python"})
 #: Languages whose checks also read module-level code (findings there belong to it).
 _MODULE_LEVEL = frozenset({"javascript", "typescript"})
 _WS = re.compile(r"\s+")

@@ -39,6 +39,11 @@ EXPECTED = {
     ("c/integer_add.c", 20, "CWE-190", C + "integer-overflow-add"),  # atoi(fgets) then count++
     ("c/integer_add.c", 26, "CWE-190", C + "integer-overflow-add"),  # ++seed, seed = rand()
     ("c/integer_add.c", 32, "CWE-190", C + "integer-overflow-add"),  # SHRT_MAX, then += 1
+    ("c/lifetime.c", 11, "CWE-415", C + "double-free"),  # free(buf) twice
+    ("c/lifetime.c", 20, "CWE-416", C + "use-after-free"),  # puts(copy) after free(copy)
+    ("c/lifetime.c", 29, "CWE-416", C + "use-after-free"),  # it->label[0] after free
+    ("cpp/lifetime.cpp", 10, "CWE-416", C + "use-after-free"),  # b->size after delete b
+    ("cpp/lifetime.cpp", 16, "CWE-415", C + "double-free"),  # delete[] data twice
     ("cpp/vulnerable.cpp", 8, "CWE-193", C + "off-by-one"),  # i <= 64 over a member array
     ("cpp/vulnerable.cpp", 14, "CWE-690", C + "null-deref-after-alloc"),  # static_cast<>(malloc)
     ("cpp/vulnerable.cpp", 19, "CWE-401", C + "realloc-loses-pointer"),
@@ -102,7 +107,13 @@ def test_vulnerable_fixtures_are_flagged_exactly(findings: list[dict[str, Any]])
 
 def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
     flagged = {f["file"] for f in findings}
-    for safe in ("c/safe.c", "c/integer_add_safe.c", "cpp/safe.cpp", "solidity/Safe.sol"):
+    for safe in (
+        "c/safe.c",
+        "c/integer_add_safe.c",
+        "c/lifetime_safe.c",
+        "cpp/safe.cpp",
+        "solidity/Safe.sol",
+    ):
         assert (FIXTURES / "blind" / safe).exists()
         assert safe not in flagged
     # the untrusted value reaches the sinks' safe twins in the same files, unflagged

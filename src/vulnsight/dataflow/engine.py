@@ -114,6 +114,11 @@ class FunctionAnalysis(CallAnalysis):
         self.visits = 0
         self.loop_depth = 0
         self.integers: set[str] = set()  # C: variables declared here with an integer type
+        # the states at each `break` of the switch statements being analysed (innermost
+        # last; a loop pushes its own frame so its breaks stay out of the switch's)
+        self.breaks: list[list[_State]] = []
+        # C: pointers set to a variable's address (`p = &data`): `*p` reads and writes data
+        self.aliases: dict[str, str] = {}
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -152,6 +157,13 @@ class FunctionAnalysis(CallAnalysis):
         for child in node.named_children:
             self.expr(child)
         self.dead = True
+
+    def run_break(self, node: Node) -> None:
+        """`break`: a switch statement's case ends here and the code after the switch
+        goes on with this state (a loop's break is the loop's own, see `run_loop`)."""
+        if self.breaks and not self.dead:
+            self.breaks[-1].append(self.here())
+        self.run_exit(node)
 
     def branch(
         self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
@@ -247,6 +259,7 @@ class FunctionAnalysis(CallAnalysis):
         body = node.child_by_field_name("body")
         before = self.here()
         self.loop_depth += 1
+        self.breaks.append([])
         try:
             for _ in range(2 if self.loop_depth <= TWICE_DEPTH else 1):
                 if left is not None and right is not None:
@@ -255,6 +268,9 @@ class FunctionAnalysis(CallAnalysis):
                 self.join([before, (state[0], state[1], False)])
         finally:
             self.loop_depth -= 1
+            broken = self.breaks.pop()
+        if broken:  # `if (...) { data = x; break; }`: the loop ends with data set
+            self.join([self.here(), *broken])
         alternative = node.child_by_field_name("alternative")
         if alternative is not None:
             self.run(alternative)
@@ -339,6 +355,37 @@ class FunctionAnalysis(CallAnalysis):
         if self.is_integer(target) and (other is None or self.is_integer(other)):
             self.check_operand(node, operator, "integer", value)
 
+    def note_alias(self, name: str, right: Node) -> None:
+        """C: remember that `name` points at a variable (`p = &data`), or forget it."""
+        value = right
+        while value.type in ("parenthesized_expression", "cast_expression"):
+            inner = value.child_by_field_name("value") or (
+                value.named_children[-1] if value.named_children else None
+            )
+            if inner is None:
+                break
+            value = inner
+        argument = value.child_by_field_name("argument")
+        if (
+            value.type == "pointer_expression"
+            and self.text(value)[:1] == "&"
+            and argument is not None
+            and argument.type == "identifier"
+        ):
+            self.aliases[name] = self.text(argument)
+        elif self.aliases:
+            self.aliases.pop(name, None)
+
+    def expr_pointer(self, node: Node) -> Value:
+        """`*p`: what p points at (the variable it was set to the address of, if any)."""
+        argument = node.child_by_field_name("argument")
+        value = self.expr(argument) if argument is not None else CLEAN
+        if argument is not None and self.text(node)[:1] == "*":
+            aliased = self.aliases.get(self.text(argument))
+            if aliased is not None:
+                return union(value, self.env.get(aliased, CLEAN))
+        return value
+
     def run_variable_statement(self, node: Node) -> None:
         """Solidity: `T x = v;` and `(bool ok, bytes memory d) = v;`."""
         value = node.child_by_field_name("value")
@@ -362,9 +409,18 @@ class FunctionAnalysis(CallAnalysis):
         body = node.child_by_field_name("body")
         cases = body.named_children if body is not None else []
         outcomes = [self.here()]
-        for case in cases:
-            outcomes.append(self.branch(case, None))
-        self.join(outcomes)
+        if node.type != "switch_statement":  # Python's `break` in a `case` leaves a loop
+            for case in cases:
+                outcomes.append(self.branch(case, None))
+            self.join(outcomes)
+            return
+        self.breaks.append([])
+        try:
+            for case in cases:
+                outcomes.append(self.branch(case, None))
+        finally:
+            broken = self.breaks.pop()
+        self.join(outcomes + broken)  # a case ending in `break` goes on after the switch
 
     # --- expressions -------------------------------------------------------------
 
@@ -559,6 +615,7 @@ class FunctionAnalysis(CallAnalysis):
             name = self.text(target)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
             self.store(target, name, value)
+            self.note_alias(name, right)
             known = constant(right, self.data, self.consts) if constant_ok else UNKNOWN
             if known is UNKNOWN:
                 self.consts.pop(name, None)
@@ -576,6 +633,9 @@ class FunctionAnalysis(CallAnalysis):
                 name = self.dotted(inner)
                 stored = step_all(value, self.step(target, f"stored through {name}"))
                 self.env[name] = union(self.env.get(name, CLEAN), stored)
+            aliased = self.aliases.get(self.text(inner)) if inner is not None else None
+            if aliased is not None:  # `p = &data; *p = x`: data holds x now
+                self.env[aliased] = step_all(value, self.step(target, f"stored in {aliased}"))
             return
         if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
@@ -662,7 +722,7 @@ _STATEMENTS: dict[str, Callable[[FunctionAnalysis, Node], None]] = {
     "return_statement": FunctionAnalysis.run_return,
     "raise_statement": FunctionAnalysis.run_exit,
     "throw_statement": FunctionAnalysis.run_exit,
-    "break_statement": FunctionAnalysis.run_exit,
+    "break_statement": FunctionAnalysis.run_break,
     "continue_statement": FunctionAnalysis.run_exit,
     "if_statement": FunctionAnalysis.run_if,
     "for_statement": FunctionAnalysis.run_loop,
@@ -686,6 +746,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "member_expression": FunctionAnalysis.expr_attribute,
     "field_expression": FunctionAnalysis.expr_attribute,
     "cast_expression": FunctionAnalysis.expr_cast,
+    "pointer_expression": FunctionAnalysis.expr_pointer,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
     "array_access": FunctionAnalysis.expr_array_access,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_memory, c_null, solidity
+from vulnsight.dataflow.blind import c_bounds, c_lifetime, c_memory, c_null, solidity
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
@@ -36,6 +36,7 @@ C_CHECKS: tuple[FunctionCheck, ...] = (
     c_bounds.strncpy_no_terminator,
     c_bounds.signed_size_bounded_above,
     c_bounds.size_truncated_to_int,
+    c_lifetime.use_after_free,
 )
 SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.reentrancy,
@@ -49,7 +50,8 @@ CHECKS: dict[str, Check] = {
     for c in (
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
-        c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
+        c_bounds.TRUNCATED_SIZE, c_lifetime.USE_AFTER_FREE, c_lifetime.DOUBLE_FREE,
+        solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
         solidity.DOS_LOOP,
     )
 }  # fmt: skip

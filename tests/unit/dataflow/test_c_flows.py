@@ -1,0 +1,101 @@
+"""C flows the engine follows through `switch` cases that end in `break` and through
+pointers set to a variable's address (`p = &data; *p = x`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .helpers import run_flow
+
+
+def _hits(tmp_path: Path, code: str, name: str = "a.c") -> list[tuple[int, str]]:
+    (tmp_path / name).write_text(code)
+    return [(f.line_number, f.cwe) for f in run_flow(tmp_path).findings]
+
+
+def test_a_case_ending_in_break_carries_its_taint_past_the_switch(tmp_path: Path) -> None:
+    code = (
+        "void f(int mode) {\n"
+        "    char buf[100] = \"\";\n"
+        "    char *data = buf;\n"
+        "    switch (mode) {\n"
+        "    case 1:\n"
+        "        fgets(data, 100, stdin);\n"
+        "        break;\n"
+        "    default:\n"
+        "        break;\n"
+        "    }\n"
+        "    system(data);\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == [(11, "CWE-78")]
+
+
+def test_a_break_inside_a_loop_inside_a_case_is_the_loops(tmp_path: Path) -> None:
+    code = (
+        "void f(int mode) {\n"
+        "    char buf[100] = \"\";\n"
+        "    char *data = buf;\n"
+        "    switch (mode) {\n"
+        "    case 1:\n"
+        "        while (1) {\n"
+        "            fgets(data, 100, stdin);\n"
+        "            break;\n"
+        "        }\n"
+        "        strcpy(data, \"ls\");\n"
+        "        data = \"ls\";\n"
+        "        break;\n"
+        "    }\n"
+        "    system(data);\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == []
+
+
+def test_a_case_that_cleans_the_value_stays_silent(tmp_path: Path) -> None:
+    code = (
+        "void f(int mode) {\n"
+        "    char *data = \"ls\";\n"
+        "    switch (mode) {\n"
+        "    case 1:\n"
+        "        data = \"pwd\";\n"
+        "        break;\n"
+        "    }\n"
+        "    system(data);\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == []
+
+
+def test_a_value_stored_through_an_alias_is_read_through_another(tmp_path: Path) -> None:
+    code = (
+        "void f(void) {\n"
+        "    int data = 0;\n"
+        "    int *p1 = &data;\n"
+        "    int *p2 = &data;\n"
+        "    {\n"
+        "        int data = *p1;\n"
+        "        fscanf(stdin, \"%d\", &data);\n"
+        "        *p1 = data;\n"
+        "    }\n"
+        "    {\n"
+        "        int data = *p2;\n"
+        "        printf(\"%d\", 100 / data);\n"
+        "    }\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == [(12, "CWE-369")]
+
+
+def test_an_alias_moved_elsewhere_no_longer_reads_the_variable(tmp_path: Path) -> None:
+    code = (
+        "void f(void) {\n"
+        "    int data = 0;\n"
+        "    int safe = 4;\n"
+        "    int *p = &data;\n"
+        "    fscanf(stdin, \"%d\", &data);\n"
+        "    p = &safe;\n"
+        "    printf(\"%d\", 100 / *p);\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == []

@@ -42,6 +42,10 @@ EXPECTED = {
     ("c/lifetime.c", 11, "CWE-415", C + "double-free"),  # free(buf) twice
     ("c/lifetime.c", 20, "CWE-416", C + "use-after-free"),  # puts(copy) after free(copy)
     ("c/lifetime.c", 29, "CWE-416", C + "use-after-free"),  # it->label[0] after free
+    ("c/uninit.c", 7, "CWE-457", C + "uninitialised-read"),  # sum += before sum is set
+    ("c/uninit.c", 14, "CWE-457", C + "uninitialised-read"),  # puts(name), name unset
+    ("c/uninit.c", 24, "CWE-457", C + "uninitialised-read"),  # counts[i] of malloc'd memory
+    ("c/uninit.c", 32, "CWE-457", C + "uninitialised-read"),  # table[3], table never written
     ("cpp/lifetime.cpp", 10, "CWE-416", C + "use-after-free"),  # b->size after delete b
     ("cpp/lifetime.cpp", 16, "CWE-415", C + "double-free"),  # delete[] data twice
     ("cpp/vulnerable.cpp", 8, "CWE-193", C + "off-by-one"),  # i <= 64 over a member array
@@ -111,6 +115,7 @@ def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
         "c/safe.c",
         "c/integer_add_safe.c",
         "c/lifetime_safe.c",
+        "c/uninit_safe.c",
         "cpp/safe.cpp",
         "solidity/Safe.sol",
     ):

@@ -16,7 +16,7 @@ def _hits(tmp_path: Path, code: str, name: str = "a.c") -> list[tuple[int, str]]
 def test_a_case_ending_in_break_carries_its_taint_past_the_switch(tmp_path: Path) -> None:
     code = (
         "void f(int mode) {\n"
-        "    char buf[100] = \"\";\n"
+        '    char buf[100] = "";\n'
         "    char *data = buf;\n"
         "    switch (mode) {\n"
         "    case 1:\n"
@@ -34,7 +34,7 @@ def test_a_case_ending_in_break_carries_its_taint_past_the_switch(tmp_path: Path
 def test_a_break_inside_a_loop_inside_a_case_is_the_loops(tmp_path: Path) -> None:
     code = (
         "void f(int mode) {\n"
-        "    char buf[100] = \"\";\n"
+        '    char buf[100] = "";\n'
         "    char *data = buf;\n"
         "    switch (mode) {\n"
         "    case 1:\n"
@@ -42,8 +42,8 @@ def test_a_break_inside_a_loop_inside_a_case_is_the_loops(tmp_path: Path) -> Non
         "            fgets(data, 100, stdin);\n"
         "            break;\n"
         "        }\n"
-        "        strcpy(data, \"ls\");\n"
-        "        data = \"ls\";\n"
+        '        strcpy(data, "ls");\n'
+        '        data = "ls";\n'
         "        break;\n"
         "    }\n"
         "    system(data);\n"
@@ -55,10 +55,10 @@ def test_a_break_inside_a_loop_inside_a_case_is_the_loops(tmp_path: Path) -> Non
 def test_a_case_that_cleans_the_value_stays_silent(tmp_path: Path) -> None:
     code = (
         "void f(int mode) {\n"
-        "    char *data = \"ls\";\n"
+        '    char *data = "ls";\n'
         "    switch (mode) {\n"
         "    case 1:\n"
-        "        data = \"pwd\";\n"
+        '        data = "pwd";\n'
         "        break;\n"
         "    }\n"
         "    system(data);\n"
@@ -75,12 +75,12 @@ def test_a_value_stored_through_an_alias_is_read_through_another(tmp_path: Path)
         "    int *p2 = &data;\n"
         "    {\n"
         "        int data = *p1;\n"
-        "        fscanf(stdin, \"%d\", &data);\n"
+        '        fscanf(stdin, "%d", &data);\n'
         "        *p1 = data;\n"
         "    }\n"
         "    {\n"
         "        int data = *p2;\n"
-        "        printf(\"%d\", 100 / data);\n"
+        '        printf("%d", 100 / data);\n'
         "    }\n"
         "}\n"
     )
@@ -93,9 +93,9 @@ def test_an_alias_moved_elsewhere_no_longer_reads_the_variable(tmp_path: Path) -
         "    int data = 0;\n"
         "    int safe = 4;\n"
         "    int *p = &data;\n"
-        "    fscanf(stdin, \"%d\", &data);\n"
+        '    fscanf(stdin, "%d", &data);\n'
         "    p = &safe;\n"
-        "    printf(\"%d\", 100 / *p);\n"
+        '    printf("%d", 100 / *p);\n'
         "}\n"
     )
     assert _hits(tmp_path, code) == []

@@ -49,12 +49,5 @@ def test_a_free_in_one_case_does_not_reach_another_case() -> None:
 
 
 def test_a_free_in_an_if_reaches_the_code_after_it() -> None:
-    code = (
-        "void f(char *p, int k) {\n"
-        "    if (k) {\n"
-        "        free(p);\n"
-        "    }\n"
-        "    puts(p);\n"
-        "}\n"
-    )
+    code = "void f(char *p, int k) {\n    if (k) {\n        free(p);\n    }\n    puts(p);\n}\n"
     assert _run("a.c", "c", code) == [(5, "CWE-416")]

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from vulnsight.dataflow.blind import c_bounds, c_lifetime, c_memory, c_null, solidity
+from vulnsight.dataflow.blind import (
+    c_bounds,
+    c_lifetime,
+    c_memory,
+    c_null,
+    c_uninit,
+    solidity,
+)
 from vulnsight.dataflow.blind.base import Check, FunctionCheck, Hit, Reader
 from vulnsight.dataflow.sol_contracts import ContractIndex
 from vulnsight.dataflow.syntax import walk
@@ -37,6 +44,7 @@ C_CHECKS: tuple[FunctionCheck, ...] = (
     c_bounds.signed_size_bounded_above,
     c_bounds.size_truncated_to_int,
     c_lifetime.use_after_free,
+    c_uninit.uninitialised_read,
 )
 SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.reentrancy,
@@ -51,6 +59,7 @@ CHECKS: dict[str, Check] = {
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
         c_bounds.TRUNCATED_SIZE, c_lifetime.USE_AFTER_FREE, c_lifetime.DOUBLE_FREE,
+        c_uninit.UNINITIALISED,
         solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
         solidity.DOS_LOOP,
     )

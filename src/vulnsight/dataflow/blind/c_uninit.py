@@ -30,12 +30,7 @@ _WRITES = frozenset(
 def _plain_type(reader: Reader, declaration: Node) -> bool:
     """Whether a declaration's type is a built-in one (`int`, `unsigned long`, `double`)."""
     kind = declaration.child_by_field_name("type")
-    if kind is None or kind.type not in ("primitive_type", "sized_type_specifier"):
-        return False
-    return not any(
-        c.type == "storage_class_specifier" and reader.text(c) in _SKIPPED_STORAGE
-        for c in declaration.children
-    )
+    return kind is not None and kind.type in ("primitive_type", "sized_type_specifier")
 
 
 def _declared(reader: Reader, body: Node) -> dict[str, tuple[Node, str]]:
@@ -44,6 +39,11 @@ def _declared(reader: Reader, body: Node) -> dict[str, tuple[Node, str]]:
     for node in walk(body):
         if node.type != "declaration":
             continue
+        if any(
+            c.type == "storage_class_specifier" and reader.text(c) in _SKIPPED_STORAGE
+            for c in node.children
+        ):
+            continue  # zeroed (static) or defined elsewhere (extern)
         plain = _plain_type(reader, node)
         for declarator in node.children_by_field_name("declarator"):
             kind = "scalar"

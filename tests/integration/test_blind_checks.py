@@ -42,6 +42,10 @@ EXPECTED = {
     ("c/lifetime.c", 11, "CWE-415", C + "double-free"),  # free(buf) twice
     ("c/lifetime.c", 20, "CWE-416", C + "use-after-free"),  # puts(copy) after free(copy)
     ("c/lifetime.c", 29, "CWE-416", C + "use-after-free"),  # it->label[0] after free
+    ("c/capacity.c", 6, "CWE-787", C + "constant-size-overflow"),  # 32 bytes into [16]
+    ("c/capacity.c", 14, "CWE-787", C + "constant-size-overflow"),  # 40 into malloc(10)
+    ("c/capacity.c", 22, "CWE-787", C + "constant-size-overflow"),  # i < 100 over [50]
+    ("c/capacity.c", 29, "CWE-787", C + "constant-size-overflow"),  # strcpy [100] to [10]
     ("c/uninit.c", 7, "CWE-457", C + "uninitialised-read"),  # sum += before sum is set
     ("c/uninit.c", 14, "CWE-457", C + "uninitialised-read"),  # puts(name), name unset
     ("c/uninit.c", 24, "CWE-457", C + "uninitialised-read"),  # counts[i] of malloc'd memory
@@ -116,6 +120,7 @@ def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
         "c/integer_add_safe.c",
         "c/lifetime_safe.c",
         "c/uninit_safe.c",
+        "c/capacity_safe.c",
         "cpp/safe.cpp",
         "solidity/Safe.sol",
     ):

@@ -9,6 +9,7 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.blind import (
     c_bounds,
+    c_capacity,
     c_lifetime,
     c_memory,
     c_null,
@@ -45,6 +46,7 @@ C_CHECKS: tuple[FunctionCheck, ...] = (
     c_bounds.size_truncated_to_int,
     c_lifetime.use_after_free,
     c_uninit.uninitialised_read,
+    c_capacity.constant_size_overflow,
 )
 SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.reentrancy,
@@ -59,7 +61,7 @@ CHECKS: dict[str, Check] = {
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
         c_bounds.TRUNCATED_SIZE, c_lifetime.USE_AFTER_FREE, c_lifetime.DOUBLE_FREE,
-        c_uninit.UNINITIALISED,
+        c_uninit.UNINITIALISED, c_capacity.OVERFLOW,
         solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
         solidity.DOS_LOOP,
     )

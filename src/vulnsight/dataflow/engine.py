@@ -119,6 +119,9 @@ class FunctionAnalysis(CallAnalysis):
         self.breaks: list[list[_State]] = []
         # C: pointers set to a variable's address (`p = &data`): `*p` reads and writes data
         self.aliases: dict[str, str] = {}
+        # C: variables declared with a byte type (`unsigned char c`): like a byte cast,
+        # what is stored in them indexes a 256-entry table safely
+        self.narrow: set[str] = set()
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -326,11 +329,18 @@ class FunctionAnalysis(CallAnalysis):
 
     def note_integers(self, node: Node) -> None:
         """Remember the plain variables a C declaration gives an integer type (`int a, b
-        = 0;`; not `int *p` or `int buf[4]`)."""
+        = 0;`; not `int *p` or `int buf[4]`), and those of a byte type."""
         kind = node.child_by_field_name("type")
         if kind is None or not self.spec.integer_types:
             return
-        if " ".join(self.text(kind).split()) not in self.spec.integer_types:
+        written = " ".join(self.text(kind).split())
+        if written in self.spec.narrow_casts:
+            for declarator in node.children_by_field_name("declarator"):
+                if declarator.type == "init_declarator":
+                    declarator = declarator.child_by_field_name("declarator") or declarator
+                if declarator.type == "identifier":
+                    self.narrow.add(self.text(declarator))
+        if written not in self.spec.integer_types:
             return
         for declarator in node.children_by_field_name("declarator"):
             if declarator.type == "init_declarator":
@@ -613,6 +623,9 @@ class FunctionAnalysis(CallAnalysis):
         kind = target.type
         if kind in ("identifier", "shorthand_property_identifier_pattern"):
             name = self.text(target)
+            if value and name in self.narrow:  # `unsigned char c = input[i]`: a byte
+                cleaned = (t.cleaned(self.spec.narrow_cast_cwes) for t in value)
+                value = tuple(t for t in cleaned if t is not None)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
             self.store(target, name, value)
             self.note_alias(name, right)

@@ -99,3 +99,18 @@ def test_an_alias_moved_elsewhere_no_longer_reads_the_variable(tmp_path: Path) -
         "}\n"
     )
     assert _hits(tmp_path, code) == []
+
+
+def test_a_byte_variable_indexes_a_table_safely(tmp_path: Path) -> None:
+    code = (
+        "int table[256];\n"
+        "int f(int sock) {\n"
+        "    char buf[16];\n"
+        "    recv(sock, buf, sizeof buf, 0);\n"
+        "    unsigned char c = buf[0];\n"
+        "    int i = buf[1];\n"
+        "    int a = table[c];\n"
+        "    return a + table[i];\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == [(8, "CWE-129")]

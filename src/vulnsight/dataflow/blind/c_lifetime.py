@@ -30,6 +30,8 @@ _JUMPS = frozenset(
      "throw_statement"}
 )  # fmt: skip
 _POINTERS = ("identifier", "field_expression")
+#: Statements after which the code that follows in their block is not reached.
+_BARRIERS = frozenset({"return_statement", "goto_statement", "throw_statement"})
 
 
 def _freed(reader: Reader, node: Node) -> tuple[str, Node] | None:
@@ -98,6 +100,44 @@ def _other_branch(free: Node, use: Node) -> bool:
     return free_side.type == "case_statement" and child.type == "case_statement"
 
 
+def _encloses(block: Node | None, node: Node) -> bool:
+    """Whether `node` lies inside `block`."""
+    return block is not None and block.start_byte <= node.start_byte < block.end_byte
+
+
+def _branch_sets(reader: Reader, free: Node, use: Node) -> set[str]:
+    """Variables the `if` branches holding the free (but not the use) assign."""
+    names: set[str] = set()
+    parent = free.parent
+    while parent is not None and not _encloses(parent, use):
+        if parent.type == "if_statement":
+            for node in walk(parent):
+                if node.type == "assignment_expression":
+                    left = node.child_by_field_name("left")
+                    if left is not None and left.type == "identifier":
+                        names.add(reader.text(left))
+        parent = parent.parent
+    return names
+
+
+def _correlated(reader: Reader, free: Node, use: Node) -> bool:
+    """Whether the use sits under an `if` whose condition reads a variable the free's
+    own branch sets (`if (!buf) { free(p); err = 1; } ... if (!err) { use(p); }`)."""
+    sets = _branch_sets(reader, free, use)
+    if not sets:
+        return False
+    parent = use.parent
+    while parent is not None and not _encloses(parent, free):
+        if parent.type in ("if_statement", "while_statement", "for_statement"):
+            condition = parent.child_by_field_name("condition")
+            if condition is not None and any(
+                n.type == "identifier" and reader.text(n) in sets for n in walk(condition)
+            ):
+                return True
+        parent = parent.parent
+    return False
+
+
 def _assigned(reader: Reader, node: Node) -> bool:
     """Whether `node` stores something in the pointer (`p = ...`, `&p` handed on)."""
     parent = node.parent
@@ -133,8 +173,8 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
     """`free(p)` or `delete p`, then `p` dereferenced, handed to a call, or freed again
     before anything is stored in it."""
     body = function.child_by_field_name("body")
-    if body is None:
-        return []
+    if body is None or function.has_error:
+        return []  # `#ifdef` inside a statement: the tree does not hold the real code
     nodes = list(walk(body))
     hits: list[Hit] = []
     for i, node in enumerate(nodes):
@@ -148,7 +188,7 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
                 continue
             again = _freed(reader, later)
             if again is not None and again[0] == name:
-                if not _other_branch(free, later):
+                if not _other_branch(free, later) and not _correlated(reader, free, later):
                     steps = [(free, f"{name} is freed"), (later, f"{name} is freed again")]
                     message = f"{name} is freed twice ({DOUBLE_FREE.cwe})"
                     hits.append(reader.hit(DOUBLE_FREE, steps, message))
@@ -157,9 +197,11 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
                 if _assigned(reader, later):
                     break  # `s = next; s->buf`: another block's field
                 continue
+            if later.type in _BARRIERS and _encloses(later.parent, free):
+                break  # `free(p); ... return;` at the free's level or above
             if later.type not in _POINTERS or reader.text(later) != name:
                 continue
-            if _other_branch(free, later):
+            if _other_branch(free, later) or _correlated(reader, free, later):
                 continue
             if _assigned(reader, later) or tested_here(later, body, reader):
                 break

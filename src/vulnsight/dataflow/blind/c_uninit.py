@@ -56,6 +56,8 @@ def _declared(reader: Reader, body: Node) -> dict[str, tuple[Node, str]]:
                     continue
                 if not _raw_block(reader, value, blocks):
                     continue
+                if value is not None and not _sole_alias(reader, list(walk(body)), value):
+                    continue
                 while inner is not None and inner.type == "pointer_declarator":
                     inner = inner.child_by_field_name("declarator")
                 if inner is not None and inner.type == "identifier":
@@ -94,6 +96,23 @@ def _raw_block(reader: Reader, value: Node | None, blocks: set[str]) -> bool:
     if value.type == "new_expression":
         return value.child_by_field_name("arguments") is None and "[" in reader.text(value)
     return value.type == "identifier" and reader.text(value) in blocks
+
+
+def _sole_alias(reader: Reader, nodes: list[Node], value: Node) -> bool:
+    """For `p = buf`: whether buf is named nowhere but its declaration and here (else
+    what is written through buf is not followed into p)."""
+    while value.type in ("cast_expression", "parenthesized_expression"):
+        inner = value.child_by_field_name("value") or (
+            value.named_children[-1] if value.named_children else None
+        )
+        if inner is None:
+            break
+        value = inner
+    if value.type != "identifier":
+        return True
+    name = reader.text(value)
+    mentions = [n for n in nodes if n.type == "identifier" and reader.text(n) == name]
+    return len(mentions) <= 2
 
 
 def _store(node: Node) -> Node | None:
@@ -212,6 +231,11 @@ def _first_use(
                 return None  # `p = buf`, `return buf`: it goes on elsewhere
             if parent.type == "pointer_expression" and reader.text(parent)[:1] != "*":
                 return None
+            outer = parent.parent
+            while outer is not None and outer.type == "parenthesized_expression":
+                outer = outer.parent
+            if outer is not None and outer.type == "pointer_expression":
+                return None  # `&buf[i]`: handed on to be written
         if _loop_stores(reader, node, name, body):
             return None
         return _read(node, name)
@@ -240,8 +264,8 @@ def _read(node: Node, name: str) -> tuple[Node, str]:
 def uninitialised_read(reader: Reader, function: Node) -> list[Hit]:
     """A local scalar, pointer or buffer read before any store into it."""
     body = function.child_by_field_name("body")
-    if body is None:
-        return []
+    if body is None or function.has_error:
+        return []  # `#ifdef` inside a statement: the tree does not hold the real code
     cpp = reader.file.endswith((".cpp", ".cc", ".cxx", ".hpp", ".hh", ".C"))
     declared = _declared(reader, body)
     if not declared:
@@ -260,7 +284,10 @@ def uninitialised_read(reader: Reader, function: Node) -> list[Hit]:
         name = reader.text(left)
         if declared[name][1] != "pointer" or starts[name][1] != "pointer":
             continue
-        if not _raw_block(reader, node.child_by_field_name("right"), blocks):
+        right = node.child_by_field_name("right")
+        if right is None or not _raw_block(reader, right, blocks):
+            continue
+        if not _sole_alias(reader, nodes, right):
             continue
         first_mention = next(
             (

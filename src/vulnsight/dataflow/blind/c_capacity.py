@@ -19,7 +19,7 @@ OVERFLOW = Check(
     "c",
     "CWE-787",
     "a copy of a constant size larger than its destination",
-    0.5,
+    0.9,
 )
 
 #: Byte sizes of the built-in types (LP64; `wchar_t` as on Linux).

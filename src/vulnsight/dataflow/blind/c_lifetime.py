@@ -12,9 +12,9 @@ from vulnsight.dataflow.blind.c_memory import tested_here
 from vulnsight.dataflow.syntax import walk
 
 USE_AFTER_FREE = Check(
-    "use-after-free", "c", "CWE-416", "a pointer used after the block it points to is freed", 0.5
+    "use-after-free", "c", "CWE-416", "a pointer used after the block it points to is freed", 0.9
 )
-DOUBLE_FREE = Check("double-free", "c", "CWE-415", "a pointer freed twice", 0.5)
+DOUBLE_FREE = Check("double-free", "c", "CWE-415", "a pointer freed twice", 0.9)
 
 #: Calls that free the block their first argument points to.
 FREES = frozenset({"free", "g_free", "kfree", "vfree", "cfree", "xfree", "_aligned_free"})

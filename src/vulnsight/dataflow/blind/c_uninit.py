@@ -15,7 +15,7 @@ from vulnsight.dataflow.blind.base import Check, Hit, Reader
 from vulnsight.dataflow.syntax import walk
 
 UNINITIALISED = Check(
-    "uninitialised-read", "c", "CWE-457", "a local variable read before it is set", 0.5
+    "uninitialised-read", "c", "CWE-457", "a local variable read before it is set", 0.9
 )
 
 #: Allocations that leave their memory unset (calloc zeroes it).

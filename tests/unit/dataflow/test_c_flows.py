@@ -114,3 +114,17 @@ def test_a_byte_variable_indexes_a_table_safely(tmp_path: Path) -> None:
         "}\n"
     )
     assert _hits(tmp_path, code) == [(8, "CWE-129")]
+
+
+def test_a_random_divisor_may_be_zero_unless_it_is_tested(tmp_path: Path) -> None:
+    code = (
+        "int f(void) {\n"
+        "    int r = rand();\n"
+        "    int a = 100 / r;\n"
+        "    if (r != 0) {\n"
+        "        a += 100 % r;\n"
+        "    }\n"
+        "    return a;\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == [(3, "CWE-369")]

@@ -122,6 +122,8 @@ class FunctionAnalysis(CallAnalysis):
         # C: variables declared with a byte type (`unsigned char c`): like a byte cast,
         # what is stored in them indexes a 256-entry table safely
         self.narrow: set[str] = set()
+        # C++: variables of a source's type (`std::ifstream in`), read with `in >> x`
+        self.streams: set[str] = set()
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -316,6 +318,7 @@ class FunctionAnalysis(CallAnalysis):
 
     def run_declaration(self, node: Node) -> None:
         self.note_integers(node)
+        self.note_streams(node)
         for declarator in node.named_children:
             if declarator.type not in ("variable_declarator", "init_declarator"):
                 continue
@@ -326,6 +329,27 @@ class FunctionAnalysis(CallAnalysis):
             if name is None or value is None:
                 continue
             self.bind(name, self.expr(value), value)
+
+    def note_streams(self, node: Node) -> None:
+        """C++: a variable whose declared type is a source (`std::ifstream in(path)`)
+        holds that source's data; `in >> x` fills x with it (`reads_stream`)."""
+        kind = node.child_by_field_name("type")
+        if kind is None or kind.type not in ("qualified_identifier", "type_identifier"):
+            return
+        source = self.spec.source_for(self.text(kind).replace("::", "."), call=False)
+        if source is None:
+            return
+        for declarator in node.children_by_field_name("declarator"):
+            if declarator.type in ("init_declarator", "function_declarator"):
+                declarator = declarator.child_by_field_name("declarator") or declarator
+            if declarator.type != "identifier":
+                continue
+            name = self.text(declarator)
+            step = self.step(declarator, f"source: {name} ({source.label})")
+            taint = Taint((step,), source=source.label, confidence=source.confidence,
+                          only=source.cwes)  # fmt: skip
+            self.streams.add(name)
+            self.env[name] = union(self.env.get(name, CLEAN), (taint,))
 
     def note_integers(self, node: Node) -> None:
         """Remember the plain variables a C declaration gives an integer type (`int a, b
@@ -570,6 +594,8 @@ class FunctionAnalysis(CallAnalysis):
             left = left.child_by_field_name("left")
         if left is None or left.type not in ("identifier", "qualified_identifier"):
             return False
+        if left.type == "identifier" and self.text(left) in self.streams:
+            return True
         return self.spec.source_for(self.dotted(left), call=False) is not None
 
     def expr_conditional(self, node: Node) -> Value:

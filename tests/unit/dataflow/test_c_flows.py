@@ -128,3 +128,19 @@ def test_a_random_divisor_may_be_zero_unless_it_is_tested(tmp_path: Path) -> Non
         "}\n"
     )
     assert _hits(tmp_path, code) == [(3, "CWE-369")]
+
+
+def test_a_file_stream_fills_what_it_is_read_into(tmp_path: Path) -> None:
+    code = (
+        "#include <fstream>\n"
+        "void f(const char *path) {\n"
+        "    std::ifstream in(path);\n"
+        "    std::string cmd;\n"
+        "    in >> cmd;\n"
+        "    std::system(cmd.c_str());\n"
+        "    std::ofstream out(path);\n"
+        '    std::string fixed = "ls";\n'
+        "    std::system(fixed.c_str());\n"
+        "}\n"
+    )
+    assert _hits(tmp_path, code, "a.cpp") == [(6, "CWE-78")]

@@ -187,6 +187,7 @@ CPP_FLAGGED = {
     ("server.cpp", 113, "CWE-78"),  # argv pushed into a vector -> c_str() -> system
     ("server.cpp", 119, "CWE-78"),  # if (true)
     ("server.cpp", 131, "CWE-22"),  # recv -> std::ofstream::open
+    ("server.cpp", 141, "CWE-129"),  # std::ifstream in >> count -> table[count]
 }
 CPP_SILENT = {
     ("runner.cpp", 16),  # only the size of the value reaches the shell
@@ -203,6 +204,7 @@ CPP_SILENT = {
     ("server.cpp", 117),  # only a vector's size reaches the shell
     ("server.cpp", 122),  # if (false)
     ("server.cpp", 133),  # a stream opened on a constant path
+    ("server.cpp", 143),  # count checked against both bounds
 }
 
 SOL_FLAGGED = {

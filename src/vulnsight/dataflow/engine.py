@@ -124,6 +124,8 @@ class FunctionAnalysis(CallAnalysis):
         self.narrow: set[str] = set()
         # C++: variables of a source's type (`std::ifstream in`), read with `in >> x`
         self.streams: set[str] = set()
+        # C: struct/union variables declared here with no value, address never taken
+        self.aggregates: set[str] = set()
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -319,6 +321,7 @@ class FunctionAnalysis(CallAnalysis):
     def run_declaration(self, node: Node) -> None:
         self.note_integers(node)
         self.note_streams(node)
+        self.note_aggregates(node)
         for declarator in node.named_children:
             if declarator.type not in ("variable_declarator", "init_declarator"):
                 continue
@@ -350,6 +353,17 @@ class FunctionAnalysis(CallAnalysis):
                           only=source.cwes)  # fmt: skip
             self.streams.add(name)
             self.env[name] = union(self.env.get(name, CLEAN), (taint,))
+
+    def note_aggregates(self, node: Node) -> None:
+        """C: remember `T u;` / `union U u;` (a named type, a plain name, no value)."""
+        kind = node.child_by_field_name("type")
+        if kind is None or kind.type not in ("type_identifier", "union_specifier"):
+            return
+        if not self.spec.integer_types:  # C and C++ only
+            return
+        for declarator in node.children_by_field_name("declarator"):
+            if declarator.type == "identifier":
+                self.aggregates.add(self.text(declarator))
 
     def note_integers(self, node: Node) -> None:
         """Remember the plain variables a C declaration gives an integer type (`int a, b
@@ -414,6 +428,8 @@ class FunctionAnalysis(CallAnalysis):
         """`*p`: what p points at (the variable it was set to the address of, if any)."""
         argument = node.child_by_field_name("argument")
         value = self.expr(argument) if argument is not None else CLEAN
+        if argument is not None and self.text(node)[:1] == "&" and self.aggregates:
+            self.aggregates.discard(self.text(argument))  # `memset(&s, ...)`: filled
         if argument is not None and self.text(node)[:1] == "*":
             aliased = self.aliases.get(self.text(argument))
             if aliased is not None:
@@ -499,6 +515,9 @@ class FunctionAnalysis(CallAnalysis):
             return self.env[dotted]
         if dotted in self.fields:
             return self.fields[dotted]
+        shared = self.other_member(node, dotted)
+        if shared:
+            return shared
         if self.state is not None and self.state.is_state(dotted):
             return self.state.read(dotted, self.step(node, f"read from state variable {dotted}"))
         source = self.spec.source_for(dotted, call=False)
@@ -516,6 +535,22 @@ class FunctionAnalysis(CallAnalysis):
         if sanitiser is not None and not sanitiser.validator:
             return self.sanitise(value, sanitiser)
         return value
+
+    def other_member(self, node: Node, dotted: str) -> Value:
+        """C: `u.b` of a local aggregate (declared here with no value, its address never
+        taken) when only other members were stored: what they hold (a union's members
+        share their bytes; a struct's unset member is no cleaner)."""
+        if node.type != "field_expression" or not self.aggregates:
+            return CLEAN
+        obj = node.child_by_field_name("argument")
+        op = node.child_by_field_name("operator")
+        if obj is None or op is None or obj.type != "identifier" or self.text(op) != ".":
+            return CLEAN
+        name = self.text(obj)
+        if name not in self.aggregates:
+            return CLEAN
+        prefix = f"{name}."
+        return union(*(v for k, v in self.env.items() if k.startswith(prefix)))
 
     def expr_subscript(self, node: Node) -> Value:
         base = subscript_base(node)

@@ -144,3 +144,23 @@ def test_a_file_stream_fills_what_it_is_read_into(tmp_path: Path) -> None:
         "}\n"
     )
     assert _hits(tmp_path, code, "a.cpp") == [(6, "CWE-78")]
+
+
+def test_a_member_read_after_another_member_was_stored_holds_its_value(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "void f(void) {\n"
+        "    int data = 0;\n"
+        "    number_u u;\n"
+        '    fscanf(stdin, "%d", &data);\n'
+        "    u.as_int = data;\n"
+        "    int other = u.as_bits;\n"
+        '    printf("%d", 100 / other);\n'
+        "    config_t cfg;\n"
+        "    memset(&cfg, 0, sizeof cfg);\n"
+        "    cfg.level = data;\n"
+        '    printf("%d", 100 / cfg.width);\n'
+        "}\n"
+    )
+    assert _hits(tmp_path, code) == [(7, "CWE-369")]

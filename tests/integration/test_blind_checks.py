@@ -41,6 +41,19 @@ EXPECTED = {
     ("c/integer_add.c", 20, "CWE-190", C + "integer-overflow-add"),  # atoi(fgets) then count++
     ("c/integer_add.c", 26, "CWE-190", C + "integer-overflow-add"),  # ++seed, seed = rand()
     ("c/integer_add.c", 32, "CWE-190", C + "integer-overflow-add"),  # SHRT_MAX, then += 1
+    ("c/lifetime.c", 11, "CWE-415", C + "double-free"),  # free(buf) twice
+    ("c/lifetime.c", 20, "CWE-416", C + "use-after-free"),  # puts(copy) after free(copy)
+    ("c/lifetime.c", 29, "CWE-416", C + "use-after-free"),  # it->label[0] after free
+    ("c/capacity.c", 6, "CWE-787", C + "constant-size-overflow"),  # 32 bytes into [16]
+    ("c/capacity.c", 14, "CWE-787", C + "constant-size-overflow"),  # 40 into malloc(10)
+    ("c/capacity.c", 22, "CWE-787", C + "constant-size-overflow"),  # i < 100 over [50]
+    ("c/capacity.c", 29, "CWE-787", C + "constant-size-overflow"),  # strcpy [100] to [10]
+    ("c/uninit.c", 7, "CWE-457", C + "uninitialised-read"),  # sum += before sum is set
+    ("c/uninit.c", 14, "CWE-457", C + "uninitialised-read"),  # puts(name), name unset
+    ("c/uninit.c", 24, "CWE-457", C + "uninitialised-read"),  # counts[i] of malloc'd memory
+    ("c/uninit.c", 32, "CWE-457", C + "uninitialised-read"),  # table[3], table never written
+    ("cpp/lifetime.cpp", 10, "CWE-416", C + "use-after-free"),  # b->size after delete b
+    ("cpp/lifetime.cpp", 16, "CWE-415", C + "double-free"),  # delete[] data twice
     ("cpp/vulnerable.cpp", 8, "CWE-193", C + "off-by-one"),  # i <= 64 over a member array
     ("cpp/vulnerable.cpp", 14, "CWE-690", C + "null-deref-after-alloc"),  # static_cast<>(malloc)
     ("cpp/vulnerable.cpp", 19, "CWE-401", C + "realloc-loses-pointer"),
@@ -149,7 +162,15 @@ def test_vulnerable_fixtures_are_flagged_exactly(findings: list[dict[str, Any]])
 
 def test_safe_near_misses_stay_silent(findings: list[dict[str, Any]]) -> None:
     flagged = {f["file"] for f in findings}
-    for safe in ("c/safe.c", "c/integer_add_safe.c", "cpp/safe.cpp", "solidity/Safe.sol"):
+    for safe in (
+        "c/safe.c",
+        "c/integer_add_safe.c",
+        "c/lifetime_safe.c",
+        "c/uninit_safe.c",
+        "c/capacity_safe.c",
+        "cpp/safe.cpp",
+        "solidity/Safe.sol",
+    ):
         assert (FIXTURES / "blind" / safe).exists()
         assert safe not in flagged
     # the untrusted value reaches the sinks' safe twins in the same files, unflagged

@@ -114,6 +114,18 @@ class FunctionAnalysis(CallAnalysis):
         self.visits = 0
         self.loop_depth = 0
         self.integers: set[str] = set()  # C: variables declared here with an integer type
+        # the states at each `break` of the switch statements being analysed (innermost
+        # last; a loop pushes its own frame so its breaks stay out of the switch's)
+        self.breaks: list[list[_State]] = []
+        # C: pointers set to a variable's address (`p = &data`): `*p` reads and writes data
+        self.aliases: dict[str, str] = {}
+        # C: variables declared with a byte type (`unsigned char c`): like a byte cast,
+        # what is stored in them indexes a 256-entry table safely
+        self.narrow: set[str] = set()
+        # C++: variables of a source's type (`std::ifstream in`), read with `in >> x`
+        self.streams: set[str] = set()
+        # C: struct/union variables declared here with no value, address never taken
+        self.aggregates: set[str] = set()
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -152,6 +164,13 @@ class FunctionAnalysis(CallAnalysis):
         for child in node.named_children:
             self.expr(child)
         self.dead = True
+
+    def run_break(self, node: Node) -> None:
+        """`break`: a switch statement's case ends here and the code after the switch
+        goes on with this state (a loop's break is the loop's own, see `run_loop`)."""
+        if self.breaks and not self.dead:
+            self.breaks[-1].append(self.here())
+        self.run_exit(node)
 
     def branch(
         self, body: Node | None, narrowing: list[tuple[list[str], frozenset[str]]] | None
@@ -247,6 +266,7 @@ class FunctionAnalysis(CallAnalysis):
         body = node.child_by_field_name("body")
         before = self.here()
         self.loop_depth += 1
+        self.breaks.append([])
         try:
             for _ in range(2 if self.loop_depth <= TWICE_DEPTH else 1):
                 if left is not None and right is not None:
@@ -255,6 +275,9 @@ class FunctionAnalysis(CallAnalysis):
                 self.join([before, (state[0], state[1], False)])
         finally:
             self.loop_depth -= 1
+            broken = self.breaks.pop()
+        if broken:  # `if (...) { data = x; break; }`: the loop ends with data set
+            self.join([self.here(), *broken])
         alternative = node.child_by_field_name("alternative")
         if alternative is not None:
             self.run(alternative)
@@ -297,6 +320,8 @@ class FunctionAnalysis(CallAnalysis):
 
     def run_declaration(self, node: Node) -> None:
         self.note_integers(node)
+        self.note_streams(node)
+        self.note_aggregates(node)
         for declarator in node.named_children:
             if declarator.type not in ("variable_declarator", "init_declarator"):
                 continue
@@ -308,13 +333,52 @@ class FunctionAnalysis(CallAnalysis):
                 continue
             self.bind(name, self.expr(value), value)
 
+    def note_streams(self, node: Node) -> None:
+        """C++: a variable whose declared type is a source (`std::ifstream in(path)`)
+        holds that source's data; `in >> x` fills x with it (`reads_stream`)."""
+        kind = node.child_by_field_name("type")
+        if kind is None or kind.type not in ("qualified_identifier", "type_identifier"):
+            return
+        source = self.spec.source_for(self.text(kind).replace("::", "."), call=False)
+        if source is None:
+            return
+        for declarator in node.children_by_field_name("declarator"):
+            if declarator.type in ("init_declarator", "function_declarator"):
+                declarator = declarator.child_by_field_name("declarator") or declarator
+            if declarator.type != "identifier":
+                continue
+            name = self.text(declarator)
+            step = self.step(declarator, f"source: {name} ({source.label})")
+            taint = Taint((step,), source=source.label, confidence=source.confidence,
+                          only=source.cwes)  # fmt: skip
+            self.streams.add(name)
+            self.env[name] = union(self.env.get(name, CLEAN), (taint,))
+
+    def note_aggregates(self, node: Node) -> None:
+        """C: remember `T u;` / `union U u;` (a named type, a plain name, no value)."""
+        kind = node.child_by_field_name("type")
+        if kind is None or kind.type not in ("type_identifier", "union_specifier"):
+            return
+        if not self.spec.integer_types:  # C and C++ only
+            return
+        for declarator in node.children_by_field_name("declarator"):
+            if declarator.type == "identifier":
+                self.aggregates.add(self.text(declarator))
+
     def note_integers(self, node: Node) -> None:
         """Remember the plain variables a C declaration gives an integer type (`int a, b
-        = 0;`; not `int *p` or `int buf[4]`)."""
+        = 0;`; not `int *p` or `int buf[4]`), and those of a byte type."""
         kind = node.child_by_field_name("type")
         if kind is None or not self.spec.integer_types:
             return
-        if " ".join(self.text(kind).split()) not in self.spec.integer_types:
+        written = " ".join(self.text(kind).split())
+        if written in self.spec.narrow_casts:
+            for declarator in node.children_by_field_name("declarator"):
+                if declarator.type == "init_declarator":
+                    declarator = declarator.child_by_field_name("declarator") or declarator
+                if declarator.type == "identifier":
+                    self.narrow.add(self.text(declarator))
+        if written not in self.spec.integer_types:
             return
         for declarator in node.children_by_field_name("declarator"):
             if declarator.type == "init_declarator":
@@ -339,6 +403,39 @@ class FunctionAnalysis(CallAnalysis):
         if self.is_integer(target) and (other is None or self.is_integer(other)):
             self.check_operand(node, operator, "integer", value)
 
+    def note_alias(self, name: str, right: Node) -> None:
+        """C: remember that `name` points at a variable (`p = &data`), or forget it."""
+        value = right
+        while value.type in ("parenthesized_expression", "cast_expression"):
+            inner = value.child_by_field_name("value") or (
+                value.named_children[-1] if value.named_children else None
+            )
+            if inner is None:
+                break
+            value = inner
+        argument = value.child_by_field_name("argument")
+        if (
+            value.type == "pointer_expression"
+            and self.text(value)[:1] == "&"
+            and argument is not None
+            and argument.type == "identifier"
+        ):
+            self.aliases[name] = self.text(argument)
+        elif self.aliases:
+            self.aliases.pop(name, None)
+
+    def expr_pointer(self, node: Node) -> Value:
+        """`*p`: what p points at (the variable it was set to the address of, if any)."""
+        argument = node.child_by_field_name("argument")
+        value = self.expr(argument) if argument is not None else CLEAN
+        if argument is not None and self.text(node)[:1] == "&" and self.aggregates:
+            self.aggregates.discard(self.text(argument))  # `memset(&s, ...)`: filled
+        if argument is not None and self.text(node)[:1] == "*":
+            aliased = self.aliases.get(self.text(argument))
+            if aliased is not None:
+                return union(value, self.env.get(aliased, CLEAN))
+        return value
+
     def run_variable_statement(self, node: Node) -> None:
         """Solidity: `T x = v;` and `(bool ok, bytes memory d) = v;`."""
         value = node.child_by_field_name("value")
@@ -362,9 +459,18 @@ class FunctionAnalysis(CallAnalysis):
         body = node.child_by_field_name("body")
         cases = body.named_children if body is not None else []
         outcomes = [self.here()]
-        for case in cases:
-            outcomes.append(self.branch(case, None))
-        self.join(outcomes)
+        if node.type != "switch_statement":  # Python's `break` in a `case` leaves a loop
+            for case in cases:
+                outcomes.append(self.branch(case, None))
+            self.join(outcomes)
+            return
+        self.breaks.append([])
+        try:
+            for case in cases:
+                outcomes.append(self.branch(case, None))
+        finally:
+            broken = self.breaks.pop()
+        self.join(outcomes + broken)  # a case ending in `break` goes on after the switch
 
     # --- expressions -------------------------------------------------------------
 
@@ -409,6 +515,9 @@ class FunctionAnalysis(CallAnalysis):
             return self.env[dotted]
         if dotted in self.fields:
             return self.fields[dotted]
+        shared = self.other_member(node, dotted)
+        if shared:
+            return shared
         if self.state is not None and self.state.is_state(dotted):
             return self.state.read(dotted, self.step(node, f"read from state variable {dotted}"))
         source = self.spec.source_for(dotted, call=False)
@@ -426,6 +535,22 @@ class FunctionAnalysis(CallAnalysis):
         if sanitiser is not None and not sanitiser.validator:
             return self.sanitise(value, sanitiser)
         return value
+
+    def other_member(self, node: Node, dotted: str) -> Value:
+        """C: `u.b` of a local aggregate (declared here with no value, its address never
+        taken) when only other members were stored: what they hold (a union's members
+        share their bytes; a struct's unset member is no cleaner)."""
+        if node.type != "field_expression" or not self.aggregates:
+            return CLEAN
+        obj = node.child_by_field_name("argument")
+        op = node.child_by_field_name("operator")
+        if obj is None or op is None or obj.type != "identifier" or self.text(op) != ".":
+            return CLEAN
+        name = self.text(obj)
+        if name not in self.aggregates:
+            return CLEAN
+        prefix = f"{name}."
+        return union(*(v for k, v in self.env.items() if k.startswith(prefix)))
 
     def expr_subscript(self, node: Node) -> Value:
         base = subscript_base(node)
@@ -504,6 +629,8 @@ class FunctionAnalysis(CallAnalysis):
             left = left.child_by_field_name("left")
         if left is None or left.type not in ("identifier", "qualified_identifier"):
             return False
+        if left.type == "identifier" and self.text(left) in self.streams:
+            return True
         return self.spec.source_for(self.dotted(left), call=False) is not None
 
     def expr_conditional(self, node: Node) -> Value:
@@ -557,8 +684,12 @@ class FunctionAnalysis(CallAnalysis):
         kind = target.type
         if kind in ("identifier", "shorthand_property_identifier_pattern"):
             name = self.text(target)
+            if value and name in self.narrow:  # `unsigned char c = input[i]`: a byte
+                cleaned = (t.cleaned(self.spec.narrow_cast_cwes) for t in value)
+                value = tuple(t for t in cleaned if t is not None)
             self.env[name] = step_all(value, self.step(target, f"assigned to {name}"))
             self.store(target, name, value)
+            self.note_alias(name, right)
             known = constant(right, self.data, self.consts) if constant_ok else UNKNOWN
             if known is UNKNOWN:
                 self.consts.pop(name, None)
@@ -576,6 +707,9 @@ class FunctionAnalysis(CallAnalysis):
                 name = self.dotted(inner)
                 stored = step_all(value, self.step(target, f"stored through {name}"))
                 self.env[name] = union(self.env.get(name, CLEAN), stored)
+            aliased = self.aliases.get(self.text(inner)) if inner is not None else None
+            if aliased is not None:  # `p = &data; *p = x`: data holds x now
+                self.env[aliased] = step_all(value, self.step(target, f"stored in {aliased}"))
             return
         if kind in ("attribute", "member_expression", "field_expression"):
             name = self.dotted(target)
@@ -674,7 +808,7 @@ _STATEMENTS: dict[str, Callable[[FunctionAnalysis, Node], None]] = {
     "return_statement": FunctionAnalysis.run_return,
     "raise_statement": FunctionAnalysis.run_exit,
     "throw_statement": FunctionAnalysis.run_exit,
-    "break_statement": FunctionAnalysis.run_exit,
+    "break_statement": FunctionAnalysis.run_break,
     "continue_statement": FunctionAnalysis.run_exit,
     "if_statement": FunctionAnalysis.run_if,
     "for_statement": FunctionAnalysis.run_loop,
@@ -698,6 +832,7 @@ _EXPRESSIONS: dict[str, Callable[[FunctionAnalysis, Node], Value]] = {
     "member_expression": FunctionAnalysis.expr_attribute,
     "field_expression": FunctionAnalysis.expr_attribute,
     "cast_expression": FunctionAnalysis.expr_cast,
+    "pointer_expression": FunctionAnalysis.expr_pointer,
     "subscript": FunctionAnalysis.expr_subscript,
     "subscript_expression": FunctionAnalysis.expr_subscript,
     "array_access": FunctionAnalysis.expr_array_access,

@@ -44,7 +44,7 @@ def test_only_files_holding_scanned_functions_are_checked() -> None:
 
 
 def test_every_check_states_a_cwe_and_a_confidence() -> None:
-    assert len(CHECKS) == 34
+    assert len(CHECKS) == 38
     for rule_id, check in CHECKS.items():
         assert rule_id.startswith(f"vulnsight.flow.{check.family}.")
         assert check.cwe.startswith("CWE-") and 0.0 < check.confidence <= 0.9

@@ -156,6 +156,7 @@ C_FLAGGED = {
     ("more.c", 108, "CWE-190"),  # fscanf -> total += 1
     ("more.c", 125, "CWE-190"),  # rand() -> ++seed
     ("more.c", 139, "CWE-190"),  # SHRT_MAX -> level += 1
+    ("more.c", 159, "CWE-22"),  # recv -> an opener's open(path) callback
 }
 C_SILENT = {
     ("server.c", 29),  # printf("%s\n", name)
@@ -176,6 +177,7 @@ C_SILENT = {
     ("more.c", 79),  # printf("%.63s", cfg)
     ("more.c", 101),  # snprintf of strlen(argv[1]) -> system
     ("util.c", 12),  # printf("%s") in a helper called with received data
+    ("more.c", 160),  # the opener's open() of a constant path
 }
 CPP_FLAGGED = {
     ("runner.cpp", 9, "CWE-78"),  # std::cin >> word -> tools::run_command in another file
@@ -193,6 +195,8 @@ CPP_FLAGGED = {
     ("server.cpp", 103, "CWE-78"),  # std::getenv -> std::system
     ("server.cpp", 113, "CWE-78"),  # argv pushed into a vector -> c_str() -> system
     ("server.cpp", 119, "CWE-78"),  # if (true)
+    ("server.cpp", 131, "CWE-22"),  # recv -> std::ofstream::open
+    ("server.cpp", 141, "CWE-129"),  # std::ifstream in >> count -> table[count]
 }
 CPP_SILENT = {
     ("runner.cpp", 16),  # only the size of the value reaches the shell
@@ -208,6 +212,8 @@ CPP_SILENT = {
     ("server.cpp", 105),  # printf("%s", getenv(...))
     ("server.cpp", 117),  # only a vector's size reaches the shell
     ("server.cpp", 122),  # if (false)
+    ("server.cpp", 133),  # a stream opened on a constant path
+    ("server.cpp", 143),  # count checked against both bounds
 }
 
 SOL_FLAGGED = {

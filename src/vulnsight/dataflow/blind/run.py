@@ -9,8 +9,11 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.blind import (
     c_bounds,
+    c_capacity,
+    c_lifetime,
     c_memory,
     c_null,
+    c_uninit,
     js_code,
     js_crypto,
     js_data,
@@ -50,6 +53,9 @@ C_CHECKS: tuple[FunctionCheck, ...] = (
     c_bounds.strncpy_no_terminator,
     c_bounds.signed_size_bounded_above,
     c_bounds.size_truncated_to_int,
+    c_lifetime.use_after_free,
+    c_uninit.uninitialised_read,
+    c_capacity.constant_size_overflow,
 )
 SOLIDITY_CHECKS: tuple[FunctionCheck, ...] = (
     solidity.reentrancy,
@@ -85,7 +91,9 @@ CHECKS: dict[str, Check] = {
     for c in (
         c_memory.NULL_DEREF, c_memory.REALLOC_LEAK, c_null.KNOWN_NULL, c_null.EAGER_TEST,
         c_bounds.OFF_BY_ONE, c_bounds.NO_TERMINATOR, c_bounds.SIGNED_SIZE,
-        c_bounds.TRUNCATED_SIZE, solidity.REENTRANCY, solidity.ACCESS, solidity.ARITHMETIC,
+        c_bounds.TRUNCATED_SIZE, c_lifetime.USE_AFTER_FREE, c_lifetime.DOUBLE_FREE,
+        c_uninit.UNINITIALISED, c_capacity.OVERFLOW, solidity.REENTRANCY, solidity.ACCESS,
+        solidity.ARITHMETIC,
         solidity.DOS_LOOP, js_code.EVAL, js_code.REQUIRE, js_code.EXEC, js_random.WEAK_RANDOM,
         js_web.POST_MESSAGE, js_web.HTML, js_data.REGEXP, js_data.FS_PATH, js_data.BUFFER,
         js_data.NO_ASSERT, js_crypto.WEAK_HASH, js_crypto.WEAK_CIPHER, js_crypto.TLS_OFF,

@@ -1,0 +1,215 @@
+"""C/C++: a pointer used (CWE-416) or freed again (CWE-415) after `free(p)` or
+`delete p`, with nothing stored in it in between, on a path that reaches the use: the
+free is not in another branch of an `if`/`#if`/`case` than the use, and the statements
+after the free (in its block) do not leave with `return`, `goto`, `break` or `continue`."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from vulnsight.dataflow.blind.base import Check, Hit, Reader
+from vulnsight.dataflow.blind.c_memory import tested_here
+from vulnsight.dataflow.syntax import walk
+
+USE_AFTER_FREE = Check(
+    "use-after-free", "c", "CWE-416", "a pointer used after the block it points to is freed", 0.9
+)
+DOUBLE_FREE = Check("double-free", "c", "CWE-415", "a pointer freed twice", 0.9)
+
+#: Calls that free the block their first argument points to.
+FREES = frozenset({"free", "g_free", "kfree", "vfree", "cfree", "xfree", "_aligned_free"})
+#: Node types whose children are alternatives: a free in one does not reach another.
+_ALTERNATIVES = frozenset(
+    {
+        "if_statement", "conditional_expression", "preproc_if", "preproc_ifdef", "preproc_else",
+        "preproc_elif", "case_statement", "catch_clause", "try_statement",
+    }
+)  # fmt: skip
+_JUMPS = frozenset(
+    {"return_statement", "goto_statement", "break_statement", "continue_statement",
+     "throw_statement"}
+)  # fmt: skip
+_POINTERS = ("identifier", "field_expression")
+#: Statements after which the code that follows in their block is not reached.
+_BARRIERS = frozenset({"return_statement", "goto_statement", "throw_statement"})
+
+
+def _freed(reader: Reader, node: Node) -> tuple[str, Node] | None:
+    """(pointer text, node) when `node` frees a named pointer (`free(p)`, `delete[] p`)."""
+    if node.type == "call_expression" and reader.callee(node) in FREES:
+        args = node.child_by_field_name("arguments")
+        named = [c for c in args.named_children if c.type != "comment"] if args else []
+        target = named[0] if len(named) == 1 else None
+    elif node.type == "delete_expression":
+        named = [c for c in node.named_children if c.type != "comment"]
+        target = named[-1] if named else None
+    else:
+        return None
+    while target is not None and target.type in ("cast_expression", "parenthesized_expression"):
+        target = target.child_by_field_name("value") or (
+            target.named_children[-1] if target.named_children else None
+        )
+    if target is None or target.type not in _POINTERS:
+        return None
+    return reader.text(target), node
+
+
+def _statement(node: Node) -> Node:
+    """The statement of a block that holds `node`."""
+    while node.parent is not None and node.parent.type not in (
+        "compound_statement", "translation_unit", "case_statement"
+    ):  # fmt: skip
+        node = node.parent
+    return node
+
+
+def _leaves_after(free: Node) -> bool:
+    """Whether a jump follows the free in its block (`free(p); return -1;`), or the free
+    is itself inside a jump (`return free(p), -1;`)."""
+    statement = _statement(free)
+    if statement.type in _JUMPS:
+        return True
+    sibling = statement.next_named_sibling
+    while sibling is not None:
+        if sibling.type in _JUMPS:
+            return True
+        sibling = sibling.next_named_sibling
+    return False
+
+
+def _other_branch(free: Node, use: Node) -> bool:
+    """Whether the free and the use sit in different alternatives (the two sides of an
+    `if`, two `case`s, two `#if` branches)."""
+    above: dict[int, Node] = {}  # ancestor id -> the child on the free's side
+    child = free
+    parent = free.parent
+    while parent is not None:
+        above[parent.id] = child
+        child, parent = parent, parent.parent
+    child = use
+    parent = use.parent
+    while parent is not None and parent.id not in above:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return True
+    free_side = above[parent.id]
+    if free_side.id == child.id:
+        return False
+    if parent.type in _ALTERNATIVES:
+        return True
+    return free_side.type == "case_statement" and child.type == "case_statement"
+
+
+def _encloses(block: Node | None, node: Node) -> bool:
+    """Whether `node` lies inside `block`."""
+    return block is not None and block.start_byte <= node.start_byte < block.end_byte
+
+
+def _branch_sets(reader: Reader, free: Node, use: Node) -> set[str]:
+    """Variables the `if` branches holding the free (but not the use) assign."""
+    names: set[str] = set()
+    parent = free.parent
+    while parent is not None and not _encloses(parent, use):
+        if parent.type == "if_statement":
+            for node in walk(parent):
+                if node.type == "assignment_expression":
+                    left = node.child_by_field_name("left")
+                    if left is not None and left.type == "identifier":
+                        names.add(reader.text(left))
+        parent = parent.parent
+    return names
+
+
+def _correlated(reader: Reader, free: Node, use: Node) -> bool:
+    """Whether the use sits under an `if` whose condition reads a variable the free's
+    own branch sets (`if (!buf) { free(p); err = 1; } ... if (!err) { use(p); }`)."""
+    sets = _branch_sets(reader, free, use)
+    if not sets:
+        return False
+    parent = use.parent
+    while parent is not None and not _encloses(parent, free):
+        if parent.type in ("if_statement", "while_statement", "for_statement"):
+            condition = parent.child_by_field_name("condition")
+            if condition is not None and any(
+                n.type == "identifier" and reader.text(n) in sets for n in walk(condition)
+            ):
+                return True
+        parent = parent.parent
+    return False
+
+
+def _assigned(reader: Reader, node: Node) -> bool:
+    """Whether `node` stores something in the pointer (`p = ...`, `&p` handed on)."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "assignment_expression" and parent.child_by_field_name("left") == node:
+        return True
+    return parent.type == "pointer_expression" and reader.text(parent)[:1] == "&"
+
+
+def _use(reader: Reader, node: Node) -> str | None:
+    """How an occurrence of the freed pointer uses the block: a dereference or a call
+    that takes it; None for anything else (`sizeof p`, `p == q`)."""
+    parent = node.parent
+    if parent is None:
+        return None
+    kind = parent.type
+    if kind == "subscript_expression" and parent.child_by_field_name("argument") == node:
+        return f"{reader.text(parent)[:60]} reads the freed block"
+    if kind == "field_expression" and parent.child_by_field_name("argument") == node:
+        op = parent.child_by_field_name("operator")
+        if op is not None and reader.text(op) == "->":
+            return f"{reader.text(parent)[:60]} reads the freed block"
+    if kind == "pointer_expression" and reader.text(parent)[:1] == "*":
+        return f"{reader.text(parent)[:60]} reads the freed block"
+    if kind == "argument_list" and parent.parent is not None:
+        callee = reader.callee(parent.parent)
+        return f"{callee}() is given the freed pointer" if callee else None
+    return None
+
+
+def use_after_free(reader: Reader, function: Node) -> list[Hit]:
+    """`free(p)` or `delete p`, then `p` dereferenced, handed to a call, or freed again
+    before anything is stored in it."""
+    body = function.child_by_field_name("body")
+    if body is None or function.has_error:
+        return []  # `#ifdef` inside a statement: the tree does not hold the real code
+    nodes = list(walk(body))
+    hits: list[Hit] = []
+    for i, node in enumerate(nodes):
+        found = _freed(reader, node)
+        if found is None or _leaves_after(node):
+            continue
+        name, free = found
+        root = name.split("->", 1)[0].split(".", 1)[0].strip()
+        for later in nodes[i + 1 :]:
+            if later.start_byte < free.end_byte:
+                continue
+            again = _freed(reader, later)
+            if again is not None and again[0] == name:
+                if not _other_branch(free, later) and not _correlated(reader, free, later):
+                    steps = [(free, f"{name} is freed"), (later, f"{name} is freed again")]
+                    message = f"{name} is freed twice ({DOUBLE_FREE.cwe})"
+                    hits.append(reader.hit(DOUBLE_FREE, steps, message))
+                break
+            if later.type == "identifier" and root != name and reader.text(later) == root:
+                if _assigned(reader, later):
+                    break  # `s = next; s->buf`: another block's field
+                continue
+            if later.type in _BARRIERS and _encloses(later.parent, free):
+                break  # `free(p); ... return;` at the free's level or above
+            if later.type not in _POINTERS or reader.text(later) != name:
+                continue
+            if _other_branch(free, later) or _correlated(reader, free, later):
+                continue
+            if _assigned(reader, later) or tested_here(later, body, reader):
+                break
+            use = _use(reader, later)
+            if use is None:
+                continue
+            steps = [(free, f"{name} is freed"), (later, use)]
+            message = f"{name} is used after it is freed ({USE_AFTER_FREE.cwe})"
+            hits.append(reader.hit(USE_AFTER_FREE, steps, message))
+            break
+    return hits

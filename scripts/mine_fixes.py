@@ -283,6 +283,27 @@ def hash_policy(policy: FixPolicy) -> str:
     return hashlib.sha256(repr(policy).encode()).hexdigest()[:12]
 
 
+#: OSI licences that require derived works to keep the licence (the rest are permissive).
+COPYLEFT = frozenset({"AGPL-3.0", "GPL-2.0", "GPL-3.0", "LGPL-2.0", "LGPL-2.1", "LGPL-3.0",
+                      "MPL-2.0", "EPL-2.0"})  # fmt: skip
+
+
+def licence_markdown(records: list[dict[str, Any]]) -> list[str]:
+    """The `## Pairs by licence` section: pairs and repositories per SPDX id, copyleft
+    ones marked (every record keeps its repository's licence in `meta.licence`)."""
+    vuln = [r for r in records if r["label"] == 1]
+    pairs = Counter(str(r["meta"]["licence"]) for r in vuln)
+    repos: dict[str, set[str]] = {}
+    for r in vuln:
+        repos.setdefault(str(r["meta"]["licence"]), set()).add(str(r["project"]))
+    lines = ["", "## Pairs by licence", "", "| licence | kind | repositories | pairs |"]
+    lines.append("|---|---|---:|---:|")
+    for spdx, n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
+        kind = "copyleft" if spdx in COPYLEFT else "permissive"
+        lines.append(f"| {spdx} | {kind} | {len(repos[spdx])} | {n} |")
+    return lines
+
+
 def stats_markdown(
     per_repo: list[tuple[str, str, FixHarvest]],
     records: list[dict[str, Any]],
@@ -293,7 +314,9 @@ def stats_markdown(
     """Counts by language, CWE and repository, and what the filters removed."""
     vuln = [r for r in records if r["label"] == 1]
     how = (
-        "mined from the commits `commits.tsv` lists (`--listed-commits`)"
+        "mined from the commits `commits.tsv` lists (`--listed-commits`); repeats and "
+        "code seen with both labels are looked for among those commits only, so a pair "
+        "the full-history run dropped for a clash with an unlisted commit is kept"
         if listed
         else "mined from each repository's history"
     )
@@ -324,6 +347,7 @@ def stats_markdown(
         Counter(r["cwe"] or "unknown" for r in vuln).items(), key=lambda kv: (-kv[1], kv[0])
     ):
         lines.append(f"| {cwe} | {n} |")
+    lines += licence_markdown(records)
     dropped: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     for *_, h in per_repo:

@@ -3,6 +3,8 @@ repositories (the `harvest --fixes` core run over local mirrors).
 
     python scripts/mine_fixes.py                       # mine every repository in the list
     python scripts/mine_fixes.py --licences OWNER/NAME # print list lines with detected licences
+    python scripts/mine_fixes.py --listed-commits data/fixes/commits.tsv
+                                        # mine exactly the commits listed (reproduce the pairs)
 
 Reads `data/fixes/repos.txt` (one `owner/name<TAB>SPDX licence` a line; '#' comments),
 finds each repository's bare mirror at `<mirrors>/<owner>+<name>/repo` (what the
@@ -17,6 +19,10 @@ mirror's LICENSE file states, and writes:
 * `data/fixes/STATS.md`: pairs by language, CWE and repository, and what was filtered.
 
 Deterministic: repositories in list order, each history from its HEAD, newest first.
+With `--listed-commits`, only the commits a `commits.tsv` lists are read, repository by
+repository and commit by commit in the file's order (the order a full run wrote them),
+so the pairs are reproducible from the committed list without the history walk; each
+repository's licence is the list's column, checked against the mirror as above.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from typing import Any
 
 from vulnsight.bench.records import is_reserved
 from vulnsight.train.fix_commits import CommitInfo, FixPolicy, select_commit
-from vulnsight.train.fix_harvest import FixHarvest, UsedCommit, harvest_fixes
+from vulnsight.train.fix_harvest import FixHarvest, ListedHistory, UsedCommit, harvest_fixes
 from vulnsight.train.gitread import GitRepo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +187,26 @@ def read_list(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def read_commits(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """owner/name -> (licence, commit ids) from a `commits.tsv`, in the file's order."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    rows = path.read_text().splitlines()
+    header = rows[0].split("\t") if rows else []
+    if header[:2] != ["repo", "commit"] or "licence" not in header:
+        sys.exit(f"mine_fixes: {path} is not a commits.tsv (repo, commit, ..., licence)")
+    at = header.index("licence")
+    for number, row in enumerate(rows[1:], 2):
+        cells = row.split("\t")
+        if len(cells) != len(header):
+            sys.exit(f"mine_fixes: {path}:{number}: expected {len(header)} columns")
+        licence, shas = out.setdefault(cells[0], (cells[at], []))
+        if cells[at] != licence:
+            sys.exit(f"mine_fixes: {path}:{number}: {cells[0]} listed under two licences")
+        if cells[1] not in shas:
+            shas.append(cells[1])
+    return out
+
+
 CACHE_VERSION = "1"  # bump when the harvest's output changes for the same history
 
 
@@ -257,19 +283,48 @@ def hash_policy(policy: FixPolicy) -> str:
     return hashlib.sha256(repr(policy).encode()).hexdigest()[:12]
 
 
+#: OSI licences that require derived works to keep the licence (the rest are permissive).
+COPYLEFT = frozenset({"AGPL-3.0", "GPL-2.0", "GPL-3.0", "LGPL-2.0", "LGPL-2.1", "LGPL-3.0",
+                      "MPL-2.0", "EPL-2.0"})  # fmt: skip
+
+
+def licence_markdown(records: list[dict[str, Any]]) -> list[str]:
+    """The `## Pairs by licence` section: pairs and repositories per SPDX id, copyleft
+    ones marked (every record keeps its repository's licence in `meta.licence`)."""
+    vuln = [r for r in records if r["label"] == 1]
+    pairs = Counter(str(r["meta"]["licence"]) for r in vuln)
+    repos: dict[str, set[str]] = {}
+    for r in vuln:
+        repos.setdefault(str(r["meta"]["licence"]), set()).add(str(r["project"]))
+    lines = ["", "## Pairs by licence", "", "| licence | kind | repositories | pairs |"]
+    lines.append("|---|---|---:|---:|")
+    for spdx, n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
+        kind = "copyleft" if spdx in COPYLEFT else "permissive"
+        lines.append(f"| {spdx} | {kind} | {len(repos[spdx])} | {n} |")
+    return lines
+
+
 def stats_markdown(
     per_repo: list[tuple[str, str, FixHarvest]],
     records: list[dict[str, Any]],
     seconds: float,
     heads: dict[str, str],
+    listed: bool = False,
 ) -> str:
     """Counts by language, CWE and repository, and what the filters removed."""
     vuln = [r for r in records if r["label"] == 1]
+    how = (
+        "mined from the commits `commits.tsv` lists (`--listed-commits`); repeats and "
+        "code seen with both labels are looked for among those commits only, so a pair "
+        "the full-history run dropped for a clash with an unlisted commit is kept"
+        if listed
+        else "mined from each repository's history"
+    )
     lines = [
         "# Mined fix pairs: counts",
         "",
         "Written by `scripts/mine_fixes.py`; the data lies beside this file "
-        "(`pairs.jsonl.gz`, not committed: regenerate it from the mirrors).",
+        f"(`pairs.jsonl.gz`), {how}.",
         "",
         f"* {len(vuln)} pairs ({len(records)} records) from "
         f"{sum(1 for *_, h in per_repo if h.used)} of {len(per_repo)} repositories, "
@@ -292,6 +347,7 @@ def stats_markdown(
         Counter(r["cwe"] or "unknown" for r in vuln).items(), key=lambda kv: (-kv[1], kv[0])
     ):
         lines.append(f"| {cwe} | {n} |")
+    lines += licence_markdown(records)
     dropped: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     for *_, h in per_repo:
@@ -337,6 +393,13 @@ def main() -> None:
         help="write the outputs from the repositories already mined (the cache); the "
         "others are named in STATS.md as not mined yet",
     )
+    ap.add_argument(
+        "--listed-commits",
+        type=Path,
+        metavar="COMMITS_TSV",
+        help="mine only the commits this commits.tsv lists (no history walk, no cache); "
+        "--repos is not read",
+    )
     ap.add_argument("--licences", nargs="*", metavar="OWNER/NAME", default=None)
     args = ap.parse_args()
     reserved = reserved_names(args.reserved)
@@ -354,7 +417,11 @@ def main() -> None:
     per_repo: list[tuple[str, str, FixHarvest]] = []
     records: list[dict[str, Any]] = []
     rows = ["repo\tcommit\tadvisories\tselected_by\tlicence\tpairs"]
-    listed = read_list(args.repos)
+    by_commits = read_commits(args.listed_commits) if args.listed_commits else None
+    if by_commits is not None:
+        listed = [(repo, licence) for repo, (licence, _) in by_commits.items()]
+    else:
+        listed = read_list(args.repos)
     not_mined: list[str] = []
     heads: dict[str, str] = {}
     if args.fill_cache_reversed:
@@ -377,11 +444,18 @@ def main() -> None:
         t0 = time.monotonic()
         git = GitRepo(git_dir)
         heads[repo] = git.resolve("HEAD")
-        result = cached_harvest(git, repo, policy, args.cache, args.cached_only)
-        if result is None:
-            not_mined.append(repo)
-            continue
-        result = reselect(result, policy)
+        if by_commits is not None:
+            shas = tuple(by_commits[repo][1])
+            result = harvest_fixes(ListedHistory(git, shas), repo, policy)
+            missing = [sha for sha in shas if sha not in {u.sha for u in result.used}]
+            for sha in missing:
+                print(f"{repo}: listed commit {sha} gave no pairs", file=sys.stderr)
+        else:
+            cached = cached_harvest(git, repo, policy, args.cache, args.cached_only)
+            if cached is None:
+                not_mined.append(repo)
+                continue
+            result = reselect(cached, policy)
         for rec in result.records:
             rec["meta"]["licence"] = licence
         records.extend(result.records)
@@ -396,6 +470,10 @@ def main() -> None:
             f"in {time.monotonic() - t0:.0f} s",
             file=sys.stderr,
         )
+    ids = Counter(str(rec["id"]) for rec in records)
+    repeated = sorted(i for i, n in ids.items() if n > 1)
+    if repeated:  # the loaders refuse a repeated id; never write a file they cannot read
+        sys.exit(f"mine_fixes: {len(repeated)} record ids repeat, e.g. {repeated[0]}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
@@ -403,7 +481,9 @@ def main() -> None:
             gz.write((json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n").encode())
     args.out.write_bytes(buf.getvalue())
     args.commits.write_text("\n".join(rows) + "\n")
-    stats = stats_markdown(per_repo, records, time.monotonic() - start, heads)
+    stats = stats_markdown(
+        per_repo, records, time.monotonic() - start, heads, listed=by_commits is not None
+    )
     if not_mined:
         stats += "\n## Listed but not mined yet\n\n" + "".join(f"* {r}\n" for r in not_mined)
     args.stats.write_text(stats)

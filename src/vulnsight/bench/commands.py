@@ -54,7 +54,7 @@ def _fingerprint(ids: list[str], settings: dict[str, Any]) -> str:
     multiple=True,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Labelled JSONL file (repeatable; shared/datasets schema).",
+    help="Labelled JSONL file, .jsonl or .jsonl.gz (repeatable; shared/datasets schema).",
 )
 @click.option(
     "--detectors",

@@ -6,11 +6,13 @@ once; everything downstream sees the frozen `Record`.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
 import re
 import textwrap
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -144,16 +146,26 @@ def record_row(record: Record) -> dict[str, Any]:
     }
 
 
+def read_jsonl_text(path: Path) -> str:
+    """The text of a JSONL file, gunzipped when its name ends in `.gz` (the mined fix
+    pairs, `data/fixes/pairs.jsonl.gz`); a `ConfigError` when it cannot be read."""
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        return data.decode("utf-8")
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
 def load_records(paths: Sequence[Path]) -> list[Record]:
-    """Every record of the JSONL files, validated; a bad line is a `ConfigError`
-    naming the file and line. Duplicate ids across files are an error too."""
+    """Every record of the JSONL files (`.jsonl.gz` ones gunzipped), validated; a bad
+    line is a `ConfigError` naming the file and line. Duplicate ids across files are an
+    error too."""
     records: list[Record] = []
     seen: set[str] = set()
     for path in paths:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        lines = read_jsonl_text(path).splitlines()
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

@@ -376,7 +376,13 @@ def parse_source(source: SourceFile, budget: ParseBudget = DEFAULT_BUDGET) -> Pa
     lines = source.text.split("\n")
     comments = comment_ranges(tree, data, source.language)
     units = [(unit, walk, comments) for unit in walk.units]
-    units.extend(_recover(source, grammar, tree.root_node, lines, deadline))
+    # the walk may already have found a function inside an ERROR region: keep one copy
+    known = {(unit.name, _line_span(unit.outer)) for unit in walk.units}
+    units.extend(
+        item
+        for item in _recover(source, grammar, tree.root_node, lines, deadline)
+        if (item[0].name, _line_span(item[0].outer)) not in known
+    )
     units.sort(key=lambda item: (item[0].outer.start_point.row, item[0].outer.start_byte))
     functions: list[Function] = []
     covered = [False] * (len(lines) + 2)

@@ -56,6 +56,36 @@ class History(Protocol):
         ...
 
 
+class NamedHistory(History, Protocol):
+    """A history that can also read commits by id (see `gitread.GitRepo`)."""
+
+    def named_commits(self, shas: Sequence[str]) -> Iterator[CommitInfo]:
+        """The commits with the given ids, in the order given."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListedHistory:
+    """Only the listed commits of a history, in the order listed, whatever revision is
+    asked for: `harvest_fixes` over it mines exactly a recorded list of commits (what
+    `data/fixes/commits.tsv` keeps), so the pairs are reproducible from that list."""
+
+    history: NamedHistory
+    shas: tuple[str, ...]
+
+    def commits(self, rev: str = "HEAD", max_count: int | None = None) -> Iterator[CommitInfo]:
+        """The listed commits (the first `max_count` of them); `rev` is ignored."""
+        yield from self.history.named_commits(self.shas[:max_count])
+
+    def changes(self, parent: str, sha: str) -> Sequence[Change]:
+        """Files changed between `parent` and `sha`."""
+        return self.history.changes(parent, sha)
+
+    def blobs(self, ids: Sequence[str]) -> dict[str, bytes]:
+        """Contents of the given blobs."""
+        return self.history.blobs(ids)
+
+
 @dataclass(frozen=True)
 class UsedCommit:
     """A commit that yielded pairs: its id, the advisories it names, its pair count."""

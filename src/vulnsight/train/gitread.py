@@ -78,6 +78,16 @@ def _overrides(safe: Sequence[str]) -> list[str]:
     return [arg for s in settings for arg in ("-c", s)]
 
 
+def _parse_log(out: bytes) -> Iterator[CommitInfo]:
+    """The commits of `git log -z --format=%H%x1f%P%x1f%B` output."""
+    for chunk in out.decode("utf-8", "replace").split("\0"):
+        parts = chunk.split("\x1f", 2)
+        if len(parts) != 3 or not _SHA_RE.match(parts[0]):
+            continue
+        parents = tuple(p for p in parts[1].split() if _SHA_RE.match(p))
+        yield CommitInfo(parts[0], parents, parts[2])
+
+
 class GitRepo:
     """A repository's history, read with `git`: commits, what each changed, blobs."""
 
@@ -134,12 +144,19 @@ class GitRepo:
         if max_count is not None:
             args.append(f"--max-count={int(max_count)}")
         out = self._run([*args, sha, "--"])
-        for chunk in out.decode("utf-8", "replace").split("\0"):
-            parts = chunk.split("\x1f", 2)
-            if len(parts) != 3 or not _SHA_RE.match(parts[0]):
-                continue
-            parents = tuple(p for p in parts[1].split() if _SHA_RE.match(p))
-            yield CommitInfo(parts[0], parents, parts[2])
+        yield from _parse_log(out)
+
+    def named_commits(self, shas: Sequence[str]) -> Iterator[CommitInfo]:
+        """The commits with the given full ids, in the order given (paths not filled in);
+        GitError when one is not a full commit id or is missing from the repository."""
+        for sha in shas:
+            if not _SHA_RE.match(sha):
+                raise GitError(f"not a commit id: {sha!r}")
+        if not shas:
+            return
+        args = ["log", "-z", "--no-color", "--no-show-signature", "--no-walk=unsorted"]
+        out = self._run([*args, "--format=%H%x1f%P%x1f%B", *shas, "--"])
+        yield from _parse_log(out)
 
     def changes(self, parent: str, sha: str) -> list[Change]:
         """The files changed between two commits, renames detected."""

@@ -246,3 +246,60 @@ def test_shipped_hybrid_rows_copy_rules_flow_where_the_model_is_off() -> None:
     assert "| c | off | 0.20 | 0.40 | beats the rules |" in md
     assert "| python | off | 0.50 | 0.50 | ties the rules |" in md
     assert "| cpp | on | 0.10 | - | model on: trained on these sources" in md
+
+
+def test_gzipped_fix_pairs_are_their_own_source_and_pairs_stay_whole(tmp_path: Path) -> None:
+    """`--data pairs.jsonl.gz` beside plain corpora: the mined pairs (source `fixes`) get
+    their own fold, and no fold or sample ever splits a vulnerable/fixed pair."""
+    import gzip
+
+    from vulnsight.bench.loso_command import loso_records
+
+    def row(i: str, source: str, project: str, label: int, pair: str | None) -> dict[str, Any]:
+        return {
+            "id": i,
+            "language": "python",
+            "code": f"def f():\n    return {i!r}\n",
+            "label": label,
+            "source": source,
+            "project": project,
+            "meta": {"pair_id": pair} if pair else {},
+        }
+
+    fixes = [
+        row(f"fixes:{p}:{side}", "fixes", f"acme/lib{p % 2}", int(side == "before"), f"fx{p}")
+        for p in range(12)
+        for side in ("before", "after")
+    ]
+    (tmp_path / "pairs.jsonl.gz").write_bytes(
+        gzip.compress("".join(json.dumps(r) + "\n" for r in fixes).encode())
+    )
+    sven = [
+        row(f"sven:{p}:{k}", "sven", "acme/lib0" if p == 0 else f"o/s{p}", k, f"sv{p}")
+        for p in range(6)
+        for k in (0, 1)
+    ]
+    other = [row(f"jl:{k}", "juliet", f"J{k}", k % 2, None) for k in range(8)]
+    (tmp_path / "plain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sven + other))
+    args = {
+        "data": [tmp_path / "plain.jsonl", tmp_path / "pairs.jsonl.gz"],
+        "include_reserved": False,
+        "sample": 16,
+        "seed": 0,
+    }
+    records, _ = loso_records(args)
+    fx = [r for r in records if r.source == "fixes"]
+    assert len(fx) == 16 and sum(r.label for r in fx) == 8
+    assert all(sum(1 for r in fx if r.pair_id == p) == 2 for p in {r.pair_id for r in fx})
+    folds = make_folds(records)
+    assert [f.held_out for f in folds] == ["fixes", "juliet", "sven"]
+    by_id = {r.id: r for r in records}
+    for f in folds:
+        for side in (f.train, f.test):
+            pairs = [by_id[i].pair_id for i in side if by_id[i].pair_id]
+            assert all(pairs.count(p) == 2 for p in pairs), f.held_out
+    held = next(f for f in folds if f.held_out == "fixes")
+    assert {by_id[i].source for i in held.test} == {"fixes"}
+    # sven's pair from a mined repository is dropped whole from the fixes fold's training
+    assert held.shared_project_dropped == 2
+    assert not {"sven:0:0", "sven:0:1"} & set(held.train)

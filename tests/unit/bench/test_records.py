@@ -113,3 +113,27 @@ def test_record_row_round_trips_through_the_loader(tmp_path):
     (record,) = load_records([path])
     assert record.pair_id == "q7"
     assert record_row(record) == row
+
+
+def test_gzipped_jsonl_loads_like_plain(tmp_path):
+    import gzip
+
+    rows = [rec(1, 1, source="fixes", pair="fx:1"), rec(2, 0, source="fixes", pair="fx:1")]
+    plain = write(tmp_path, rows, "pairs.jsonl")
+    packed = tmp_path / "pairs.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    plain_records = load_records([plain])
+    packed_records = load_records([packed])
+    assert [(r.id, r.label, r.pair_id) for r in packed_records] == [
+        ("fixes:1", 1, "fx:1"),
+        ("fixes:2", 0, "fx:1"),
+    ]
+    assert packed_records == plain_records
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(ConfigError, match="cannot read .*bad.jsonl.gz"):
+        load_records([bad])
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed.read_bytes()[:-12])
+    with pytest.raises(ConfigError, match="cannot read .*cut.jsonl.gz"):
+        load_records([cut])

@@ -150,6 +150,15 @@ def test_syntax_error_still_yields_good_functions() -> None:
     assert "good" in names and "also_good" in names
 
 
+def test_a_function_in_an_error_region_is_extracted_once() -> None:
+    """An unterminated `#ifdef` makes the function part of a top-level ERROR node that
+    both the walk and the recovery read (libxml2's parser.c: 166 functions twice, so two
+    mined pairs shared one id)."""
+    text = "#ifdef V\nint\nhas(int feature)\n{\n    return feature;\n}\n *  stray\n"
+    functions = extract(SourceFile("e.c", "c", text))
+    assert [(f.name, f.start_line, f.end_line) for f in functions] == [("has", 2, 6)]
+
+
 def test_clean_file_has_no_errors() -> None:
     assert parse_errors(SourceFile("a.js", "javascript", "function f() {}\n")) == 0
 

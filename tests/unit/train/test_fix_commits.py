@@ -276,3 +276,58 @@ def test_an_unreadable_commit_is_counted_and_the_harvest_goes_on():
     result = harvest_fixes(History(), "acme/copy")
     assert result.skipped == Counter({"unreadable commit": 1})
     assert result.pairs == 1 and result.used[0].sha == C
+
+
+def test_listed_commits_are_mined_alone_in_the_listed_order(tmp_path):
+    """A real repository with two fix commits and one other: `ListedHistory` reads only
+    the commits named (`named_commits`, in the order given), never the rest of history."""
+    import os
+    import subprocess
+
+    from vulnsight.errors import VulnsightError
+    from vulnsight.train.fix_harvest import ListedHistory, harvest_fixes
+    from vulnsight.train.gitread import GitRepo
+
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    ident = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *ident, *args], cwd=tmp_path, env=env, check=True, capture_output=True
+        )
+        return done.stdout.decode().strip()
+
+    git("init", "-q")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "copy.c").write_text(C_BEFORE)
+    git("add", "-A")
+    git("commit", "-q", "-m", "initial import")
+    (src / "copy.c").write_text(C_AFTER)
+    git("commit", "-q", "-am", "Fix buffer overflow in copy_name (CVE-2024-1)")
+    fix = git("rev-parse", "HEAD")
+    (src / "copy.c").write_text(C_BEFORE)
+    git("commit", "-q", "-am", "Revert the strncpy change")
+    (src / "copy.c").write_text(C_AFTER.replace("sizeof buf - 1", "sizeof(buf) - 1"))
+    git("commit", "-q", "-am", "Prevent a stack overflow again, CVE-2024-2")
+    again = git("rev-parse", "HEAD")
+    repo = GitRepo(tmp_path)
+
+    assert [c.sha for c in repo.named_commits([fix, again])] == [fix, again]
+    assert [c.sha for c in repo.named_commits([again, fix])] == [again, fix]
+    with pytest.raises(VulnsightError):
+        list(repo.named_commits(["not-a-sha"]))
+
+    full = harvest_fixes(repo, "acme/copy")
+    listed = harvest_fixes(ListedHistory(repo, (fix,)), "acme/copy")
+    assert full.commits_seen == 4 and listed.commits_seen == 1
+    assert [u.sha for u in listed.used] == [fix]
+    assert [
+        (r["id"].endswith(":before"), r["label"], r["meta"]["commit"]) for r in listed.records
+    ] == [
+        (True, 1, fix),
+        (False, 0, fix),
+    ]
+    assert listed.records[0]["lines"] == [3]  # strcpy(buf, src): line 3 of copy_name
+    # the same commit mined from the whole history gives the same records
+    assert [r for r in full.records if r["meta"]["commit"] == fix] == listed.records

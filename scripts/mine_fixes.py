@@ -372,6 +372,19 @@ def stats_markdown(
     return "\n".join(lines) + "\n"
 
 
+#: Licences whose code stays out of the committed pairs file (see `main`).
+COPYLEFT = frozenset({"AGPL-3.0", "GPL-2.0", "GPL-3.0", "LGPL-2.0", "LGPL-2.1", "LGPL-3.0"})
+
+
+def _gzipped(records: list[dict[str, Any]]) -> bytes:
+    """Records as gzipped JSONL, byte-identical across runs (no timestamp, no name)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+        for rec in records:
+            gz.write((json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n").encode())
+    return buf.getvalue()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
@@ -475,11 +488,14 @@ def main() -> None:
     if repeated:  # the loaders refuse a repeated id; never write a file they cannot read
         sys.exit(f"mine_fixes: {len(repeated)} record ids repeat, e.g. {repeated[0]}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
-        for rec in records:
-            gz.write((json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n").encode())
-    args.out.write_bytes(buf.getvalue())
+    # copyleft code is not redistributed inside this Apache-2.0 repository: its pairs go
+    # to a file beside (gitignored) that local training may still read
+    shared = [r for r in records if r["meta"]["licence"] not in COPYLEFT]
+    kept_apart = [r for r in records if r["meta"]["licence"] in COPYLEFT]
+    buf = _gzipped(shared)
+    args.out.write_bytes(buf)
+    apart = args.out.with_name(args.out.name.replace("pairs", "pairs-copyleft", 1))
+    apart.write_bytes(_gzipped(kept_apart))
     args.commits.write_text("\n".join(rows) + "\n")
     stats = stats_markdown(
         per_repo, records, time.monotonic() - start, heads, listed=by_commits is not None
@@ -487,7 +503,11 @@ def main() -> None:
     if not_mined:
         stats += "\n## Listed but not mined yet\n\n" + "".join(f"* {r}\n" for r in not_mined)
     args.stats.write_text(stats)
-    print(f"{len(records) // 2} pairs -> {args.out} ({len(buf.getvalue())} bytes)", file=sys.stderr)
+    print(
+        f"{len(shared) // 2} pairs -> {args.out} ({len(buf)} bytes); "
+        f"{len(kept_apart) // 2} copyleft pairs -> {apart}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ def run_loso(args: dict[str, Any]) -> None:
         raise ConfigError(f"detectors unavailable: {outcome.unavailable}")
     rules = outcome.predictions.get(("rules", "none"), {})
     flow = outcome.predictions.get(("flow", "none"), {})
+    require_verdicts({"rules": rules, "flow": flow})
     cache, token_ids, true_false = _head_features(records, out_dir, args)
     inputs = record_inputs(records, rules, flow, cache, token_ids, true_false)
     from vulnsight.bench.loso import LosoSettings, evaluate, model_decision, render_markdown
@@ -104,6 +105,19 @@ def run_loso(args: dict[str, Any]) -> None:
     board = render_markdown(result, decision)
     (out_dir / "LOSO.md").write_text(board, encoding="utf-8")
     click.echo(board)
+
+
+def require_verdicts(predictions: dict[str, dict[str, Any]]) -> None:
+    """Refuse to score records a detector failed on (e.g. Semgrep ran out of time on a
+    loaded machine): counted as "not flagged" they would pass for misses and clean
+    verdicts, and the table would measure the failure, not the detector."""
+    for name, preds in predictions.items():
+        failed = [p for p in preds.values() if getattr(p, "error", None)]
+        if failed:
+            raise ConfigError(
+                f"{name} gave no verdict on {len(failed)} of {len(preds)} records "
+                f"({failed[0].error}); rerun with --fresh (on a less loaded machine)"
+            )
 
 
 def _shipped_thresholds() -> tuple[dict[str, float | None], float | None]:

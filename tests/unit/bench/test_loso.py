@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from vulnsight.bench.loso import (
     DETECTORS,
@@ -303,3 +304,15 @@ def test_gzipped_fix_pairs_are_their_own_source_and_pairs_stay_whole(tmp_path: P
     # sven's pair from a mined repository is dropped whole from the fixes fold's training
     assert held.shared_project_dropped == 2
     assert not {"sven:0:0", "sven:0:1"} & set(held.train)
+
+
+def test_loso_refuses_records_a_detector_failed_on() -> None:
+    from vulnsight.bench.adapters.interface import Prediction
+    from vulnsight.bench.loso_command import require_verdicts
+    from vulnsight.errors import ConfigError
+
+    ok = Prediction("a", False, 0.0, (), ())
+    timed_out = Prediction("b", False, 0.0, (), (), error="semgrep did not finish within 600 s")
+    require_verdicts({"rules": {"a": ok}, "flow": {"a": ok}})
+    with pytest.raises(ConfigError, match="rules gave no verdict on 1 of 2 records"):
+        require_verdicts({"rules": {"a": ok, "b": timed_out}, "flow": {"a": ok}})

@@ -4,21 +4,11 @@ larger buffer, sizes not known)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from vulnsight.dataflow.blind import run_checks
-from vulnsight.parse.extract import extract
-from vulnsight.types import SourceFile
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "blind"
+from tests.unit.dataflow.blind_fixtures import hits
 
 
 def _run(path: str, language: str, text: str | None = None) -> list[tuple[int, str]]:
-    text = (FIXTURES / path).read_text() if text is None else text
-    source = SourceFile(path, language, text)
-    findings, errors = run_checks([source], extract(source))
-    assert errors == []
-    return [(f.line_number, f.cwe) for f in findings if f.cwe == "CWE-787"]
+    return hits(path, language, ("CWE-787",), text)
 
 
 def test_constant_copies_and_loops_past_the_end_are_flagged() -> None:

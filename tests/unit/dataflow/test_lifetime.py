@@ -3,21 +3,11 @@ exact (line, CWE) pairs on the fixtures, and silence on their near-misses."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from vulnsight.dataflow.blind import run_checks
-from vulnsight.parse.extract import extract
-from vulnsight.types import SourceFile
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "blind"
+from tests.unit.dataflow.blind_fixtures import hits
 
 
 def _run(path: str, language: str, text: str | None = None) -> list[tuple[int, str]]:
-    text = (FIXTURES / path).read_text() if text is None else text
-    source = SourceFile(path, language, text)
-    findings, errors = run_checks([source], extract(source))
-    assert errors == []
-    return [(f.line_number, f.cwe) for f in findings if f.cwe in ("CWE-415", "CWE-416")]
+    return hits(path, language, ("CWE-415", "CWE-416"), text)
 
 
 def test_freed_pointers_used_or_freed_again_are_flagged() -> None:

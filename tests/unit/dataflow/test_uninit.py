@@ -4,21 +4,11 @@ stores first on an earlier iteration, static locals, macros, both branches stori
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from vulnsight.dataflow.blind import run_checks
-from vulnsight.parse.extract import extract
-from vulnsight.types import SourceFile
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "blind"
+from tests.unit.dataflow.blind_fixtures import hits
 
 
 def _run(path: str, language: str, text: str | None = None) -> list[tuple[int, str]]:
-    text = (FIXTURES / path).read_text() if text is None else text
-    source = SourceFile(path, language, text)
-    findings, errors = run_checks([source], extract(source))
-    assert errors == []
-    return [(f.line_number, f.cwe) for f in findings if f.cwe == "CWE-457"]
+    return hits(path, language, ("CWE-457",), text)
 
 
 def test_unset_scalars_pointers_and_buffers_are_flagged() -> None:

@@ -39,6 +39,9 @@ _SIZED = {
 _STRING_COPIES = frozenset({"strcpy", "strcat", "wcscpy", "wcscat"})
 _ALLOCATORS = frozenset({"malloc", "alloca", "_alloca", "ALLOCA", "xmalloc", "g_malloc"})
 _NUMBER = re.compile(r"^(\d+)[uUlL]*$")
+#: The largest size followed (a 64-bit object size) and the deepest expression.
+MAX_SIZE = 1 << 63
+MAX_DEPTH = 50
 
 
 class _Sizes:
@@ -49,17 +52,22 @@ class _Sizes:
         self.elements: dict[str, int] = {}  # variable -> element byte size
         self.capacity: dict[str, tuple[int, Node]] = {}  # buffer -> (bytes, where)
 
-    def value(self, node: Node | None) -> int | None:
+    def value(self, node: Node | None, depth: int = 0) -> int | None:
         """The value of a constant expression (numbers, sizeof of a built-in type or a
-        known array, + - * /), or None."""
+        known array, + - * /), or None; None too past `MAX_SIZE` or nested past
+        `MAX_DEPTH` (`char b[sizeof a * sizeof a]` squares a size each line)."""
+        found = self._value(node, depth) if depth <= MAX_DEPTH else None
+        return found if found is not None and abs(found) <= MAX_SIZE else None
+
+    def _value(self, node: Node | None, depth: int) -> int | None:
         if node is None:
             return None
-        text = self.reader.text(node).strip()
         if node.type == "number_literal":
-            match = _NUMBER.match(text)
+            text = self.reader.text(node).strip()
+            match = _NUMBER.match(text) if len(text) <= 24 else None
             return int(match.group(1)) if match else None
         if node.type == "parenthesized_expression" and node.named_child_count == 1:
-            return self.value(node.named_children[0])
+            return self.value(node.named_children[0], depth + 1)
         if node.type == "sizeof_expression":
             inner = node.child_by_field_name("type") or node.child_by_field_name("value")
             if inner is None:
@@ -71,8 +79,8 @@ class _Sizes:
             return found[0] if found is not None and found[1].type == "declaration" else None
         if node.type == "binary_expression":
             op = node.child_by_field_name("operator")
-            left = self.value(node.child_by_field_name("left"))
-            right = self.value(node.child_by_field_name("right"))
+            left = self.value(node.child_by_field_name("left"), depth + 1)
+            right = self.value(node.child_by_field_name("right"), depth + 1)
             if op is None or left is None or right is None:
                 return None
             symbol = self.reader.text(op)

@@ -136,8 +136,9 @@ class JsFacts:
         found = self._resolve(reader, ident)
         return tuple(found[1]) if found is not None else ()
 
-    def constant_name(self, reader: Reader, ident: Node) -> bool:
-        """Whether `ident` names a variable bound to constant values only."""
+    def constant_name(self, reader: Reader, ident: Node, depth: int = 0) -> bool:
+        """Whether `ident` names a variable bound to constant values only (`depth`: how
+        deep the question already is, see `is_constant`)."""
         found = self._resolve(reader, ident)
         if found is None:
             return False
@@ -145,7 +146,7 @@ class JsFacts:
         memo = (key, reader.text(ident))
         if memo not in self._memo:
             self._memo[memo] = False  # a name defined from itself is not constant
-            self._memo[memo] = all(is_constant(reader, v) for v in values)
+            self._memo[memo] = all(is_constant(reader, v, depth) for v in values)
         return self._memo[memo]
 
     def _resolve(self, reader: Reader, ident: Node) -> tuple[_Key, list[Node]] | None:
@@ -222,39 +223,48 @@ def _note(reader: Reader, node: Node, chain: list[_Scope]) -> None:
             scope.changed.add(reader.text(changed))
 
 
-def is_constant(reader: Reader, node: Node | None) -> bool:
+#: How deep `is_constant` follows nested expressions and names bound to names: past it a
+#: value counts as built (a chain of thousands of `+` or `const aN = aM + aM` would
+#: otherwise exhaust Python's stack).
+MAX_DEPTH = 100
+
+
+def is_constant(reader: Reader, node: Node | None, depth: int = 0) -> bool:
     """Whether `node`'s value is fixed in the source: literals, templates without
     substitutions, operators and ternaries over constants, arrays of constants, names
     bound to constants only, and pure calls (`path.join`, string methods) over constants."""
     node = strip(node)
     if node is None:
         return True
+    if depth > MAX_DEPTH:
+        return False
+    depth += 1
     kind = node.type
     if kind in _LITERALS:
         return True
     if kind == "template_string":
         return all(
-            is_constant(reader, c.named_children[0] if c.named_child_count else None)
+            is_constant(reader, c.named_children[0] if c.named_child_count else None, depth)
             for c in node.named_children
             if c.type == "template_substitution"
         )
     if kind == "identifier":
-        return reader.text(node) in _FIXED_NAMES or reader.js.constant_name(reader, node)
+        return reader.text(node) in _FIXED_NAMES or reader.js.constant_name(reader, node, depth)
     if kind == "binary_expression":
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        return is_constant(reader, left) and is_constant(reader, right)
+        return is_constant(reader, left, depth) and is_constant(reader, right, depth)
     if kind == "unary_expression":
-        return is_constant(reader, node.child_by_field_name("argument"))
+        return is_constant(reader, node.child_by_field_name("argument"), depth)
     if kind == "ternary_expression":
-        return is_constant(reader, node.child_by_field_name("consequence")) and is_constant(
-            reader, node.child_by_field_name("alternative")
+        return is_constant(reader, node.child_by_field_name("consequence"), depth) and (
+            is_constant(reader, node.child_by_field_name("alternative"), depth)
         )
     if kind == "array":
-        return all(is_constant(reader, c) for c in node.named_children)
+        return all(is_constant(reader, c, depth) for c in node.named_children)
     if kind == "call_expression":
         args = arguments(node)
-        if not all(is_constant(reader, a) for a in args):
+        if not all(is_constant(reader, a, depth) for a in args):
             return False
         fn = strip(node.child_by_field_name("function"))
         if fn is not None and reader.dotted(fn) in _PURE_CALLS:
@@ -265,7 +275,7 @@ def is_constant(reader: Reader, node: Node | None) -> bool:
             return (
                 prop is not None
                 and reader.text(prop) in _STRING_METHODS
-                and is_constant(reader, obj)
+                and is_constant(reader, obj, depth)
             )
     return False
 

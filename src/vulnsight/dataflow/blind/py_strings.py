@@ -499,19 +499,22 @@ def _inner(node: Node | None) -> Node | None:
 
 
 def _flatten_plus(reader: Reader, node: Node) -> list[Node]:
-    """The operands of a chain `a + b + c`, left to right."""
-    inner = _inner(node)
-    if inner is None:
-        return []
-    op = inner.child_by_field_name("operator")
-    if inner.type == "binary_operator" and op is not None and reader.text(op) == "+":
-        left = inner.child_by_field_name("left")
-        right = inner.child_by_field_name("right")
-        return [
-            *(_flatten_plus(reader, left) if left is not None else []),
-            *(_flatten_plus(reader, right) if right is not None else []),
-        ]
-    return [inner]
+    """The operands of a chain `a + b + c`, left to right (without recursion: a chain
+    of thousands of operands nests as deep)."""
+    found: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        inner = _inner(stack.pop())
+        if inner is None:
+            continue
+        op = inner.child_by_field_name("operator")
+        if inner.type == "binary_operator" and op is not None and reader.text(op) == "+":
+            left = inner.child_by_field_name("left")
+            right = inner.child_by_field_name("right")
+            stack.extend(n for n in (right, left) if n is not None)
+        else:
+            found.append(inner)
+    return found
 
 
 #: A `%` conversion: its mapping key (`%(name)s`) and its type.

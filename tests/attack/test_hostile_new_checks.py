@@ -1,0 +1,121 @@
+"""Reproducers from the hostile-repository attack on the new blind checks (Python,
+JavaScript/TypeScript, C lifetime/uninitialised/capacity) and the engine changes. Each
+failed before its fix; the time limits are hang guards far above the fixed code's time
+and far below the old code's (no speed is asserted).
+
+Run: PYTHONPATH=$PWD/src python -m pytest -q tests/attack
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_MAIN = "from vulnsight.cli import main; main()"
+
+
+def _scan(path: Path, timeout: float = 60) -> dict:
+    out = path.parent / f"{path.name}-report.json"
+    cmd = [sys.executable, "-c", _MAIN, "scan", str(path)]
+    cmd += ["--detectors", "flow", "--format", "json", "-o", str(out)]
+    subprocess.run(cmd, capture_output=True, timeout=timeout, env=os.environ)
+    return json.loads(out.read_text()) if out.exists() else {}
+
+
+def _pairs(report: dict) -> set[tuple[int, str]]:
+    return {(f["line_number"], f["cwe"]) for f in report.get("findings", [])}
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_python_long_plus_chain_keeps_the_files_findings(tmp_path: Path) -> None:
+    # one line `'a' + x + x ...` (3,000 operands) exhausted the stack in the check over
+    # the whole file: every Python blind finding of the file was dropped
+    chain = " + ".join(["x"] * 3000)
+    path = _write(
+        tmp_path,
+        "m.py",
+        f"import os\ndef f(x):\n    os.system('ls ' + x)\n\ndef g(x):\n    s = 'a' + {chain}\n"
+        "    os.system(s)\n",
+    )
+    assert {(3, "CWE-78"), (7, "CWE-78")} <= _pairs(_scan(path))
+
+
+def test_js_long_plus_chain_keeps_the_files_findings(tmp_path: Path) -> None:
+    chain = " + ".join(["'b'"] * 3000)
+    path = _write(
+        tmp_path,
+        "m.js",
+        "const cp = require('child_process');\nfunction f(x) { cp.exec('ls ' + x); }\n"
+        f"function g(x) {{ const s = 'a' + {chain}; eval(s + x); }}\n",
+    )
+    assert {(2, "CWE-78"), (3, "CWE-95")} <= _pairs(_scan(path))
+
+
+def test_js_constants_doubling_each_line_stay_small(tmp_path: Path) -> None:
+    # `const aN = aM + aM` over 3,000 lines: the stack ran out in the checks, and the
+    # engine's constant folding doubled a string each line (30 lines: 22 s, 8 GB)
+    lines = "".join(f"const a{i} = a{i - 1} + a{i - 1};\n" for i in range(1, 3000))
+    path = _write(
+        tmp_path,
+        "m.js",
+        f"const a0 = 'xxxxxxxx';\n{lines}function f(x) {{ eval('a' + x); }}\n",
+    )
+    assert (3001, "CWE-95") in _pairs(_scan(path, timeout=90))
+
+
+def test_python_repeated_string_constant_is_not_folded(tmp_path: Path) -> None:
+    # one line folded to a 3 GB string (a larger count: out of memory)
+    path = _write(
+        tmp_path,
+        "m.py",
+        "import os\ndef f(x):\n    os.system('ls ' + x)\n    y = 'a' * 30000000000\n"
+        "    z = '%0999999999d' % 1\n",
+    )
+    assert (3, "CWE-78") in _pairs(_scan(path))
+
+
+def test_c_sizes_squared_each_line_do_not_hang(tmp_path: Path) -> None:
+    # `char aN[sizeof(aM) * sizeof(aM)]`: the size's digits doubled each line (40 lines
+    # ran past 120 s)
+    lines = "".join(f"  char a{i}[sizeof(a{i - 1}) * sizeof(a{i - 1})];\n" for i in range(1, 40))
+    path = _write(
+        tmp_path,
+        "m.c",
+        "#include <string.h>\nvoid f(char *s) {\n  char a0[100];\n"
+        f"{lines}  memcpy(a0, s, 200);\n}}\n",
+    )
+    assert (43, "CWE-787") in _pairs(_scan(path, timeout=90))
+
+
+def test_c_huge_number_literal_keeps_the_functions_findings(tmp_path: Path) -> None:
+    # a 5,000-digit array size raised ValueError (int's digit limit): the file's C
+    # checks were all dropped
+    path = _write(
+        tmp_path,
+        "m.c",
+        "#include <string.h>\nvoid f(char *s) {\n  char b[10];\n  memcpy(b, s, 100);\n"
+        f"  char a[{'9' * 5000}];\n}}\n",
+    )
+    assert (4, "CWE-787") in _pairs(_scan(path))
+
+
+def test_c_union_with_thousands_of_members(tmp_path: Path) -> None:
+    # each read of a member joined every stored one: 3,000 of each took 7 s, 10,000 ~60 s
+    n = 8000
+    stores = "".join(f'  u.a{i} = getenv("A");\n' for i in range(n))
+    reads = "".join(f"  system(u.b{i});\n" for i in range(n))
+    path = _write(
+        tmp_path,
+        "m.c",
+        f"#include <stdlib.h>\nunion U {{ char *a; char *b; }};\nvoid f() {{\n  union U u;\n"
+        f"{stores}{reads}}}\n",
+    )
+    assert (n + 5, "CWE-78") in _pairs(_scan(path, timeout=90))

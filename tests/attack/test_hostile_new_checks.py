@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tree_sitter import Node
+
 _MAIN = "from vulnsight.cli import main; main()"
 
 
@@ -155,3 +157,23 @@ def test_c_thousands_of_allocations_do_not_each_read_the_function(tmp_path: Path
     uses = "".join(f"  p{i}[0] = 1;\n" for i in range(n))
     path = _write(tmp_path, "m.c", f"#include <stdlib.h>\nvoid f(int n) {{\n{allocs}{uses}}}\n")
     assert (n + 3, "CWE-690") in _pairs(_scan(path, timeout=60))
+
+
+def test_js_broken_fragment_repair_is_bounded() -> None:
+    # 39 kB of random brackets: each of 43 repair candidates was parsed (1.7 MB, 15 s);
+    # counted in bytes handed to the parser, not in seconds
+    import random
+
+    from vulnsight.dataflow.blind.js_common import repaired_source
+    from vulnsight.parse.grammars import parse_text
+
+    rng = random.Random(1)
+    noise = "".join(rng.choice("(){}[]a +;\n'`/") for _ in range(39_000))
+    parsed: list[int] = []
+
+    def parse(text: str) -> Node:
+        parsed.append(len(text))
+        return parse_text(text, "javascript")[0].root_node
+
+    repaired_source(f"function f(x){{ eval('a' + x); }}\n{noise}", parse)
+    assert sum(parsed) <= 300_000

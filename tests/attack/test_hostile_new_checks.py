@@ -177,3 +177,32 @@ def test_js_broken_fragment_repair_is_bounded() -> None:
 
     repaired_source(f"function f(x){{ eval('a' + x); }}\n{noise}", parse)
     assert sum(parsed) <= 300_000
+
+
+def test_python_dead_code_and_identity_quote_do_not_clean(tmp_path: Path) -> None:
+    # `if False: x = shlex.quote(x)`, `if 0: assert x.isalnum()` and a file's own
+    # `def quote(v): return v` each silenced the shell finding below them
+    path = _write(
+        tmp_path,
+        "m.py",
+        "import os\nimport shlex\n\n\ndef quote(value):\n    return value\n\n\n"
+        'def a(x):\n    if False:\n        x = shlex.quote(x)\n    os.system("ls " + x)\n\n\n'
+        'def b(x):\n    os.system("ls " + quote(x))\n\n\n'
+        'def d(x):\n    if 0:\n        assert x.isalnum()\n    os.system("ls " + x)\n\n\n'
+        'def e(x):\n    os.system("ls " + shlex.quote(x))\n',
+    )
+    pairs = _pairs(_scan(path))
+    assert {(12, "CWE-78"), (16, "CWE-78"), (22, "CWE-78")} <= pairs
+    assert (26, "CWE-78") not in pairs  # the real shlex.quote still cleans
+
+
+def test_js_comment_naming_a_guard_or_an_escape_does_not_silence(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "m.js",
+        "function merge(target, src) {\n  // keys like __proto__ are handled by the caller\n"
+        "  for (const key in src) {\n    target[key] = merge(target[key], src[key]);\n  }\n"
+        "  return target;\n}\nfunction q(db, id) {\n"
+        '  return db.query("SELECT * FROM users WHERE id = " + /* escape( */ id);\n}\n',
+    )
+    assert {(4, "CWE-1321"), (9, "CWE-89")} <= _pairs(_scan(path))

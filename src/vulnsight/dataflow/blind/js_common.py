@@ -302,6 +302,22 @@ def is_string_built(reader: Reader, node: Node | None, depth: int = 0) -> bool:
     return False
 
 
+def code_text(reader: Reader, node: Node) -> str:
+    """`node`'s source text with its comments left out: a word a check looks for (a
+    guard, an escaping call) counts in code and strings, not in a comment."""
+    comments = [n for n in walk(node) if n.type == "comment"]
+    if not comments:
+        return reader.text(node)
+    data = reader.data
+    parts: list[bytes] = []
+    at = node.start_byte
+    for comment in comments:
+        parts.append(data[at : comment.start_byte])
+        at = comment.end_byte
+    parts.append(data[at : node.end_byte])
+    return b" ".join(parts).decode("utf-8", "replace")
+
+
 def string_valued(reader: Reader, node: Node | None) -> bool:
     """Whether `node` is a string literal or template (its type is known to be string)."""
     node = strip(node)

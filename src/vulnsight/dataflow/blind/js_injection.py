@@ -11,7 +11,13 @@ import re
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.js_common import arguments, calls, is_string_built, strip
+from vulnsight.dataflow.blind.js_common import (
+    arguments,
+    calls,
+    code_text,
+    is_string_built,
+    strip,
+)
 from vulnsight.dataflow.syntax import walk
 
 SQL = Check(
@@ -82,7 +88,7 @@ def _is_built_sql(reader: Reader, node: Node) -> bool:
     first = next((n for n in walk(node) if n.type in ("string", "template_string")), None)
     if first is None or not _SQL_START.match(reader.text(first)):
         return False
-    return not _ESCAPE.search(reader.text(node))
+    return not _ESCAPE.search(code_text(reader, node))
 
 
 def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
@@ -97,7 +103,7 @@ def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
         body = fn.child_by_field_name("body")
         if not name or body is None:
             continue
-        text = reader.text(body)
+        text = code_text(reader, body)
         if any(g in text for g in _GUARDS) or not re.search(rf"\b{re.escape(name)}\s*\(", text):
             continue
         for loop in walk(body):

@@ -21,7 +21,7 @@ import re
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.py_strings import Built, Scope, Strings
+from vulnsight.dataflow.blind.py_strings import Built, Scope, Strings, identity_functions
 from vulnsight.dataflow.syntax import walk
 
 SHELL = Check(
@@ -99,8 +99,11 @@ def built_strings(reader: Reader, root: Node) -> list[Hit]:
     """Every check of this module over one file: each function, and the module's own
     statements, is one scope of local names."""
     hits: list[Hit] = []
+    identities = identity_functions(reader, root)
     for scope_node in [root, *(n for n in walk(root) if n.type == "function_definition")]:
-        strings = Strings(reader, Scope.of(reader, scope_node))
+        scope = Scope.of(reader, scope_node)
+        scope.identities = identities
+        strings = Strings(reader, scope)
         for call in _own_calls(scope_node):
             hits.extend(_check_call(strings, call))
     return hits

@@ -206,3 +206,17 @@ def test_js_comment_naming_a_guard_or_an_escape_does_not_silence(tmp_path: Path)
         '  return db.query("SELECT * FROM users WHERE id = " + /* escape( */ id);\n}\n',
     )
     assert {(4, "CWE-1321"), (9, "CWE-89")} <= _pairs(_scan(path))
+
+
+def test_jinja2_autoescape_false_is_still_flagged(tmp_path: Path) -> None:
+    # any `autoescape=` keyword silenced the check, `autoescape=False` included
+    path = _write(
+        tmp_path,
+        "m.py",
+        "from jinja2 import Environment, FileSystemLoader\n"
+        'env = Environment(loader=FileSystemLoader("t"), autoescape=False)\n'
+        'env2 = Environment(loader=FileSystemLoader("t"), autoescape=True)\n',
+    )
+    pairs = _pairs(_scan(path))
+    assert (2, "CWE-79") in pairs
+    assert (3, "CWE-79") not in pairs

@@ -8,7 +8,8 @@ environments that leave autoescaping off.
 * CWE-89: a built string whose constant text is an SQL statement, passed alone (no bound
   parameters) to a call that executes or queries (`cursor.execute`, `db.query`);
 * CWE-95: a built string passed to `eval`/`exec`;
-* CWE-79: `jinja2.Environment(loader=...)` without an `autoescape` argument.
+* CWE-79: `jinja2.Environment(loader=...)` without an `autoescape` argument (or with
+  `autoescape=False`).
 
 A value that is constant or cleaned (`shlex.quote`, `int`, `quote_name`) builds nothing;
 see `py_strings`.
@@ -150,7 +151,9 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
     dotted = reader.dotted(call.child_by_field_name("function"))
     name = strings.callee_name(call)
     positional, keywords = _arguments(reader, call)
-    unescaped = "loader" in keywords and not {"autoescape", "**"} & set(keywords)
+    escape = keywords.get("autoescape")
+    off = escape is not None and reader.text(escape) in ("False", "None", "0")
+    unescaped = "loader" in keywords and (off or not {"autoescape", "**"} & set(keywords))
     if dotted.endswith("Environment") and unescaped:
         step = (call, f"{dotted}(loader=...) renders templates without autoescaping")
         message = (

@@ -220,3 +220,15 @@ def test_jinja2_autoescape_false_is_still_flagged(tmp_path: Path) -> None:
     pairs = _pairs(_scan(path))
     assert (2, "CWE-79") in pairs
     assert (3, "CWE-79") not in pairs
+
+
+def test_a_comment_in_the_arguments_does_not_meet_a_sinks_unless(tmp_path: Path) -> None:
+    # the XXE sink's `unless = resolve_entities=False` matched a comment in the call
+    path = _write(
+        tmp_path,
+        "m.py",
+        "from flask import request\nfrom lxml import etree\n\n\ndef parse():\n"
+        '    data = request.args.get("x")\n    return etree.fromstring(\n'
+        "        data,  # resolve_entities=False\n    )\n",
+    )
+    assert (7, "CWE-611") in _pairs(_scan(path))

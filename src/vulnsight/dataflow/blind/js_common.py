@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from vulnsight.dataflow.syntax import code_text as syntax_code_text
 from vulnsight.dataflow.syntax import walk
 
 if TYPE_CHECKING:
@@ -305,17 +306,7 @@ def is_string_built(reader: Reader, node: Node | None, depth: int = 0) -> bool:
 def code_text(reader: Reader, node: Node) -> str:
     """`node`'s source text with its comments left out: a word a check looks for (a
     guard, an escaping call) counts in code and strings, not in a comment."""
-    comments = [n for n in walk(node) if n.type == "comment"]
-    if not comments:
-        return reader.text(node)
-    data = reader.data
-    parts: list[bytes] = []
-    at = node.start_byte
-    for comment in comments:
-        parts.append(data[at : comment.start_byte])
-        at = comment.end_byte
-    parts.append(data[at : node.end_byte])
-    return b" ".join(parts).decode("utf-8", "replace")
+    return syntax_code_text(reader.data, node)
 
 
 def string_valued(reader: Reader, node: Node | None) -> bool:

@@ -6,6 +6,7 @@ after the free (in its block) do not leave with `return`, `goto`, `break` or `co
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 from tree_sitter import Node
 
@@ -79,19 +80,37 @@ def _leaves_after(free: Node) -> bool:
     return False
 
 
-def _other_branch(free: Node, use: Node) -> bool:
-    """Whether the free and the use sit in different alternatives (the two sides of an
-    `if`, two `case`s, two `#if` branches)."""
-    above: dict[int, Node] = {}  # ancestor id -> the child on the free's side
+def _parent(node: Node) -> Node | None:
+    return node.parent
+
+
+#: A node's parent: tree-sitter's `.parent` walks down from the root each time (400
+#: nested `if`s and 3,000 uses took 95 s), so `_Index` answers from a map instead.
+Up = Callable[[Node], "Node | None"]
+
+
+def _above(free: Node, up: Up = _parent) -> dict[int, Node]:
+    """Each ancestor of `free` (by id) -> its child on the free's side."""
+    above: dict[int, Node] = {}
     child = free
-    parent = free.parent
+    parent = up(free)
     while parent is not None:
         above[parent.id] = child
-        child, parent = parent, parent.parent
+        child, parent = parent, up(parent)
+    return above
+
+
+def _other_branch(
+    free: Node, use: Node, above: dict[int, Node] | None = None, up: Up = _parent
+) -> bool:
+    """Whether the free and the use sit in different alternatives (the two sides of an
+    `if`, two `case`s, two `#if` branches); `above` is `_above(free)` when known."""
+    if above is None:
+        above = _above(free, up)
     child = use
-    parent = use.parent
+    parent = up(use)
     while parent is not None and parent.id not in above:
-        child, parent = parent, parent.parent
+        child, parent = parent, up(parent)
     if parent is None:
         return True
     free_side = above[parent.id]
@@ -107,18 +126,20 @@ def _encloses(block: Node | None, node: Node) -> bool:
     return block is not None and block.start_byte <= node.start_byte < block.end_byte
 
 
-def _branch_sets(reader: Reader, free: Node, use: Node) -> set[str]:
+def _branch_sets(reader: Reader, free: Node, use: Node, up: Up = _parent) -> set[str]:
     """Variables the `if` branches holding the free (but not the use) assign."""
     names: set[str] = set()
-    parent = free.parent
+    outermost: Node | None = None  # it holds every inner one: read it alone
+    parent = up(free)
     while parent is not None and not _encloses(parent, use):
         if parent.type == "if_statement":
-            for node in walk(parent):
-                if node.type == "assignment_expression":
-                    left = node.child_by_field_name("left")
-                    if left is not None and left.type == "identifier":
-                        names.add(reader.text(left))
-        parent = parent.parent
+            outermost = parent
+        parent = up(parent)
+    for node in walk(outermost) if outermost is not None else ():
+        if node.type == "assignment_expression":
+            left = node.child_by_field_name("left")
+            if left is not None and left.type == "identifier":
+                names.add(reader.text(left))
     return names
 
 
@@ -129,9 +150,11 @@ def _correlated(reader: Reader, free: Node, use: Node) -> bool:
     return bool(sets) and _correlated_with(reader, sets, free, use)
 
 
-def _correlated_with(reader: Reader, sets: set[str], free: Node, use: Node) -> bool:
+def _correlated_with(
+    reader: Reader, sets: set[str], free: Node, use: Node, up: Up = _parent
+) -> bool:
     """Whether an `if`/loop around the use (not around the free) tests one of `sets`."""
-    parent = use.parent
+    parent = up(use)
     while parent is not None and not _encloses(parent, free):
         if parent.type in ("if_statement", "while_statement", "for_statement"):
             condition = parent.child_by_field_name("condition")
@@ -139,13 +162,13 @@ def _correlated_with(reader: Reader, sets: set[str], free: Node, use: Node) -> b
                 n.type == "identifier" and reader.text(n) in sets for n in walk(condition)
             ):
                 return True
-        parent = parent.parent
+        parent = up(parent)
     return False
 
 
-def _assigned(reader: Reader, node: Node) -> bool:
+def _assigned(reader: Reader, node: Node, up: Up = _parent) -> bool:
     """Whether `node` stores something in the pointer (`p = ...`, `&p` handed on)."""
-    parent = node.parent
+    parent = up(node)
     if parent is None:
         return False
     if parent.type == "assignment_expression" and parent.child_by_field_name("left") == node:
@@ -193,6 +216,7 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
             continue
         root = name.split("->", 1)[0].split(".", 1)[0].strip()
         stop = index.barrier_after(i, free)
+        above = _above(free, index.up)
         candidates = [*index.after(index.mentions, name, i), *index.after(index.freed, name, i)]
         if root != name:
             candidates.extend(index.after(index.stores, root, i)[:1])
@@ -204,7 +228,9 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
                 continue
             again = index.freed_at.get(j)
             if again is not None and again == name:
-                if not _other_branch(free, later) and not index.correlated(free, later):
+                if not _other_branch(free, later, above, index.up) and not index.correlated(
+                    free, later
+                ):
                     steps = [(free, f"{name} is freed"), (later, f"{name} is freed again")]
                     message = f"{name} is freed twice ({DOUBLE_FREE.cwe})"
                     hits.append(reader.hit(DOUBLE_FREE, steps, message))
@@ -213,9 +239,9 @@ def use_after_free(reader: Reader, function: Node) -> list[Hit]:
                 break  # `s = next; s->buf`: another block's field (a store: see `stores`)
             if later.type not in _POINTERS or reader.text(later) != name:
                 continue
-            if _other_branch(free, later) or index.correlated(free, later):
+            if _other_branch(free, later, above, index.up) or index.correlated(free, later):
                 continue
-            if _assigned(reader, later) or tested_here(later, body, reader):
+            if _assigned(reader, later, index.up) or tested_here(later, body, reader):
                 break
             use = _use(reader, later)
             if use is None:
@@ -241,6 +267,11 @@ class _Index:
         self.barriers: dict[int, list[int]] = {}  # parent id -> its barrier children
         self._jumps: dict[int, bool] = {}
         self._sets: dict[tuple[int, int], set[str]] = {}
+        self._chains: dict[int, list[Node]] = {}  # a free's ancestors, innermost first
+        self._parents: dict[int, Node] = {}
+        for node in nodes:
+            for child in node.named_children:
+                self._parents[child.id] = node
         for i, node in enumerate(nodes):
             found = _freed(reader, node)
             if found is not None:
@@ -250,10 +281,15 @@ class _Index:
             elif node.type in _POINTERS:
                 text = reader.text(node)
                 self.mentions.setdefault(text, []).append(i)
-                if node.type == "identifier" and _assigned(reader, node):
+                if node.type == "identifier" and _assigned(reader, node, self.up):
                     self.stores.setdefault(text, []).append(i)
-            elif node.type in _BARRIERS and node.parent is not None:
-                self.barriers.setdefault(node.parent.id, []).append(i)
+            elif node.type in _BARRIERS and (holder := self.up(node)) is not None:
+                self.barriers.setdefault(holder.id, []).append(i)
+
+    def up(self, node: Node) -> Node | None:
+        """`node.parent`, from the map inside the body."""
+        found = self._parents.get(node.id)
+        return found if found is not None else node.parent
 
     @staticmethod
     def after(table: dict[str, list[int]], key: str, i: int) -> list[int]:
@@ -265,14 +301,14 @@ class _Index:
         """The index of the first return/goto/throw past `i` whose block holds the free
         (`free(p); ... return;` at the free's level or above); past the end if none."""
         first = 1 << 62
-        parent = free.parent
+        parent = self.up(free)
         while parent is not None:
             found = self.barriers.get(parent.id)
             if found:
                 k = bisect_right(found, i)
                 if k < len(found):
                     first = min(first, found[k])
-            parent = parent.parent
+            parent = self.up(parent)
         return first
 
     def leaves_after(self, free: Node) -> bool:
@@ -302,11 +338,15 @@ class _Index:
 
     def correlated(self, free: Node, use: Node) -> bool:
         """`_correlated`, the branch's assignments read once per free and block."""
-        parent = free.parent
-        while parent is not None and not _encloses(parent, use):
-            parent = parent.parent
-        key = (free.id, parent.id if parent is not None else -1)
+        if free.id not in self._chains:
+            chain = self._chains[free.id] = []
+            parent = self.up(free)
+            while parent is not None:
+                chain.append(parent)
+                parent = self.up(parent)
+        outer = next((p for p in self._chains[free.id] if _encloses(p, use)), None)
+        key = (free.id, outer.id if outer is not None else -1)
         if key not in self._sets:
-            self._sets[key] = _branch_sets(self.reader, free, use)
+            self._sets[key] = _branch_sets(self.reader, free, use, self.up)
         sets = self._sets[key]
-        return bool(sets) and _correlated_with(self.reader, sets, free, use)
+        return bool(sets) and _correlated_with(self.reader, sets, free, use, self.up)

@@ -9,6 +9,8 @@ iteration may have stored it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
@@ -142,21 +144,31 @@ def _in_sizeof(node: Node) -> bool:
     return False
 
 
-def _loop_stores(reader: Reader, node: Node, name: str, stop: Node) -> bool:
-    """Whether a loop around `node` stores into `name` anywhere (or hands it on)."""
-    parent = node.parent
+def _loop_stores(
+    reader: Reader,
+    node: Node,
+    name: str,
+    stop: Node,
+    mentions: list[Node],
+    up: Callable[[Node], Node | None],
+) -> bool:
+    """Whether a loop around `node` stores into `name` anywhere (or hands it on). The
+    outermost loop holds the inner ones, so only its span of `name`'s `mentions` is
+    read; `up` is the parent map (tree-sitter's `.parent` walks down from the root)."""
+    outermost: Node | None = None
+    parent = up(node)
     while parent is not None and parent != stop:
         if parent.type in _LOOPS:
-            for other in walk(parent):
-                if (
-                    other.type == "identifier"
-                    and reader.text(other) == name
-                    and other != node
-                    and (_store(other) is not None or _handed_on(reader, other))
-                ):
-                    return True
-        parent = parent.parent
-    return False
+            outermost = parent
+        parent = up(parent)
+    if outermost is None:
+        return False
+    return any(
+        outermost.start_byte <= other.start_byte < outermost.end_byte
+        and other != node
+        and (_store(other) is not None or _handed_on(reader, other))
+        for other in mentions
+    )
 
 
 def _handed_on(reader: Reader, node: Node) -> bool:
@@ -196,7 +208,14 @@ def _real_call(reader: Reader, arguments: Node) -> bool:
 
 
 def _first_use(
-    reader: Reader, body: Node, mentions: list[Node], start: int, name: str, kind: str, cpp: bool
+    reader: Reader,
+    body: Node,
+    mentions: list[Node],
+    start: int,
+    name: str,
+    kind: str,
+    cpp: bool,
+    up: Callable[[Node], Node | None],
 ) -> tuple[Node, str] | None:
     """The read of `name` (among its `mentions`, in source order) that comes before any
     store into it, with its description."""
@@ -240,7 +259,7 @@ def _first_use(
                 outer = outer.parent
             if outer is not None and outer.type == "pointer_expression":
                 return None  # `&buf[i]`: handed on to be written
-        if _loop_stores(reader, node, name, body):
+        if _loop_stores(reader, node, name, body, mentions, up):
             return None
         return _read(node, name)
     return None
@@ -275,9 +294,17 @@ def uninitialised_read(reader: Reader, function: Node) -> list[Hit]:
     # each name's identifiers in source order: every question below reads only them (a
     # walk of the body per declared name took 76 s over 3,000 `char *pN = malloc(n)`)
     mentions: dict[str, list[Node]] = {}
+    parents: dict[int, Node] = {}
     for node in nodes:
         if node.type == "identifier":
             mentions.setdefault(reader.text(node), []).append(node)
+        for child in node.named_children:
+            parents[child.id] = node
+
+    def up(node: Node) -> Node | None:
+        found = parents.get(node.id)
+        return found if found is not None else node.parent
+
     declared = _declared(reader, nodes, mentions)
     if not declared:
         return []
@@ -306,7 +333,7 @@ def uninitialised_read(reader: Reader, function: Node) -> list[Hit]:
             starts[name] = (node, "block", node.end_byte)
     hits: list[Hit] = []
     for name, (where, kind, start) in starts.items():
-        found = _first_use(reader, body, mentions.get(name, []), start, name, kind, cpp)
+        found = _first_use(reader, body, mentions.get(name, []), start, name, kind, cpp, up)
         if found is None:
             continue
         use, description = found

@@ -8,6 +8,7 @@ count larger than it, `strcpy`/`strcat` a declared array larger than it, or a lo
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from tree_sitter import Node
 
@@ -163,6 +164,7 @@ def constant_size_overflow(reader: Reader, function: Node) -> list[Hit]:
         return []
     sizes = _Sizes(reader)
     hits: list[Hit] = []
+    writes = _indexed_writes(reader, body)
     for node in walk(body):
         if node.type == "declaration":
             _declare(reader, sizes, node)
@@ -176,7 +178,7 @@ def constant_size_overflow(reader: Reader, function: Node) -> list[Hit]:
             if hit is not None:
                 hits.append(hit)
         elif node.type == "for_statement":
-            hit = _loop(reader, sizes, node)
+            hit = _loop(reader, sizes, node, writes)
             if hit is not None:
                 hits.append(hit)
     return hits
@@ -211,21 +213,11 @@ def _copy(reader: Reader, sizes: _Sizes, call: Node) -> Hit | None:
     return reader.hit(OVERFLOW, steps, message)
 
 
-def _loop(reader: Reader, sizes: _Sizes, loop: Node) -> Hit | None:
-    """`for (i = 0; i < N; i++) dst[i] = ...` with N past the end of dst."""
-    condition = loop.child_by_field_name("condition")
-    body = loop.child_by_field_name("body")
-    if condition is None or body is None or condition.type != "binary_expression":
-        return None
-    op = condition.child_by_field_name("operator")
-    left = condition.child_by_field_name("left")
-    bound = sizes.value(condition.child_by_field_name("right"))
-    if op is None or left is None or bound is None or left.type != "identifier":
-        return None
-    if reader.text(op) != "<":
-        return None  # `i <= N` over buf[N] is the off-by-one check's
-    limit = bound
-    counter = reader.text(left)
+def _indexed_writes(reader: Reader, body: Node) -> dict[str, list[tuple[int, Node, Node]]]:
+    """Each `dst[i] = ...` of a function by the text of its index: (start byte, the
+    subscript, its base), in source order. A loop reads only its counter's writes inside
+    it (walking each loop's body made 300 nested loops over 3,000 writes take 27 s)."""
+    found: dict[str, list[tuple[int, Node, Node]]] = {}
     for node in walk(body):
         if node.type != "subscript_expression":
             continue
@@ -241,8 +233,35 @@ def _loop(reader: Reader, sizes: _Sizes, loop: Node) -> Hit | None:
             index = indices.named_children[0] if indices and indices.named_child_count else None
         if base is None or index is None or base.type != "identifier":
             continue
-        if reader.text(index).strip() != counter:
-            continue
+        found.setdefault(reader.text(index).strip(), []).append((node.start_byte, node, base))
+    return found
+
+
+def _loop(
+    reader: Reader,
+    sizes: _Sizes,
+    loop: Node,
+    writes: dict[str, list[tuple[int, Node, Node]]],
+) -> Hit | None:
+    """`for (i = 0; i < N; i++) dst[i] = ...` with N past the end of dst."""
+    condition = loop.child_by_field_name("condition")
+    body = loop.child_by_field_name("body")
+    if condition is None or body is None or condition.type != "binary_expression":
+        return None
+    op = condition.child_by_field_name("operator")
+    left = condition.child_by_field_name("left")
+    bound = sizes.value(condition.child_by_field_name("right"))
+    if op is None or left is None or bound is None or left.type != "identifier":
+        return None
+    if reader.text(op) != "<":
+        return None  # `i <= N` over buf[N] is the off-by-one check's
+    limit = bound
+    counter = reader.text(left)
+    inside = writes.get(counter, [])
+    first = bisect_left(inside, body.start_byte, key=lambda w: w[0])
+    for start, node, base in inside[first:]:
+        if start >= body.end_byte:
+            break
         name = reader.text(base)
         known = sizes.capacity.get(name)
         element = sizes.elements.get(name)

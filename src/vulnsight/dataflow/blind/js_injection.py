@@ -103,12 +103,13 @@ def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
         body = fn.child_by_field_name("body")
         if not name or body is None:
             continue
-        text = code_text(reader, body)
-        if any(g in text for g in _GUARDS) or not re.search(rf"\b{re.escape(name)}\s*\(", text):
+        if not re.search(rf"\b{re.escape(name)}\s*\(", reader.text(body)):
             continue
         for loop in walk(body):
             found = _keyed_assignment(reader, loop, name)
             if found is not None:
+                if any(g in code_text(reader, body) for g in _GUARDS):
+                    break  # (read only here: a walk for comments per function is slow)
                 key, assignment = found
                 steps = [
                     (loop, f"{key} takes every key of the source, __proto__ included"),

@@ -11,7 +11,7 @@ from tree_sitter import Node
 
 from vulnsight.dataflow.checks import ConditionChecks
 from vulnsight.dataflow.spec import SanitiserSpec, SinkSpec
-from vulnsight.dataflow.syntax import subscript_base, unwrap
+from vulnsight.dataflow.syntax import code_text, subscript_base, unwrap
 from vulnsight.dataflow.taint import CLEAN, SinkHit, Summary, Taint, Value, step_all, union
 
 #: Receivers that name the object itself: a call on them is not a call on data.
@@ -136,7 +136,7 @@ class CallAnalysis(ConditionChecks):
             if copied:
                 self.store_into(arg_nodes[propagator.into], copied, node, "copied into")
         if args_node is not None:
-            args_text = self.text(args_node)
+            args_text = code_text(self.data, args_node)  # a comment guards nothing
         else:
             args_text = ", ".join(self.text(a) for a in solidity_args)
         if callee in self.spec.assertions and arg_nodes:  # require(n < 10): n checked

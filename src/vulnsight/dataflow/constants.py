@@ -104,8 +104,35 @@ def _value(node: Node, data: bytes, names: Mapping[str, Any], depth: int) -> Any
             return UNKNOWN
         if op in ("==", "!=") and kind == "binary_expression" and type(left) is not type(right):
             return UNKNOWN  # JavaScript's loose equality coerces
-        return fn(left, right)
+        return _bounded(op, fn, left, right)
     return UNKNOWN
+
+
+#: The longest string and the widest integer (in bits) a constant may fold to: `'a' *
+#: 3_000_000_000` took 3 GB, `'%0999999999d' % 1` a gigabyte, and 30 lines of
+#: `a2 = a1 + a1` (or `a1 * a1`) double it each line.
+MAX_STRING = 10_000
+MAX_BITS = 4_096
+
+
+def _bounded(op: str, fn: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+    """`fn(left, right)` when its result stays within the bounds, else `UNKNOWN`
+    (checked before a string is repeated or formatted, after anything else)."""
+    texts = (str, bytes)
+    if isinstance(left, texts) or isinstance(right, texts):
+        if op == "%":
+            return UNKNOWN  # `'%09999999d' % 1`: formatting is not followed
+        if op == "*":
+            count = right if isinstance(left, texts) else left
+            text = left if isinstance(left, texts) else right
+            if not isinstance(count, int) or len(text) * max(count, 0) > MAX_STRING:
+                return UNKNOWN
+    result = fn(left, right)
+    if isinstance(result, texts) and len(result) > MAX_STRING:
+        return UNKNOWN
+    if isinstance(result, int) and result.bit_length() > MAX_BITS:
+        return UNKNOWN
+    return result
 
 
 def truth(node: Node | None, data: bytes, names: Mapping[str, Any]) -> bool | None:

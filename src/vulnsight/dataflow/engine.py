@@ -37,6 +37,8 @@ TWICE_DEPTH = 3
 #: copies and joins at branches (else 4,000 variables and 4,000 `if`s, 180 kB, take a
 #: minute): sympy's largest solver function needs 40,000, vulnsight's own 5,700.
 MAX_VISITS = 400_000
+#: The stored members of a local aggregate whose values a read of another one joins.
+MEMBER_LIMIT = 16
 
 
 def _never(_callee: str) -> bool:
@@ -126,6 +128,9 @@ class FunctionAnalysis(CallAnalysis):
         self.streams: set[str] = set()
         # C: struct/union variables declared here with no value, address never taken
         self.aggregates: set[str] = set()
+        # the stored members of each aggregate, per env dict and size (keys are only
+        # ever added to one env dict, so the pair says when to read them again)
+        self._members: tuple[dict[str, Value], int, dict[str, list[str]]] | None = None
 
     def _visit(self, cost: int = 1) -> None:
         self.visits += cost
@@ -549,8 +554,23 @@ class FunctionAnalysis(CallAnalysis):
         name = self.text(obj)
         if name not in self.aggregates:
             return CLEAN
-        prefix = f"{name}."
-        return union(*(v for k, v in self.env.items() if k.startswith(prefix)))
+        return union(*(self.env[k] for k in self.members(name)))
+
+    def members(self, name: str) -> list[str]:
+        """The first `MEMBER_LIMIT` env keys `name.x` (one pass over env per env state:
+        reading thousands of members of an aggregate with thousands stored would
+        otherwise scan, and join, every stored one at each read)."""
+        cached = self._members
+        if cached is None or cached[0] is not self.env or cached[1] != len(self.env):
+            found: dict[str, list[str]] = {}
+            for key in self.env:
+                head, dot, _ = key.partition(".")
+                if dot:
+                    kept = found.setdefault(head, [])
+                    if len(kept) < MEMBER_LIMIT:
+                        kept.append(key)
+            cached = self._members = (self.env, len(self.env), found)
+        return cached[2].get(name, [])
 
     def expr_subscript(self, node: Node) -> Value:
         base = subscript_base(node)

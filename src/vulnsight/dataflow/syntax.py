@@ -27,6 +27,21 @@ def walk(node: Node) -> Iterator[Node]:
         stack.extend(reversed(current.named_children))
 
 
+def code_text(data: bytes, node: Node) -> str:
+    """`node`'s source text with its comments left out: a word matched in code (a guard,
+    a keyword argument) must not count in a comment (`f(x,  # resolve_entities=False`)."""
+    comments = [n for n in walk(node) if n.type == "comment"]
+    if not comments:
+        return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+    parts: list[bytes] = []
+    at = node.start_byte
+    for comment in comments:
+        parts.append(data[at : comment.start_byte])
+        at = max(at, comment.end_byte)
+    parts.append(data[at : node.end_byte])
+    return b" ".join(parts).decode("utf-8", "replace")
+
+
 def unwrap(node: Node | None) -> Node | None:
     """`node` without Solidity's wrapper nodes around it (others are returned as they are)."""
     while node is not None and node.type in _WRAPPERS and node.named_child_count >= 1:

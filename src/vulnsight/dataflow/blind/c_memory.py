@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from tree_sitter import Node
 
@@ -187,6 +188,24 @@ def first_unchecked_use(
     return None
 
 
+class Mentions:
+    """The nodes of given kinds (`identifier`, `field_expression`) among a function's
+    nodes, by text, in source order: `first_unchecked_use` needs only the pointer's own
+    (handing it every later node made 3,000 allocations take 54 s)."""
+
+    def __init__(self, reader: Reader, nodes: list[Node], kinds: tuple[str, ...]) -> None:
+        self.nodes = nodes
+        self.at: dict[str, list[int]] = {}
+        for i, node in enumerate(nodes):
+            if node.type in kinds:
+                self.at.setdefault(reader.text(node), []).append(i)
+
+    def after(self, name: str, i: int) -> list[Node]:
+        """The mentions of `name` past index `i`."""
+        found = self.at.get(name, [])
+        return [self.nodes[j] for j in found[bisect_right(found, i) :]]
+
+
 def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
     """Allocation results (malloc, calloc, realloc, strdup, fopen...) dereferenced
     before any test of the pointer."""
@@ -195,12 +214,14 @@ def null_deref_after_alloc(reader: Reader, function: Node) -> list[Hit]:
         return []
     hits: list[Hit] = []
     nodes = list(walk(body))
+    mentions = Mentions(reader, nodes, _POINTERS)
     for i, node in enumerate(nodes):
         found = _allocation(node, reader)
         if found is None or tested_here(node, body, reader):
             continue
         name, call = found
-        first = first_unchecked_use(reader, body, nodes[i + 1 :], node.end_byte, name, _POINTERS)
+        later_uses = mentions.after(name, i)
+        first = first_unchecked_use(reader, body, later_uses, node.end_byte, name, _POINTERS)
         if first is not None:
             later, use = first
             steps = [

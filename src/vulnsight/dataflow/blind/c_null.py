@@ -7,7 +7,12 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.c_memory import first_unchecked_use, tested_here, use_of
+from vulnsight.dataflow.blind.c_memory import (
+    Mentions,
+    first_unchecked_use,
+    tested_here,
+    use_of,
+)
 from vulnsight.dataflow.syntax import walk
 
 KNOWN_NULL = Check(
@@ -67,12 +72,13 @@ def null_deref_known_null(reader: Reader, function: Node) -> list[Hit]:
         return []
     hits: list[Hit] = []
     nodes = list(walk(body))
+    mentions = Mentions(reader, nodes, ("identifier",))
     for i, node in enumerate(nodes):
         found = _null_store(reader, node)
         if found is None or tested_here(node, body, reader) or _jumps_after(node):
             continue
         name, store = found
-        first = first_unchecked_use(reader, body, nodes[i + 1 :], store.end_byte, name)
+        first = first_unchecked_use(reader, body, mentions.after(name, i), store.end_byte, name)
         if first is not None:
             later, use = first
             steps = [

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from vulnsight.dataflow.syntax import code_text as syntax_code_text
 from vulnsight.dataflow.syntax import walk
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class JsFacts:
 
     scopes: Mapping[_Key, _Scope] = field(default_factory=dict)
     _memo: dict[tuple[_Key, str], bool] = field(default_factory=dict)
+    #: each node's parent by id: tree-sitter's `.parent` walks down from the root, so a
+    #: name 300 functions deep climbed in time growing with the square (2,000 such
+    #: names took 19 s)
+    parents: Mapping[int, Node] = field(default_factory=dict)
 
     def values_of(self, reader: Reader, ident: Node) -> tuple[Node, ...]:
         """The values the declaration `ident` resolves to gives it (empty for a
@@ -136,8 +141,9 @@ class JsFacts:
         found = self._resolve(reader, ident)
         return tuple(found[1]) if found is not None else ()
 
-    def constant_name(self, reader: Reader, ident: Node) -> bool:
-        """Whether `ident` names a variable bound to constant values only."""
+    def constant_name(self, reader: Reader, ident: Node, depth: int = 0) -> bool:
+        """Whether `ident` names a variable bound to constant values only (`depth`: how
+        deep the question already is, see `is_constant`)."""
         found = self._resolve(reader, ident)
         if found is None:
             return False
@@ -145,7 +151,7 @@ class JsFacts:
         memo = (key, reader.text(ident))
         if memo not in self._memo:
             self._memo[memo] = False  # a name defined from itself is not constant
-            self._memo[memo] = all(is_constant(reader, v) for v in values)
+            self._memo[memo] = all(is_constant(reader, v, depth) for v in values)
         return self._memo[memo]
 
     def _resolve(self, reader: Reader, ident: Node) -> tuple[_Key, list[Node]] | None:
@@ -161,16 +167,20 @@ class JsFacts:
                         if name in scope.changed:
                             return None
                         return _key(node), scope.declared[name]
-            node = node.parent
+            parent = self.parents.get(node.id)
+            node = parent if parent is not None else node.parent
         return None
 
 
 def file_facts(reader: Reader, root: Node) -> JsFacts:
     """The `JsFacts` of the file whose tree is `root`."""
     scopes: dict[_Key, _Scope] = {}
+    parents: dict[int, Node] = {}
     stack: list[tuple[Node, list[_Scope]]] = [(root, [])]
     while stack:
         node, chain = stack.pop()
+        for child in node.children:
+            parents[child.id] = node
         if node.type in _SCOPES:
             scope = _Scope()
             scopes[_key(node)] = scope
@@ -179,7 +189,7 @@ def file_facts(reader: Reader, root: Node) -> JsFacts:
         if chain:
             _note(reader, node, chain)
         stack.extend((child, chain) for child in reversed(node.named_children))
-    return JsFacts(scopes)
+    return JsFacts(scopes, parents=parents)
 
 
 def _add_params(reader: Reader, fn: Node, scope: _Scope) -> None:
@@ -222,39 +232,48 @@ def _note(reader: Reader, node: Node, chain: list[_Scope]) -> None:
             scope.changed.add(reader.text(changed))
 
 
-def is_constant(reader: Reader, node: Node | None) -> bool:
+#: How deep `is_constant` follows nested expressions and names bound to names: past it a
+#: value counts as built (a chain of thousands of `+` or `const aN = aM + aM` would
+#: otherwise exhaust Python's stack).
+MAX_DEPTH = 100
+
+
+def is_constant(reader: Reader, node: Node | None, depth: int = 0) -> bool:
     """Whether `node`'s value is fixed in the source: literals, templates without
     substitutions, operators and ternaries over constants, arrays of constants, names
     bound to constants only, and pure calls (`path.join`, string methods) over constants."""
     node = strip(node)
     if node is None:
         return True
+    if depth > MAX_DEPTH:
+        return False
+    depth += 1
     kind = node.type
     if kind in _LITERALS:
         return True
     if kind == "template_string":
         return all(
-            is_constant(reader, c.named_children[0] if c.named_child_count else None)
+            is_constant(reader, c.named_children[0] if c.named_child_count else None, depth)
             for c in node.named_children
             if c.type == "template_substitution"
         )
     if kind == "identifier":
-        return reader.text(node) in _FIXED_NAMES or reader.js.constant_name(reader, node)
+        return reader.text(node) in _FIXED_NAMES or reader.js.constant_name(reader, node, depth)
     if kind == "binary_expression":
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        return is_constant(reader, left) and is_constant(reader, right)
+        return is_constant(reader, left, depth) and is_constant(reader, right, depth)
     if kind == "unary_expression":
-        return is_constant(reader, node.child_by_field_name("argument"))
+        return is_constant(reader, node.child_by_field_name("argument"), depth)
     if kind == "ternary_expression":
-        return is_constant(reader, node.child_by_field_name("consequence")) and is_constant(
-            reader, node.child_by_field_name("alternative")
+        return is_constant(reader, node.child_by_field_name("consequence"), depth) and (
+            is_constant(reader, node.child_by_field_name("alternative"), depth)
         )
     if kind == "array":
-        return all(is_constant(reader, c) for c in node.named_children)
+        return all(is_constant(reader, c, depth) for c in node.named_children)
     if kind == "call_expression":
         args = arguments(node)
-        if not all(is_constant(reader, a) for a in args):
+        if not all(is_constant(reader, a, depth) for a in args):
             return False
         fn = strip(node.child_by_field_name("function"))
         if fn is not None and reader.dotted(fn) in _PURE_CALLS:
@@ -265,7 +284,7 @@ def is_constant(reader: Reader, node: Node | None) -> bool:
             return (
                 prop is not None
                 and reader.text(prop) in _STRING_METHODS
-                and is_constant(reader, obj)
+                and is_constant(reader, obj, depth)
             )
     return False
 
@@ -292,6 +311,12 @@ def is_string_built(reader: Reader, node: Node | None, depth: int = 0) -> bool:
     return False
 
 
+def code_text(reader: Reader, node: Node) -> str:
+    """`node`'s source text with its comments left out: a word a check looks for (a
+    guard, an escaping call) counts in code and strings, not in a comment."""
+    return syntax_code_text(reader.data, node)
+
+
 def string_valued(reader: Reader, node: Node | None) -> bool:
     """Whether `node` is a string literal or template (its type is known to be string)."""
     node = strip(node)
@@ -305,6 +330,10 @@ _OPENERS = ("", "{", "_(function(){", "{{", "_(function(){{", "_(function(){_(fu
 _CLOSERS = ("", "}", "})", "}}", "});}", "}})", "})})")
 #: Fragments over this many bytes are parsed as they are.
 _REPAIR_LIMIT = 40_000
+#: The bytes all candidates together may parse: error recovery is slow on broken text
+#: (43 candidates of a 39 kB file of random brackets took 15 s), so a long fragment
+#: tries only the first few (the balancing one first).
+_REPAIR_BUDGET = 200_000
 
 
 def repaired_source(text: str, parse: Callable[[str], Node]) -> tuple[str, Node]:
@@ -314,10 +343,14 @@ def repaired_source(text: str, parse: Callable[[str], Node]) -> tuple[str, Node]
     if not root.has_error or len(text) > _REPAIR_LIMIT:
         return text, root
     best = (_errors(root), text, root)
+    spent = len(text)
     for opener, closer in [_balance(text), *((o, c) for o in _OPENERS for c in _CLOSERS)]:
         if not opener and not closer:
             continue
         candidate = opener + text + closer
+        spent += len(candidate)
+        if spent > _REPAIR_BUDGET:
+            break
         tree = parse(candidate)
         score = _errors(tree)
         if score < best[0]:

@@ -169,22 +169,29 @@ def _numeric(reader: Reader, node: Node) -> bool:
 
 
 def _parts(node: Node) -> list[Node]:
-    """The operands of a `+` chain or the pieces of a template, in order."""
-    node = strip(node) or node
-    if node.type == "binary_expression":
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if left is not None and right is not None:
-            return [*_parts(left), *_parts(right)]
-    if node.type == "template_string":
-        return [
-            (
+    """The operands of a `+` chain or the pieces of a template, in order (without
+    recursion: a chain of thousands of operands nests as deep)."""
+    found: list[Node] = []
+    stack = [node]
+    while stack:
+        popped = stack.pop()
+        current = strip(popped) or popped
+        if current.type == "binary_expression":
+            left = current.child_by_field_name("left")
+            right = current.child_by_field_name("right")
+            if left is not None and right is not None:
+                stack.extend((right, left))
+                continue
+        if current.type == "template_string":
+            found.extend(
                 c.named_children[0]
                 if c.type == "template_substitution" and c.named_child_count
                 else c
+                for c in current.named_children
             )
-            for c in node.named_children
-        ]
-    return [node]
+            continue
+        found.append(current)
+    return found
 
 
 def buffer_non_constant(reader: Reader, root: Node) -> list[Hit]:

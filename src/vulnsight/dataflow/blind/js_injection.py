@@ -11,7 +11,13 @@ import re
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.js_common import arguments, calls, is_string_built, strip
+from vulnsight.dataflow.blind.js_common import (
+    arguments,
+    calls,
+    code_text,
+    is_string_built,
+    strip,
+)
 from vulnsight.dataflow.syntax import walk
 
 SQL = Check(
@@ -82,39 +88,72 @@ def _is_built_sql(reader: Reader, node: Node) -> bool:
     first = next((n for n in walk(node) if n.type in ("string", "template_string")), None)
     if first is None or not _SQL_START.match(reader.text(first)):
         return False
-    return not _ESCAPE.search(reader.text(node))
+    return not _ESCAPE.search(code_text(reader, node))
 
 
 def prototype_pollution_merge(reader: Reader, root: Node) -> list[Hit]:
     """A function that, in a `for (k in src)` loop (or over `Object.keys(src)`), assigns
     `target[k]` and calls itself on the values, without testing `k` against
-    `__proto__`/`constructor` or own properties."""
+    `__proto__`/`constructor` or own properties.
+
+    Read from each loop up to the functions around it (through the parent map): walking
+    every function's whole body made 300 nested functions cost seconds."""
     hits: list[Hit] = []
-    for fn in walk(root):
-        if fn.type not in _FUNCTIONS:
+    decided: set[int] = set()  # functions whose first keyed loop was found
+    recursive: dict[int, str] = {}  # function id -> its name, when its body calls it
+    for loop in walk(root):
+        if loop.type != "for_in_statement":
             continue
+        fn = _up(reader, loop)
+        while fn is not None:
+            if fn.type in _FUNCTIONS and fn.id not in decided:
+                merges, hit = _merge_hit(reader, fn, loop, recursive)
+                if merges:
+                    decided.add(fn.id)
+                if hit is not None:
+                    hits.append(hit)
+            fn = _up(reader, fn)
+    return hits
+
+
+def _up(reader: Reader, node: Node) -> Node | None:
+    parent = reader.js.parents.get(node.id)
+    return parent if parent is not None else node.parent
+
+
+def _merge_hit(
+    reader: Reader, fn: Node, loop: Node, recursive: dict[int, str]
+) -> tuple[bool, Hit | None]:
+    """Whether `loop` inside `fn` merges keys recursively into `fn`, and the hit when it
+    does without a guard (`__proto__`, `hasOwnProperty`)."""
+    if fn.id not in recursive:
         name = _function_name(reader, fn)
         body = fn.child_by_field_name("body")
-        if not name or body is None:
-            continue
-        text = reader.text(body)
-        if any(g in text for g in _GUARDS) or not re.search(rf"\b{re.escape(name)}\s*\(", text):
-            continue
-        for loop in walk(body):
-            found = _keyed_assignment(reader, loop, name)
-            if found is not None:
-                key, assignment = found
-                steps = [
-                    (loop, f"{key} takes every key of the source, __proto__ included"),
-                    (assignment, f"{reader.text(assignment)[:50]}: {name}() recurses"),
-                ]
-                message = (
-                    f"{name}() copies keys it does not check into an object: `__proto__` "
-                    f"pollutes Object.prototype ({PROTOTYPE.cwe})"
-                )
-                hits.append(reader.hit(PROTOTYPE, steps, message))
-                break
-    return hits
+        calls_itself = (
+            bool(name)
+            and body is not None
+            and re.search(rf"\b{re.escape(name)}\s*\(", reader.text(body)) is not None
+        )
+        recursive[fn.id] = name if calls_itself else ""
+    name = recursive[fn.id]
+    body = fn.child_by_field_name("body")
+    if not name or body is None:
+        return False, None
+    found = _keyed_assignment(reader, loop, name)
+    if found is None:
+        return False, None
+    if any(g in code_text(reader, body) for g in _GUARDS):
+        return True, None
+    key, assignment = found
+    steps = [
+        (loop, f"{key} takes every key of the source, __proto__ included"),
+        (assignment, f"{reader.text(assignment)[:50]}: {name}() recurses"),
+    ]
+    message = (
+        f"{name}() copies keys it does not check into an object: `__proto__` "
+        f"pollutes Object.prototype ({PROTOTYPE.cwe})"
+    )
+    return True, reader.hit(PROTOTYPE, steps, message)
 
 
 def _function_name(reader: Reader, fn: Node) -> str:

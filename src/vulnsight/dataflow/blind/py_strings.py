@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Reader
+from vulnsight.dataflow.constants import truth
 from vulnsight.dataflow.syntax import walk
 
 #: Calls whose result is clean whatever went in: quoting, escaping, numbers.
@@ -76,6 +77,8 @@ class Scope:
     # each value a validating call or an `in` test checks: (text, from byte, to byte):
     # after `if not ok(x): return`, or inside `if ok(x): ...`
     checked: list[tuple[str, int, int]] = field(default_factory=list)
+    # the file's functions that return a parameter unchanged (`def quote(v): return v`)
+    identities: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, reader: Reader, node: Node) -> Scope:
@@ -102,8 +105,21 @@ class Scope:
                         (current.start_byte, operator, right)
                     )
             scope.checked.extend(_guards(reader, current))
-            stack.extend(reversed(current.named_children))
+            stack.extend(reversed(_live_children(reader, current)))
         return scope
+
+
+def _live_children(reader: Reader, node: Node) -> list[Node]:
+    """The children of `node` that may run: not the body of `if False:` or `while 0:`
+    (an assignment or a check there cleans nothing)."""
+    children = node.named_children
+    if node.type not in ("if_statement", "while_statement"):
+        return children
+    condition = node.child_by_field_name("condition")
+    if truth(condition, reader.data, {}) is not False:
+        return children
+    dead = node.child_by_field_name("consequence") or node.child_by_field_name("body")
+    return [c for c in children if dead is None or c.id != dead.id]
 
 
 _EXITS = frozenset({"return_statement", "raise_statement", "continue_statement", "break_statement"})
@@ -304,7 +320,8 @@ class Strings:
 
     def _clean_call(self, call: Node, at: int, depth: int) -> bool:
         name = self.reader.dotted(call.child_by_field_name("function"))
-        if CLEANING.search(name) or CLEANING.search(self._alias(name, at)):
+        cleaning = CLEANING.search(name) or CLEANING.search(self._alias(name, at))
+        if cleaning and not self._identity(name):
             return True
         args = call.child_by_field_name("arguments")
         if name == "str" and args is not None and args.named_child_count == 1:
@@ -319,6 +336,15 @@ class Strings:
                 self.constant(a.child_by_field_name("value") or a, at, depth + 1) for a in listed
             )
         return False
+
+    def _identity(self, name: str) -> bool:
+        """Whether `name` (`quote`, `self.quote`) is a function of this file that hands
+        a parameter back as it is (`def quote(v): return v`): named like a cleaner, it
+        cleans nothing."""
+        head, _, last = name.rpartition(".")
+        if head not in ("", "self", "cls"):
+            return False
+        return last in self.scope.identities
 
     def _alias(self, name: str, at: int) -> str:
         """What a local function name stands for (`qn = connection.ops.quote_name`)."""
@@ -499,19 +525,22 @@ def _inner(node: Node | None) -> Node | None:
 
 
 def _flatten_plus(reader: Reader, node: Node) -> list[Node]:
-    """The operands of a chain `a + b + c`, left to right."""
-    inner = _inner(node)
-    if inner is None:
-        return []
-    op = inner.child_by_field_name("operator")
-    if inner.type == "binary_operator" and op is not None and reader.text(op) == "+":
-        left = inner.child_by_field_name("left")
-        right = inner.child_by_field_name("right")
-        return [
-            *(_flatten_plus(reader, left) if left is not None else []),
-            *(_flatten_plus(reader, right) if right is not None else []),
-        ]
-    return [inner]
+    """The operands of a chain `a + b + c`, left to right (without recursion: a chain
+    of thousands of operands nests as deep)."""
+    found: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        inner = _inner(stack.pop())
+        if inner is None:
+            continue
+        op = inner.child_by_field_name("operator")
+        if inner.type == "binary_operator" and op is not None and reader.text(op) == "+":
+            left = inner.child_by_field_name("left")
+            right = inner.child_by_field_name("right")
+            stack.extend(n for n in (right, left) if n is not None)
+        else:
+            found.append(inner)
+    return found
 
 
 #: A `%` conversion: its mapping key (`%(name)s`) and its type.
@@ -551,3 +580,23 @@ def _percent(
             return tuple(pasted)
     offset = found[0][1] if found else len(text)
     return ((text[:offset], inner),)
+
+
+def identity_functions(reader: Reader, root: Node) -> frozenset[str]:
+    """The names of the file's functions whose every `return` hands back a parameter as
+    it is (`def quote(v): return v`), however they are named."""
+    found = set()
+    for fn in walk(root):
+        if fn.type != "function_definition":
+            continue
+        name, params = fn.child_by_field_name("name"), fn.child_by_field_name("parameters")
+        if name is None or params is None:
+            continue
+        names = {reader.text(n) for n in params.named_children if n.type == "identifier"}
+        returns = [n for n in walk(fn) if n.type == "return_statement"]
+        values = [_inner(r.named_children[0]) if r.named_child_count else None for r in returns]
+        if values and all(
+            v is not None and v.type == "identifier" and reader.text(v) in names for v in values
+        ):
+            found.add(reader.text(name))
+    return frozenset(found)

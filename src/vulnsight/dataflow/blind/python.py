@@ -8,7 +8,8 @@ environments that leave autoescaping off.
 * CWE-89: a built string whose constant text is an SQL statement, passed alone (no bound
   parameters) to a call that executes or queries (`cursor.execute`, `db.query`);
 * CWE-95: a built string passed to `eval`/`exec`;
-* CWE-79: `jinja2.Environment(loader=...)` without an `autoescape` argument.
+* CWE-79: `jinja2.Environment(loader=...)` without an `autoescape` argument (or with
+  `autoescape=False`).
 
 A value that is constant or cleaned (`shlex.quote`, `int`, `quote_name`) builds nothing;
 see `py_strings`.
@@ -21,7 +22,7 @@ import re
 from tree_sitter import Node
 
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
-from vulnsight.dataflow.blind.py_strings import Built, Scope, Strings
+from vulnsight.dataflow.blind.py_strings import Built, Scope, Strings, identity_functions
 from vulnsight.dataflow.syntax import walk
 
 SHELL = Check(
@@ -99,8 +100,11 @@ def built_strings(reader: Reader, root: Node) -> list[Hit]:
     """Every check of this module over one file: each function, and the module's own
     statements, is one scope of local names."""
     hits: list[Hit] = []
+    identities = identity_functions(reader, root)
     for scope_node in [root, *(n for n in walk(root) if n.type == "function_definition")]:
-        strings = Strings(reader, Scope.of(reader, scope_node))
+        scope = Scope.of(reader, scope_node)
+        scope.identities = identities
+        strings = Strings(reader, scope)
         for call in _own_calls(scope_node):
             hits.extend(_check_call(strings, call))
     return hits
@@ -147,7 +151,9 @@ def _check_call(strings: Strings, call: Node) -> list[Hit]:
     dotted = reader.dotted(call.child_by_field_name("function"))
     name = strings.callee_name(call)
     positional, keywords = _arguments(reader, call)
-    unescaped = "loader" in keywords and not {"autoescape", "**"} & set(keywords)
+    escape = keywords.get("autoescape")
+    off = escape is not None and reader.text(escape) in ("False", "None", "0")
+    unescaped = "loader" in keywords and (off or not {"autoescape", "**"} & set(keywords))
     if dotted.endswith("Environment") and unescaped:
         step = (call, f"{dotted}(loader=...) renders templates without autoescaping")
         message = (

@@ -132,11 +132,14 @@ def run_checks(
         checks = _LANGUAGES.get(source.language)
         if not checks or source.path not in by_file:
             continue
+        failed: dict[str, str] = {}
         try:
-            hits = _file_hits(source, checks, contracts)
+            hits = _file_hits(source, checks, contracts, failed)
         except (VulnsightError, ValueError, RecursionError) as exc:
             errors.append(ScanError(source.path, f"data-flow checks: {exc}", DETECTOR))
             continue
+        for name, reason in failed.items():
+            errors.append(ScanError(source.path, f"data-flow check {name}: {reason}", DETECTOR))
         lines = source.text.split("\n")
         for hit in hits:
             finding = _finding(hit, source, lines, by_file[source.path])
@@ -160,22 +163,36 @@ def _contracts(files: Sequence[SourceFile]) -> ContractIndex | None:
 
 
 def _file_hits(
-    source: SourceFile, checks: Sequence[FunctionCheck], contracts: ContractIndex | None = None
+    source: SourceFile,
+    checks: Sequence[FunctionCheck],
+    contracts: ContractIndex | None = None,
+    failed: dict[str, str] | None = None,
 ) -> list[Hit]:
+    """The hits of `checks` over one file. A check that fails (a bug met on hostile
+    input) loses only its own hits there: its name and the reason go into `failed`."""
+    failures: dict[str, str] = {} if failed is None else failed
     grammar = grammar_name(source.language, source.path)
     if source.language in ("javascript", "typescript"):
         text, root = repaired_source(source.text, lambda t: parse_text(t, grammar)[0].root_node)
         reader = Reader(text.encode("utf-8", "surrogatepass"), source.path, "")
         reader.js = file_facts(reader, root)
-        return [hit for check in checks for hit in check(reader, root)]
-    tree, data = parse_text(source.text, grammar)
-    reader = Reader(data, source.path, "")
-    if source.language in _FILE_WIDE:
+        nodes = [root]
+    else:
+        tree, data = parse_text(source.text, grammar)
+        reader = Reader(data, source.path, "")
         reader.contracts = contracts
-        return [hit for check in checks for hit in check(reader, tree.root_node)]
+        wide = source.language in _FILE_WIDE
+        nodes = [tree.root_node] if wide else _function_nodes(tree.root_node)
     hits: list[Hit] = []
-    for node in _function_nodes(tree.root_node):
-        hits.extend(hit for check in checks for hit in check(reader, node))
+    for node in nodes:
+        for check in checks:
+            name = getattr(check, "__name__", "check")
+            if name in failures:
+                continue
+            try:
+                hits.extend(check(reader, node))
+            except Exception as exc:  # one check's bug must not drop the others
+                failures[name] = f"{type(exc).__name__}: {exc}"[:200]
     return hits
 
 

@@ -63,7 +63,9 @@ def decide(
             f"held-out J {hj:.3f} ({hybrid}) vs {bj:.3f} ({base}) on {vulnerable} vulnerable"
             f" / {clean} clean: gain {hj - bj:+.3f} " + (">=" if on else "<") + f" {MARGIN}"
         )
-        out[lang] = LanguageDecision(lang, on, reason, hj, bj, vulnerable, clean)
+        out[lang] = LanguageDecision(
+            lang, on, reason, round(hj, 4), round(bj, 4), vulnerable, clean
+        )
     for lang, leader in FOLLOWS.items():
         own = out.get(lang)
         lead = out.get(leader)

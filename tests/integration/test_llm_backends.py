@@ -38,8 +38,10 @@ def test_the_default_is_the_embedded_model_with_the_shipped_adapter(embedded, no
     shipped = load("default")
     try:
         assert shipped.name == "vulnsight-default-v1"
-        assert shipped.language_thresholds["solidity"] == math.inf  # off: not asked
-        assert 0.0 < shipped.language_thresholds["c"] < 1.0
+        # off where the held-out decision says it adds nothing (model card): not asked
+        assert shipped.language_thresholds["solidity"] == math.inf
+        assert shipped.language_thresholds["c"] == math.inf
+        assert 0.0 < shipped.language_thresholds["javascript"] < 1.0
         prompt = [render(CODE, "c")]
         tuned, base = shipped.decide(prompt)[0], embedded.decide(prompt)[0]
         assert tuned.p_vulnerable != pytest.approx(base.p_vulnerable, abs=1e-3)

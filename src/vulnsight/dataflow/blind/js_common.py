@@ -96,6 +96,18 @@ def calls(root: Node) -> Iterator[Node]:
             yield node
 
 
+def method_calls(root: Node) -> Iterator[tuple[Node, Node | None, Node]]:
+    """(call, receiver, method name node) of every `receiver.method(...)` call under
+    `root`, in source order (parentheses around the callee are looked through)."""
+    for call in calls(root):
+        fn = strip(call.child_by_field_name("function"))
+        if call.type != "call_expression" or fn is None or fn.type != "member_expression":
+            continue
+        prop = fn.child_by_field_name("property")
+        if prop is not None:
+            yield call, fn.child_by_field_name("object"), prop
+
+
 _SCOPES = frozenset(
     {
         "program",

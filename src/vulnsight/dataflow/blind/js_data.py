@@ -17,6 +17,7 @@ from vulnsight.dataflow.blind.js_common import (
     calls,
     is_constant,
     is_string_built,
+    method_calls,
     strip,
 )
 from vulnsight.dataflow.syntax import walk
@@ -110,13 +111,8 @@ def fs_path_built(reader: Reader, root: Node) -> list[Hit]:
     """`fs.readFile(dir + '/' + name)`: a path concatenated from non-constant parts
     (`path.basename` of the part, or only `__dirname` and constants, stay silent)."""
     hits: list[Hit] = []
-    for call in calls(root):
-        fn = strip(call.child_by_field_name("function"))
-        if call.type != "call_expression" or fn is None or fn.type != "member_expression":
-            continue
-        prop = fn.child_by_field_name("property")
-        obj = fn.child_by_field_name("object")
-        if prop is None or obj is None or not _FS_METHOD.match(reader.text(prop)):
+    for call, obj, prop in method_calls(root):
+        if obj is None or not _FS_METHOD.match(reader.text(prop)):
             continue
         if not _FS_RECEIVER.match(reader.dotted(obj)):
             continue
@@ -216,12 +212,8 @@ def buffer_non_constant(reader: Reader, root: Node) -> list[Hit]:
 def buffer_no_assert(reader: Reader, root: Node) -> list[Hit]:
     """`buf.readUInt16BE(offset, true)`: the trailing `true` is noAssert."""
     hits: list[Hit] = []
-    for call in calls(root):
-        fn = strip(call.child_by_field_name("function"))
-        if fn is None or fn.type != "member_expression":
-            continue
-        prop = fn.child_by_field_name("property")
-        if prop is None or not _NO_ASSERT_METHOD.match(reader.text(prop)):
+    for call, _, prop in method_calls(root):
+        if not _NO_ASSERT_METHOD.match(reader.text(prop)):
             continue
         args = arguments(call)
         is_read = reader.text(prop).startswith("read")

@@ -13,9 +13,9 @@ from tree_sitter import Node
 from vulnsight.dataflow.blind.base import Check, Hit, Reader
 from vulnsight.dataflow.blind.js_common import (
     arguments,
-    calls,
     code_text,
     is_string_built,
+    method_calls,
     strip,
 )
 from vulnsight.dataflow.syntax import walk
@@ -50,12 +50,8 @@ def sql_built(reader: Reader, root: Node) -> list[Hit]:
     """`db.query('SELECT ... ' + x)`: the first argument starts as SQL text and is
     built with non-constant parts, none of them escaped."""
     hits: list[Hit] = []
-    for call in calls(root):
-        fn = strip(call.child_by_field_name("function"))
-        if call.type != "call_expression" or fn is None or fn.type != "member_expression":
-            continue
-        prop = fn.child_by_field_name("property")
-        if prop is None or reader.text(prop) not in _QUERY_METHODS:
+    for call, _, prop in method_calls(root):
+        if reader.text(prop) not in _QUERY_METHODS:
             continue
         args = arguments(call)
         if not args:

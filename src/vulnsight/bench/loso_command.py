@@ -120,17 +120,18 @@ def require_verdicts(predictions: dict[str, dict[str, Any]]) -> None:
             )
 
 
-def _shipped_thresholds() -> tuple[dict[str, float | None], float | None]:
-    """The shipped model's per-language thresholds and default, from its manifest
-    (without loading it); the untuned model's default when none is installed."""
+def _shipped_thresholds() -> tuple[dict[str, float], float]:
+    """The shipped model's per-language thresholds (infinite where it is off) and default,
+    as the scanner resolves them, without loading the model."""
     from vulnsight.detectors import DEFAULT_LLM_THRESHOLD
-    from vulnsight.llm.models import MANIFEST, SHIPPED_DIR
+    from vulnsight.llm.models import resolve
 
-    path = SHIPPED_DIR / MANIFEST
-    if not path.is_file():
-        return {}, DEFAULT_LLM_THRESHOLD
-    manifest = json.loads(path.read_text("utf-8"))
-    return dict(manifest.get("thresholds") or {}), manifest.get("threshold")
+    kwargs = resolve(None).kwargs
+    threshold = kwargs.get("threshold")
+    return (
+        dict(kwargs.get("language_thresholds") or {}),
+        DEFAULT_LLM_THRESHOLD if threshold is None else float(threshold),
+    )
 
 
 def _head_features(

@@ -275,7 +275,7 @@ def _given(result: FlowResult) -> Callable[[], FlowResult]:
     return lambda: result
 
 
-def _merge_thresholds(
+def merge_thresholds(
     detectors: Sequence[Detector], given: float | None
 ) -> tuple[float, Mapping[str, float]]:
     """The threshold (and per-language ones) the merge judges model agreement by."""
@@ -352,7 +352,7 @@ def scan(
         flow=flow,
     )
     graphed = time.perf_counter()
-    merge_at, by_language = _merge_thresholds(detectors, threshold)
+    merge_at, by_language = merge_thresholds(detectors, threshold)
     findings, det_errors, det_stats = run_detectors(
         batch, detectors, merge_at, progress, functions, by_language, config.min_confidence
     )

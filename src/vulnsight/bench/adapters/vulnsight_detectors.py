@@ -216,13 +216,13 @@ class VulnsightAdapter:
         the scan's merge (`pipeline.merge_results`)."""
         from vulnsight.config import ScanConfig
         from vulnsight.dataflow.scan import lazy_analysis
-        from vulnsight.detectors import build_detectors, effective_thresholds
+        from vulnsight.detectors import build_detectors
         from vulnsight.detectors.interface import DetectorResult, ScanBatch
         from vulnsight.discover import discover
         from vulnsight.errors import VulnsightError
         from vulnsight.llm.models import load
         from vulnsight.parse.callgraph import CallGraph
-        from vulnsight.pipeline import detect, merge_results, parse_files
+        from vulnsight.pipeline import detect, merge_results, merge_thresholds, parse_files
 
         started = time.perf_counter()
         found = discover([batch.root])
@@ -232,7 +232,6 @@ class VulnsightAdapter:
         scan_batch = ScanBatch(found.root, found.files, tuple(functions), graph, flow=analysis)
         setup_ms = (time.perf_counter() - started) * 1000
         backend: CountingBackend | None = None
-        threshold, by_language = effective_thresholds(self.threshold)
         # calibration's "model off" is an infinite threshold, which a scan's config (a
         # user's [0, 1] flag) cannot carry: it is set on the model detector below
         beyond = self.threshold is not None and self.threshold > 1.0
@@ -253,11 +252,11 @@ class VulnsightAdapter:
             detectors = build_detectors(config, backend)
             for det in detectors:
                 options = getattr(det, "options", None)
-                if det.name == "llm" and options is not None:
-                    if beyond:
-                        options = replace(options, threshold=self.threshold, by_language={})
-                        det.options = options  # type: ignore[attr-defined]
-                    threshold, by_language = options.threshold, dict(options.by_language)
+                if beyond and det.name == "llm" and options is not None:
+                    options = replace(options, threshold=self.threshold, by_language={})
+                    det.options = options  # type: ignore[attr-defined]
+            # the merge judges agreement as `scan` does: by the model detector's thresholds
+            threshold, by_language = merge_thresholds(detectors, None)
             results, seconds = detect(scan_batch, detectors)
         except VulnsightError as exc:
             raise AdapterError(str(exc)) from exc
